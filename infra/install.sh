@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what the local services need and is missing; does nothing (quickly) when all is there.
+# Debian 12. Run by infra/services.sh start and by .ci/run; safe to run any number of times.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+
+SUDO=
+[[ $EUID -eq 0 ]] || SUDO=sudo
+
+say() { echo "[install] $*"; }
+
+missing=()
+for pkg in redis-server mariadb-server prometheus; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+# Tools rather than packages: any java, mvn, npm or curl on PATH will do, however it got there.
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
+command -v curl >/dev/null || missing+=(curl) # prometheus.sh's readiness check
+command -v npm >/dev/null || missing+=(npm)   # only to run `npm ci`; the project's Node 24 comes from npm
+
+if ((${#missing[@]})); then
+  say "installing ${missing[*]}"
+  # The packages' maintainer scripts would start system-wide redis/mariadb/prometheus on our ports.
+  # policy-rc.d exit 101 ("action forbidden") tells invoke-rc.d not to. Docker images often ship
+  # one already: then it is not ours to remove.
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  apt_install() { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; }
+  # A fresh image has no package lists at all; stale ones show up as a failed install. Either
+  # way one `apt-get update` is enough, and on a machine with current lists we skip it.
+  if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
+    say "apt-get update"
+    $SUDO apt-get update -q
+    apt_install
+  elif ! apt_install; then
+    say "install failed; retrying after apt-get update"
+    $SUDO apt-get update -q
+    apt_install
+  fi
+fi
+
+# Kafka is not packaged for Debian: its jars come from Maven Central (infra/kafka/pom.xml).
+if ! compgen -G "$ROOT/infra/kafka/lib/kafka_2.13-*.jar" >/dev/null; then
+  say "downloading Kafka jars into infra/kafka/lib"
+  (cd "$ROOT/infra/kafka" && mvn -B -q -ntp -Dstyle.color=never dependency:copy-dependencies -DoutputDirectory=lib -DincludeScope=runtime)
+fi
+
+say "all present"

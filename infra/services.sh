@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The local stack, all at once: infra/services.sh start|stop|status
+# (redis, mariadb, kafka, prometheus; each also has its own infra/<name>.sh).
+set -euo pipefail
+INFRA=$(cd "$(dirname "$0")" && pwd)
+SERVICES=(redis mariadb kafka prometheus)
+
+status_all() {
+  printf '%-11s %-6s %s\n' SERVICE PORT STATE
+  for s in "${SERVICES[@]}"; do bash "$INFRA/$s.sh" status || true; done
+}
+
+case "${1:-}" in
+  start)
+    started=${EPOCHREALTIME/./} # microseconds; bash 5 has it built in, no bc needed
+    bash "$INFRA/install.sh"
+    # Kafka's JVM takes several seconds to come up: set it going first, start the quick ones
+    # meanwhile, and only then wait for it (kafka.sh start finds it launched and just waits).
+    bash "$INFRA/kafka.sh" launch
+    bash "$INFRA/redis.sh" start
+    bash "$INFRA/mariadb.sh" start
+    bash "$INFRA/kafka.sh" start
+    bash "$INFRA/prometheus.sh" start
+    echo
+    status_all
+    us=$((${EPOCHREALTIME/./} - started))
+    printf 'services up in %d.%ds\n' $((us / 1000000)) $((us % 1000000 / 100000))
+    ;;
+  stop)
+    # Reverse order: nothing is left running without what it talks to. Each stops only its own pid.
+    for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do bash "$INFRA/${SERVICES[i]}.sh" stop; done
+    ;;
+  status) status_all ;;
+  *)
+    echo "usage: $0 start|stop|status" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,151 @@
+import type { Logger } from 'pino';
+import { encodeEvent, eventKey, newIssueEvent } from '../issuance/event.ts';
+import type { AdmissionMetrics } from '../metrics/admission-metrics.ts';
+import type { CouponKnowledge } from './knowledge.ts';
+import type { AdmissionOutcome, AdmissionRequest } from './outcome.ts';
+import { AdmitCode, type AdmissionScripts, type AdmitRequest } from './scripts.ts';
+import type { UserDirectory } from './user-directory.ts';
+
+export interface AdmitterDeps {
+  scripts: AdmissionScripts;
+  users: UserDirectory;
+  knowledge: CouponKnowledge;
+  /** Resolves once Kafka acknowledged the message. */
+  publish: (key: string, value: string) => Promise<void>;
+  metrics: AdmissionMetrics;
+  logger: Logger;
+  retryAfterSeconds: number;
+}
+
+interface Candidate {
+  index: number;
+  userId: number;
+  publicId: string;
+}
+
+const CODE_RESULT = {
+  [AdmitCode.ALREADY_ISSUED]: 'ALREADY_ISSUED',
+  [AdmitCode.SOLD_OUT]: 'SOLD_OUT',
+  [AdmitCode.NOT_OPEN]: 'NOT_OPEN',
+  [AdmitCode.NOT_FOUND]: 'COUPON_NOT_FOUND',
+} as const;
+
+/**
+ * The shard worker's admission: a batch of requests in, one outcome per request out, in order.
+ * Memory answers what it can; each coupon's remaining requests go to Redis in one atomic script
+ * call; every admission is published to Kafka and only reported ACCEPTED once the broker has it.
+ */
+export class Admitter {
+  readonly #d: AdmitterDeps;
+  readonly #unavailable: AdmissionOutcome;
+
+  constructor(deps: AdmitterDeps) {
+    this.#d = deps;
+    this.#unavailable = { result: 'UNAVAILABLE', retryAfterSeconds: deps.retryAfterSeconds };
+  }
+
+  async admit(requests: readonly AdmissionRequest[]): Promise<AdmissionOutcome[]> {
+    const started = performance.now();
+    const out = new Array<AdmissionOutcome>(requests.length);
+    try {
+      await this.#admitInto(requests, out);
+    } finally {
+      this.#d.metrics.batch((performance.now() - started) / 1000, requests.length);
+    }
+    requests.forEach((r, i) => this.#d.metrics.outcome(r.couponId, out[i]!.result));
+    return out;
+  }
+
+  async #admitInto(requests: readonly AdmissionRequest[], out: AdmissionOutcome[]): Promise<void> {
+    let userIds: Map<string, number>;
+    try {
+      userIds = await this.#d.users.resolve(requests.map((r) => r.publicId));
+    } catch (err) {
+      this.#d.logger.error({ err }, 'user lookup failed in Redis and in the database');
+      out.fill(this.#unavailable);
+      return;
+    }
+
+    const byCoupon = new Map<number, Candidate[]>();
+    requests.forEach((r, index) => {
+      const userId = userIds.get(r.publicId);
+      if (userId === undefined) {
+        out[index] = { result: 'USER_NOT_FOUND' };
+        return;
+      }
+      const shortcut = this.#d.knowledge.shortcut(r.couponId, userId);
+      if (shortcut) {
+        out[index] = { result: shortcut };
+        return;
+      }
+      let list = byCoupon.get(r.couponId);
+      if (!list) byCoupon.set(r.couponId, (list = []));
+      list.push({ index, userId, publicId: r.publicId });
+    });
+
+    await Promise.all([...byCoupon].map(([couponId, candidates]) => this.#admitCoupon(couponId, candidates, out)));
+  }
+
+  async #admitCoupon(couponId: number, candidates: Candidate[], out: AdmissionOutcome[]): Promise<void> {
+    const { scripts, knowledge, metrics } = this.#d;
+    const events = candidates.map((c) => newIssueEvent(couponId, c.userId, c.publicId));
+    const requests: AdmitRequest[] = events.map((e) => ({ userId: e.userId, eventId: e.eventId, eventJson: encodeEvent(e) }));
+
+    let result;
+    const started = performance.now();
+    try {
+      result = await scripts.admit(couponId, requests);
+    } catch (err) {
+      this.#d.logger.error({ err: (err as Error).message, couponId }, 'admission script failed');
+      for (const c of candidates) out[c.index] = this.#unavailable;
+      return;
+    } finally {
+      metrics.script('admit', (performance.now() - started) / 1000);
+    }
+
+    if (result.remaining >= 0) metrics.remaining(couponId, result.remaining);
+    if (result.remaining === 0) knowledge.soldOut(couponId);
+
+    const publishing: Promise<void>[] = [];
+    result.codes.forEach((code, i) => {
+      const c = candidates[i]!;
+      if (code === AdmitCode.ACCEPTED) {
+        knowledge.admitted(couponId, c.userId);
+        publishing.push(this.#publish(couponId, requests[i]!, events[i]!.eventId, c, out));
+        return;
+      }
+      if (code === AdmitCode.ALREADY_ISSUED) knowledge.admitted(couponId, c.userId);
+      else if (code === AdmitCode.SOLD_OUT) knowledge.soldOut(couponId);
+      else if (code === AdmitCode.NOT_OPEN) knowledge.closed(couponId);
+      else if (code === AdmitCode.NOT_FOUND) knowledge.notFound(couponId);
+      out[c.index] = { result: CODE_RESULT[code] };
+    });
+    await Promise.all(publishing);
+  }
+
+  /** Publishes one admission; if Kafka will not take it, gives the admission back. */
+  async #publish(couponId: number, req: AdmitRequest, eventId: string, c: Candidate, out: AdmissionOutcome[]): Promise<void> {
+    try {
+      await this.#d.publish(eventKey(couponId), req.eventJson);
+      out[c.index] = { result: 'ACCEPTED', requestId: eventId };
+      return;
+    } catch (err) {
+      this.#d.logger.warn({ err: (err as Error).message, couponId, eventId }, 'Kafka did not take an admission; releasing it');
+    }
+    try {
+      const released = await this.#d.scripts.release(couponId, eventId, c.userId);
+      if (released) {
+        this.#d.knowledge.released(couponId, c.userId);
+        out[c.index] = this.#unavailable;
+      } else {
+        // The consumer already took the event: the send did land, so the promise can be made.
+        out[c.index] = { result: 'ACCEPTED', requestId: eventId };
+      }
+    } catch (err) {
+      // Neither Kafka nor Redis answered. The admission stays pending in Redis; reconciliation
+      // will find it and publish it again, so the user is told to retry and will see ALREADY_ISSUED.
+      this.#d.logger.error({ err: (err as Error).message, couponId, eventId }, 'release failed; left for reconciliation');
+      out[c.index] = this.#unavailable;
+    }
+  }
+}

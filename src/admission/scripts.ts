@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from '../redis.ts';
+import { couponKeys } from './keys.ts';
+
+/**
+ * The admission Lua scripts, each read once from its own .lua file (which documents its KEYS, ARGV
+ * and return codes) and called by SHA through ioredis's defineCommand, which reloads a script by
+ * itself when Redis forgot it (after a restart).
+ */
+const SCRIPTS = {
+  fcfsAdmit: { file: 'admit.lua', keys: 4 },
+  fcfsRelease: { file: 'release.lua', keys: 4 },
+  fcfsClaim: { file: 'claim.lua', keys: 2 },
+  fcfsInitCoupon: { file: 'init-coupon.lua', keys: 2 },
+  fcfsRestock: { file: 'restock.lua', keys: 2 },
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+
+const sources = Object.fromEntries(
+  Object.entries(SCRIPTS).map(([name, { file }]) => [name, readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8')]),
+) as Record<ScriptName, string>;
+
+type Caller = (...args: (string | number)[]) => Promise<unknown>;
+
+function callerFor(redis: Redis, name: ScriptName): Caller {
+  const r = redis as unknown as Record<string, Caller | undefined>;
+  if (typeof r[name] !== 'function') {
+    redis.defineCommand(name, { numberOfKeys: SCRIPTS[name].keys, lua: sources[name] });
+  }
+  return (r[name] as Caller).bind(redis);
+}
+
+export const AdmitCode = {
+  ACCEPTED: 1,
+  ALREADY_ISSUED: 0,
+  SOLD_OUT: -1,
+  NOT_OPEN: -2,
+  NOT_FOUND: -3,
+} as const;
+export type AdmitCode = (typeof AdmitCode)[keyof typeof AdmitCode];
+
+export interface AdmitRequest {
+  userId: number;
+  eventId: string;
+  eventJson: string;
+}
+
+export interface AdmitResult {
+  /** Units left after the batch; -1 when the coupon is unknown to Redis. */
+  remaining: number;
+  codes: AdmitCode[];
+}
+
+export interface CouponState {
+  total: number;
+  startsAtMs: number;
+  endsAtMs: number;
+  name: string;
+}
+
+/** Typed calls of the admission scripts on one Redis connection. */
+export class AdmissionScripts {
+  readonly #admit: Caller;
+  readonly #release: Caller;
+  readonly #claim: Caller;
+  readonly #init: Caller;
+  readonly #restock: Caller;
+
+  constructor(redis: Redis) {
+    this.#admit = callerFor(redis, 'fcfsAdmit');
+    this.#release = callerFor(redis, 'fcfsRelease');
+    this.#claim = callerFor(redis, 'fcfsClaim');
+    this.#init = callerFor(redis, 'fcfsInitCoupon');
+    this.#restock = callerFor(redis, 'fcfsRestock');
+  }
+
+  /** One atomic step for a batch of one coupon's requests. `nowMs` 0 uses Redis's clock. */
+  async admit(couponId: number, requests: readonly AdmitRequest[], nowMs = 0): Promise<AdmitResult> {
+    const k = couponKeys(couponId);
+    const argv: (string | number)[] = [nowMs];
+    for (const r of requests) argv.push(r.userId, r.eventId, r.eventJson);
+    const out = (await this.#admit(k.stock, k.meta, k.users, k.pending, ...argv)) as number[];
+    return { remaining: out[0]!, codes: out.slice(1) as AdmitCode[] };
+  }
+
+  /** True when the admission was given back; false when the consumer already took the event. */
+  async release(couponId: number, eventId: string, userId: number): Promise<boolean> {
+    const k = couponKeys(couponId);
+    return (await this.#release(k.stock, k.users, k.pending, k.released, eventId, userId)) === 1;
+  }
+
+  /** For each event id, whether the consumer should persist it (false: it was released). */
+  async claim(couponId: number, eventIds: readonly string[]): Promise<boolean[]> {
+    const k = couponKeys(couponId);
+    const out = (await this.#claim(k.pending, k.released, ...eventIds)) as number[];
+    return out.map((flag) => flag === 1);
+  }
+
+  /** Creates the coupon's state if absent and refreshes its metadata; returns units left. */
+  async initCoupon(couponId: number, state: CouponState): Promise<number> {
+    const k = couponKeys(couponId);
+    return (await this.#init(k.stock, k.meta, state.total, state.startsAtMs, state.endsAtMs, state.name)) as number;
+  }
+
+  /** Adds units; returns units left, or -1 when the coupon has no state in Redis. */
+  async restock(couponId: number, add: number): Promise<number> {
+    const k = couponKeys(couponId);
+    return (await this.#restock(k.stock, k.meta, add)) as number;
+  }
+}

@@ -1,0 +1,84 @@
+import type { Logger } from 'pino';
+import type { Redis } from '../redis.ts';
+import { USERS_BY_PUBLIC_ID } from './keys.ts';
+
+export interface UserDirectoryOptions {
+  redis: Redis;
+  /** The database lookup, used for what Redis does not know and whenever Redis fails. */
+  fromDatabase: (publicIds: string[]) => Promise<Map<string, number>>;
+  /** Told when a Redis read failed and the database answered instead. */
+  onFallback: (reason: 'redis_error' | 'redis_miss') => void;
+  logger: Logger;
+  unknownTtlMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Public id -> user id, for admission, with no SQL on the hot path: known users are remembered
+ * for good (users are never deleted), Redis answers the rest, and the database is asked only for
+ * what Redis does not know or when Redis fails (the seed's cache error handler). Unknown ids are
+ * remembered briefly, so a flood of bogus ids costs one query per id per TTL.
+ */
+export class UserDirectory {
+  readonly #known = new Map<string, number>();
+  readonly #unknownUntil = new Map<string, number>();
+  readonly #opts: UserDirectoryOptions;
+  readonly #unknownTtlMs: number;
+  readonly #now: () => number;
+
+  constructor(opts: UserDirectoryOptions) {
+    this.#opts = opts;
+    this.#unknownTtlMs = opts.unknownTtlMs ?? 5_000;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** Resolves many public ids at once; missing from the result means no such user. */
+  async resolve(publicIds: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const ask: string[] = [];
+    const now = this.#now();
+    for (const publicId of new Set(publicIds)) {
+      const id = this.#known.get(publicId);
+      if (id !== undefined) out.set(publicId, id);
+      else if ((this.#unknownUntil.get(publicId) ?? 0) <= now) ask.push(publicId);
+    }
+    if (ask.length === 0) return out;
+
+    let missing = ask;
+    try {
+      const ids = await this.#opts.redis.hmget(USERS_BY_PUBLIC_ID, ...ask);
+      missing = [];
+      ask.forEach((publicId, i) => {
+        const id = ids[i];
+        if (id == null) missing.push(publicId);
+        else this.#learn(publicId, Number(id), out);
+      });
+      if (missing.length > 0) this.#opts.onFallback('redis_miss');
+    } catch (err) {
+      this.#opts.onFallback('redis_error');
+      this.#opts.logger.warn({ err: (err as Error).message, users: ask.length }, 'user directory: Redis read failed, asking the database');
+    }
+    if (missing.length === 0) return out;
+
+    const found = await this.#opts.fromDatabase(missing);
+    const until = this.#now() + this.#unknownTtlMs;
+    for (const publicId of missing) {
+      const id = found.get(publicId);
+      if (id === undefined) this.#unknownUntil.set(publicId, until);
+      else this.#learn(publicId, id, out);
+    }
+    if (this.#unknownUntil.size > 100_000) this.#pruneUnknown();
+    return out;
+  }
+
+  #learn(publicId: string, id: number, out: Map<string, number>): void {
+    this.#known.set(publicId, id);
+    this.#unknownUntil.delete(publicId);
+    out.set(publicId, id);
+  }
+
+  #pruneUnknown(): void {
+    const now = this.#now();
+    for (const [publicId, until] of this.#unknownUntil) if (until <= now) this.#unknownUntil.delete(publicId);
+  }
+}

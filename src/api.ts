@@ -1,0 +1,80 @@
+import type { FastifyInstance } from 'fastify';
+import { AdmissionScripts } from './admission/scripts.ts';
+import type { Config } from './config.ts';
+import { openOrm, updateSchema, type Orm } from './db/orm.ts';
+import { buildApp } from './http/app.ts';
+import { IssueEventProducer } from './issuance/producer.ts';
+import { createKafka } from './kafka.ts';
+import type { Logger } from './log.ts';
+import { ApiMetrics } from './metrics/api-metrics.ts';
+import { Reconciler } from './reconcile/reconciler.ts';
+import { connectRedis, createRedis, type Redis } from './redis.ts';
+import { ShardRouter } from './shards/router.ts';
+
+export interface Api {
+  app: FastifyInstance;
+  orm: Orm;
+  redis: Redis;
+  router: ShardRouter;
+  /** Graceful: stop accepting, finish in-flight requests, flush the producers, close pools. */
+  close(): Promise<void>;
+}
+
+/**
+ * The API process's composition root: connects the adapters, starts the shard workers and builds
+ * the Fastify app (not listening). `npm start` and the tests both start the system through here.
+ */
+export async function createApi(config: Config, logger: Logger): Promise<Api> {
+  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 20 });
+  await updateSchema(orm);
+  const redis = createRedis({ url: config.redisUrl, name: 'api' });
+  redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
+  await connectRedis(redis);
+  const scripts = new AdmissionScripts(redis);
+
+  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-api`, logger });
+  const admin = kafka.admin();
+  // Reconciliation's re-publishing only; issue requests publish from their shard worker.
+  const producer = new IssueEventProducer({ kafka, topic: config.kafka.topic });
+
+  const router = new ShardRouter({ shards: config.shards });
+  const metrics = new ApiMetrics({ queueDepths: () => router.queueDepths(), workerMetrics: () => router.workerMetrics() });
+  const reconciler = new Reconciler({
+    orm,
+    redis,
+    scripts,
+    publish: (key, value) => producer.publish(key, value),
+    logger,
+    observe: (report) => metrics.observeReconciliation(report),
+  });
+
+  const readiness = async () => {
+    const [r, d, k] = await Promise.allSettled([
+      redis.ping(),
+      orm.em.getConnection().execute('select 1'),
+      within(admin.connect().then(() => admin.describeCluster()), 2_000),
+    ]);
+    return { redis: r.status === 'fulfilled', database: d.status === 'fulfilled', kafka: k.status === 'fulfilled' };
+  };
+
+  const app = await buildApp({ config, orm, redis, scripts, admit: (req) => router.admit(req), reconciler, metrics, readiness });
+
+  return {
+    app,
+    orm,
+    redis,
+    router,
+    async close() {
+      await app.close();
+      await router.close();
+      await producer.disconnect().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+      redis.disconnect();
+      await orm.close();
+    },
+  };
+}
+
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
+}

@@ -1,0 +1,108 @@
+import type { Orm } from '../db/orm.ts';
+import { raw } from '@mikro-orm/core';
+import { Coupon } from '../db/entities.ts';
+import type { Redis } from '../redis.ts';
+import { COUPON_CHANGED_CHANNEL, COUPON_IDS, couponKeys } from '../admission/keys.ts';
+import type { AdmissionScripts } from '../admission/scripts.ts';
+import { encodeCouponChange } from '../shards/coupon-change.ts';
+
+export interface NewCoupon {
+  name: string;
+  totalQuantity: number;
+  startsAt?: Date | null;
+  endsAt?: Date | null;
+}
+
+export interface CouponView {
+  id: number;
+  name: string;
+  totalQuantity: number;
+  remaining: number;
+  issuedCount: number;
+  startsAt: string | null;
+  endsAt: string | null;
+}
+
+export interface CouponRow {
+  id: number;
+  name: string;
+  totalQuantity: number;
+  issuedCount: number;
+  startsAt?: Date | null;
+  endsAt?: Date | null;
+}
+
+export interface CatalogDeps {
+  orm: Orm;
+  redis: Redis;
+  scripts: AdmissionScripts;
+}
+
+const ms = (d: Date | null | undefined) => (d ? d.getTime() : 0);
+
+/** The coupon in the database, then its admission state in Redis (stock, window). */
+export async function createCoupon({ orm, redis, scripts }: CatalogDeps, input: NewCoupon): Promise<CouponView> {
+  const em = orm.em.fork();
+  const coupon = em.create(Coupon, {
+    name: input.name,
+    totalQuantity: input.totalQuantity,
+    issuedCount: 0,
+    startsAt: input.startsAt ?? null,
+    endsAt: input.endsAt ?? null,
+    createdAt: new Date(),
+  });
+  await em.flush();
+  const remaining = await initCouponState({ redis, scripts }, coupon);
+  return toView(coupon, remaining);
+}
+
+/** Creates the coupon's Redis state if absent (never resets stock already taken). */
+export async function initCouponState({ redis, scripts }: Pick<CatalogDeps, 'redis' | 'scripts'>, coupon: CouponRow): Promise<number> {
+  const remaining = await scripts.initCoupon(coupon.id, {
+    total: coupon.totalQuantity,
+    startsAtMs: ms(coupon.startsAt),
+    endsAtMs: ms(coupon.endsAt),
+    name: coupon.name,
+  });
+  await redis.sadd(COUPON_IDS, String(coupon.id));
+  return remaining;
+}
+
+export async function findCoupon(orm: Orm, couponId: number): Promise<CouponRow | null> {
+  return orm.em.fork().findOne(Coupon, { id: couponId });
+}
+
+/** Remaining comes from Redis, which decides admission; the database gives the rest. */
+export async function getCouponView({ orm, redis }: Pick<CatalogDeps, 'orm' | 'redis'>, couponId: number): Promise<CouponView | null> {
+  const coupon = await findCoupon(orm, couponId);
+  if (!coupon) return null;
+  const stock = await redis.get(couponKeys(couponId).stock);
+  return toView(coupon, stock === null ? coupon.totalQuantity - coupon.issuedCount : Number(stock));
+}
+
+/**
+ * Adds units: the database total first (the record), then Redis stock, then every process is told
+ * to forget that the coupon was sold out.
+ */
+export async function addStock({ orm, redis, scripts }: CatalogDeps, couponId: number, add: number): Promise<CouponView | null> {
+  const em = orm.em.fork();
+  const updated = await em.nativeUpdate(Coupon, { id: couponId }, { totalQuantity: raw('total_quantity + ?', [add]) });
+  if (updated === 0) return null;
+  const coupon = (await findCoupon(orm, couponId))!;
+  let remaining = await scripts.restock(couponId, add);
+  if (remaining < 0) remaining = await initCouponState({ redis, scripts }, coupon);
+  await redis.publish(COUPON_CHANGED_CHANNEL, encodeCouponChange({ kind: 'changed', couponId }));
+  return toView(coupon, remaining);
+}
+
+export function toView(coupon: CouponRow, remaining: number): CouponView {
+  return {
+    id: coupon.id,
+    name: coupon.name,
+    totalQuantity: coupon.totalQuantity,
+    remaining: Math.max(0, remaining),
+    issuedCount: coupon.issuedCount,
+    startsAt: coupon.startsAt ? coupon.startsAt.toISOString() : null,
+    endsAt: coupon.endsAt ? coupon.endsAt.toISOString() : null,
+  };
+}

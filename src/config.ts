@@ -1,0 +1,126 @@
+import { availableParallelism } from 'node:os';
+
+/**
+ * The one place the process reads its environment. Every value has a default that works with the
+ * local stack (`npm run services`), and every value is checked at start so a typo fails loudly with
+ * the variable's name instead of surfacing later as a confusing connection error.
+ */
+export interface Config {
+  env: 'development' | 'test' | 'production';
+  host: string;
+  port: number;
+  logLevel: string;
+  adminToken: string;
+  /** True when ADMIN_TOKEN was not given and the development default is in use. */
+  adminTokenIsDefault: boolean;
+  redisUrl: string;
+  databaseUrl: string;
+  kafka: {
+    brokers: string[];
+    clientId: string;
+    topic: string;
+    deadLetterTopic: string;
+    partitions: number;
+    consumerGroup: string;
+  };
+  shards: number;
+  /** Whether `npm start` also runs the consumer (as a child process). */
+  startConsumer: boolean;
+  consumerMetricsPort: number;
+  /** Where `npm run seed` writes the users' public ids for load tests. */
+  seedUsersFile: string;
+}
+
+export const DEFAULT_ADMIN_TOKEN = 'dev-admin-token';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, fallback: string): string {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  return value;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function url(env: Env, name: string, fallback: string, protocols: string[]): string {
+  const value = str(env, name, fallback);
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(`${name} must be a URL, got "${value}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+  }
+  return value;
+}
+
+function brokers(env: Env, name: string, fallback: string): string[] {
+  const list = str(env, name, fallback).split(',').map((b) => b.trim()).filter(Boolean);
+  for (const broker of list) {
+    if (!/^[^:\s]+:\d{1,5}$/.test(broker)) {
+      throw new ConfigError(`${name} must be a comma-separated list of host:port, got "${broker}"`);
+    }
+  }
+  if (list.length === 0) throw new ConfigError(`${name} must name at least one broker`);
+  return list;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = str(env, 'NODE_ENV', 'development');
+  if (nodeEnv !== 'development' && nodeEnv !== 'test' && nodeEnv !== 'production') {
+    throw new ConfigError(`NODE_ENV must be development, test or production, got "${nodeEnv}"`);
+  }
+  const adminToken = str(env, 'ADMIN_TOKEN', '');
+  if (nodeEnv === 'production' && (adminToken === '' || adminToken === DEFAULT_ADMIN_TOKEN)) {
+    throw new ConfigError('ADMIN_TOKEN must be set to a secret of your own when NODE_ENV=production');
+  }
+  if (adminToken !== '' && adminToken.length < 12) {
+    throw new ConfigError('ADMIN_TOKEN must be at least 12 characters long');
+  }
+  const topic = str(env, 'KAFKA_TOPIC', 'coupon.issue.requested');
+  return {
+    env: nodeEnv,
+    host: str(env, 'HOST', '127.0.0.1'),
+    port: int(env, 'PORT', 8080, 0, 65535),
+    logLevel: str(env, 'LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info'),
+    adminToken: adminToken || DEFAULT_ADMIN_TOKEN,
+    adminTokenIsDefault: adminToken === '',
+    redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    databaseUrl: url(env, 'DATABASE_URL', 'mysql://coupons:coupons@127.0.0.1:3306/coupons', ['mysql:', 'mariadb:']),
+    kafka: {
+      brokers: brokers(env, 'KAFKA_BROKERS', '127.0.0.1:9092'),
+      clientId: str(env, 'KAFKA_CLIENT_ID', 'fcfs-coupons'),
+      topic,
+      deadLetterTopic: str(env, 'KAFKA_DEAD_LETTER_TOPIC', `${topic}.dlq`),
+      partitions: int(env, 'KAFKA_PARTITIONS', 10, 1, 1000),
+      consumerGroup: str(env, 'KAFKA_CONSUMER_GROUP', 'coupon-issuer'),
+    },
+    shards: int(env, 'SHARDS', availableParallelism(), 1, 256),
+    startConsumer: bool(env, 'START_CONSUMER', true),
+    consumerMetricsPort: int(env, 'CONSUMER_METRICS_PORT', 9464, 0, 65535),
+    seedUsersFile: str(env, 'SEED_USERS_FILE', '.data/seed/users.json'),
+  };
+}

@@ -1,0 +1,57 @@
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { loggerOptions } from '../log.ts';
+import type { AppDeps } from './deps.ts';
+import { registerErrorHandling } from './plugins/errors.ts';
+import { couponRoutes } from './routes/coupons.ts';
+import { issueRoutes } from './routes/issue.ts';
+import { operationRoutes } from './routes/operations.ts';
+import { userRoutes } from './routes/users.ts';
+import { couponView, errorBody } from './schemas.ts';
+
+/**
+ * Builds the API without listening, so tests and the server start the same app. Everything it
+ * talks to arrives in `deps`.
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions(deps.config.logLevel, 'api'),
+    bodyLimit: 16 * 1024,
+    maxParamLength: 100,
+    return503OnClosing: true,
+    disableRequestLogging: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+  });
+
+  app.addSchema(errorBody);
+  app.addSchema(couponView);
+  registerErrorHandling(app);
+
+  app.addHook('onResponse', async (request, reply) => {
+    deps.metrics.httpDuration.observe(
+      { route: request.routeOptions.url ?? 'unmatched', method: request.method, status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: 'FCFS coupon issuance',
+        version: '1.0.0',
+        description: 'First-come-first-served coupons: exactly the stock, never twice to one user.',
+      },
+      components: {
+        securitySchemes: { adminToken: { type: 'http', scheme: 'bearer' } },
+      },
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  userRoutes(app, deps);
+  couponRoutes(app, deps);
+  issueRoutes(app, deps);
+  operationRoutes(app, deps);
+  return app;
+}

@@ -1,0 +1,21 @@
+import type { AdmissionOutcome, AdmissionRequest } from '../admission/outcome.ts';
+import type { AdmissionScripts } from '../admission/scripts.ts';
+import type { Config } from '../config.ts';
+import type { Orm } from '../db/orm.ts';
+import type { ApiMetrics } from '../metrics/api-metrics.ts';
+import type { Reconciler } from '../reconcile/reconciler.ts';
+import type { Redis } from '../redis.ts';
+
+/** What the HTTP layer needs from the rest of the process; tests build the app with real ones. */
+export interface AppDeps {
+  config: Config;
+  orm: Orm;
+  redis: Redis;
+  scripts: AdmissionScripts;
+  /** Hands an issue request to the shard worker that owns its coupon. */
+  admit: (request: AdmissionRequest) => Promise<AdmissionOutcome>;
+  reconciler: Reconciler;
+  metrics: ApiMetrics;
+  /** Each dependency's health, for /health/ready. */
+  readiness: () => Promise<Record<string, boolean>>;
+}

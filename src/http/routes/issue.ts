@@ -1,0 +1,95 @@
+import type { FastifyInstance } from 'fastify';
+import { couponKeys } from '../../admission/keys.ts';
+import type { AdmissionOutcome } from '../../admission/outcome.ts';
+import { findUser } from '../../catalog/users.ts';
+import type { AppDeps } from '../deps.ts';
+import { couponId, errorResponses, publicId } from '../schemas.ts';
+
+const params = {
+  type: 'object',
+  required: ['couponId', 'publicId'],
+  properties: { couponId, publicId },
+} as const;
+
+interface Params {
+  couponId: number;
+  publicId: string;
+}
+
+const STATUS: Record<AdmissionOutcome['result'], number> = {
+  ACCEPTED: 202,
+  ALREADY_ISSUED: 409,
+  SOLD_OUT: 409,
+  NOT_OPEN: 409,
+  COUPON_NOT_FOUND: 404,
+  USER_NOT_FOUND: 404,
+  UNAVAILABLE: 503,
+};
+
+const MESSAGE: Record<AdmissionOutcome['result'], string> = {
+  ACCEPTED: 'Accepted',
+  ALREADY_ISSUED: 'This user already has this coupon',
+  SOLD_OUT: 'The coupon is sold out',
+  NOT_OPEN: 'The coupon is outside its issue window',
+  COUPON_NOT_FOUND: 'Coupon not found',
+  USER_NOT_FOUND: 'User not found',
+  UNAVAILABLE: 'Temporarily unavailable, retry shortly',
+};
+
+export function issueRoutes(app: FastifyInstance, deps: AppDeps): void {
+  app.post<{ Params: Params }>('/api/coupons/:couponId/issue-fcfs/:publicId', {
+    schema: {
+      tags: ['issue'],
+      summary: 'Ask for one unit of a first-come-first-served coupon',
+      params,
+      response: {
+        202: {
+          type: 'object',
+          required: ['status', 'requestId'],
+          properties: { status: { type: 'string', enum: ['ACCEPTED'] }, requestId: { type: 'string' } },
+        },
+        ...errorResponses(400, 404, 409, 429, 503),
+      },
+    },
+  }, async (request, reply) => {
+    let outcome: AdmissionOutcome;
+    try {
+      outcome = await deps.admit({ couponId: request.params.couponId, publicId: request.params.publicId.toLowerCase() });
+    } catch (err) {
+      request.log.error({ err }, 'shard worker failed');
+      outcome = { result: 'UNAVAILABLE', retryAfterSeconds: 1 };
+    }
+    // The hot path answers without throwing: exceptions cost more than the rest of the request.
+    if (outcome.result === 'ACCEPTED') return reply.code(202).send({ status: 'ACCEPTED', requestId: outcome.requestId });
+    if (outcome.result === 'UNAVAILABLE') reply.header('retry-after', String(outcome.retryAfterSeconds));
+    return reply.code(STATUS[outcome.result]).send({ code: outcome.result, message: MESSAGE[outcome.result] });
+  });
+
+  app.get<{ Params: Params }>('/api/coupons/:couponId/issue-fcfs/:publicId', {
+    schema: {
+      tags: ['issue'],
+      summary: 'Where an issue request stands: PENDING until its row exists, then ISSUED',
+      params,
+      response: {
+        200: {
+          type: 'object',
+          required: ['status'],
+          properties: { status: { type: 'string', enum: ['PENDING', 'ISSUED', 'NOT_ISSUED'] } },
+        },
+        ...errorResponses(400, 404),
+      },
+    },
+  }, async (request, reply) => {
+    const { couponId: id } = request.params;
+    const user = await findUser(deps.orm, request.params.publicId.toLowerCase());
+    if (!user) return reply.code(404).send({ code: 'USER_NOT_FOUND', message: 'User not found' });
+    const rows = (await deps.orm.em.getConnection().execute(
+      'select (select count(*) from coupons where id = ?) as coupon, (select count(*) from user_coupons where coupon_id = ? and user_id = ?) as issued',
+      [id, id, user.id],
+    )) as { coupon: number | string; issued: number | string }[];
+    if (Number(rows[0]!.coupon) === 0) return reply.code(404).send({ code: 'COUPON_NOT_FOUND', message: 'Coupon not found' });
+    if (Number(rows[0]!.issued) > 0) return { status: 'ISSUED' };
+    const admitted = await deps.redis.sismember(couponKeys(id).users, String(user.id));
+    return { status: admitted ? 'PENDING' : 'NOT_ISSUED' };
+  });
+}

@@ -1,0 +1,245 @@
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { AdmissionScripts } from '../admission/scripts.ts';
+import type { Orm } from '../db/orm.ts';
+import type { Logger } from '../log.ts';
+import type { ConsumerMetrics } from '../metrics/consumer-metrics.ts';
+import { decodeEvent, MalformedEventError, type CouponIssueRequested } from './event.ts';
+import { backoffMs, isTransient } from './failure.ts';
+
+export interface IssuanceConsumerOptions {
+  kafka: Kafka;
+  topic: string;
+  deadLetterTopic: string;
+  groupId: string;
+  orm: Orm;
+  scripts: AdmissionScripts;
+  metrics: ConsumerMetrics;
+  logger: Logger;
+  /** Attempts for a batch failing for a reason of its own, before its messages are tried one by one. */
+  messageAttempts?: number;
+}
+
+interface Parsed {
+  message: KafkaMessage;
+  event: CouponIssueRequested;
+}
+
+interface DeadLetter {
+  message: KafkaMessage;
+  reason: string;
+}
+
+class StoppedError extends Error {
+  override name = 'StoppedError';
+}
+
+/**
+ * Turns issue events into database rows, batch by batch: claim the events in Redis (skipping any
+ * the API released), insert them in one multi-row statement that ignores (coupon, user) pairs
+ * already present, bump each coupon's issued count in the same transaction, and only then commit
+ * the Kafka offsets. A crash anywhere replays the batch, which inserts nothing twice.
+ */
+export class IssuanceConsumer {
+  readonly #o: IssuanceConsumerOptions;
+  readonly #consumer: Consumer;
+  readonly #dlq: Producer;
+  #stopping = false;
+
+  constructor(options: IssuanceConsumerOptions) {
+    this.#o = options;
+    this.#consumer = options.kafka.consumer({
+      groupId: options.groupId,
+      allowAutoTopicCreation: false,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: 1024 * 1024,
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
+    });
+    this.#dlq = options.kafka.producer({ allowAutoTopicCreation: false });
+  }
+
+  async start(): Promise<void> {
+    this.#stopping = false;
+    await this.#dlq.connect();
+    await this.#consumer.connect();
+    await this.#consumer.subscribe({ topic: this.#o.topic, fromBeginning: true });
+    await this.#consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 3,
+      eachBatch: (payload) => this.#handleBatch(payload),
+    });
+  }
+
+  /** Finishes the batch in hand (its offsets committed), then leaves the group. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await this.#consumer.disconnect();
+    await this.#dlq.disconnect();
+  }
+
+  async #handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { metrics } = this.#o;
+    if (batch.messages.length === 0) return;
+    metrics.batchSize.observe(batch.messages.length);
+    metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+
+    const parsed: Parsed[] = [];
+    const dead: DeadLetter[] = [];
+    for (const message of batch.messages) {
+      try {
+        parsed.push({ message, event: decodeEvent(message.value) });
+      } catch (err) {
+        dead.push({ message, reason: err instanceof MalformedEventError ? `malformed: ${err.message}` : String(err) });
+      }
+    }
+
+    const shouldStop = () => this.#stopping || !isRunning() || isStale();
+    dead.push(...(await this.#persistWithRetry(parsed, heartbeat, shouldStop)));
+    if (dead.length > 0) await this.#retrying('dead-letter', () => this.#deadLetter(batch.topic, batch.partition, dead), heartbeat, shouldStop);
+
+    const last = batch.messages.at(-1)!.offset;
+    resolveOffset(last);
+    await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+    metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
+  }
+
+  /**
+   * Persists the batch, waiting out infrastructure failures; messages that fail on their own
+   * account are returned for the dead-letter topic.
+   */
+  async #persistWithRetry(parsed: Parsed[], heartbeat: () => Promise<void>, shouldStop: () => boolean): Promise<DeadLetter[]> {
+    const attempts = this.#o.messageAttempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#persist(parsed);
+      } catch (err) {
+        if (isTransient(err)) {
+          this.#o.metrics.retries.inc({ kind: 'transient' });
+          this.#o.logger.warn({ err: (err as Error).message, attempt }, 'persisting a batch failed; retrying');
+          await this.#pause(attempt, heartbeat, shouldStop);
+          continue;
+        }
+        this.#o.metrics.retries.inc({ kind: 'message' });
+        if (attempt < attempts) {
+          this.#o.logger.warn({ err: (err as Error).message, attempt }, 'batch rejected; retrying');
+          await this.#pause(attempt, heartbeat, shouldStop);
+          continue;
+        }
+        if (parsed.length === 1) return [{ message: parsed[0]!.message, reason: `rejected: ${(err as Error).message}` }];
+        // Find the culprits: every message on its own, the good ones still persist.
+        const dead: DeadLetter[] = [];
+        for (const one of parsed) dead.push(...(await this.#persistWithRetry([one], heartbeat, shouldStop)));
+        return dead;
+      }
+    }
+  }
+
+  async #persist(parsed: Parsed[]): Promise<DeadLetter[]> {
+    const { orm, scripts, metrics } = this.#o;
+    const dead: DeadLetter[] = [];
+    if (parsed.length === 0) return dead;
+
+    // One event per (coupon, user) is enough; a replay or a re-publish may carry the same pair twice.
+    const byCoupon = new Map<number, Parsed[]>();
+    for (const p of parsed) {
+      const list = byCoupon.get(p.event.couponId) ?? [];
+      if (!list.some((q) => q.event.userId === p.event.userId)) list.push(p);
+      byCoupon.set(p.event.couponId, list);
+    }
+
+    const conn = orm.em.getConnection();
+    const couponIds = [...byCoupon.keys()];
+    const userIds = [...new Set(parsed.map((p) => p.event.userId))];
+    const [coupons, users] = await Promise.all([
+      conn.execute(`select id from coupons where id in (${couponIds.map(() => '?').join(',')})`, couponIds),
+      conn.execute(`select id from users where id in (${userIds.map(() => '?').join(',')})`, userIds),
+    ]) as { id: number }[][];
+    const knownCoupons = new Set(coupons!.map((r) => Number(r.id)));
+    const knownUsers = new Set(users!.map((r) => Number(r.id)));
+
+    const toWrite = new Map<number, Parsed[]>();
+    for (const [couponId, list] of byCoupon) {
+      // INSERT IGNORE would also skip rows breaking a foreign key; unknown ids are caught here instead.
+      const valid = list.filter((p) => {
+        if (!knownCoupons.has(couponId)) dead.push({ message: p.message, reason: `unknown coupon ${couponId}` });
+        else if (!knownUsers.has(p.event.userId)) dead.push({ message: p.message, reason: `unknown user ${p.event.userId}` });
+        else return true;
+        return false;
+      });
+      if (valid.length === 0) continue;
+      const claims = await scripts.claim(couponId, valid.map((p) => p.event.eventId));
+      const claimed = valid.filter((_, i) => claims[i]);
+      metrics.rows.inc({ result: 'released' }, valid.length - claimed.length);
+      if (claimed.length > 0) toWrite.set(couponId, claimed);
+    }
+    if (toWrite.size === 0) return dead;
+
+    const started = performance.now();
+    let inserted = 0;
+    let offered = 0;
+    await orm.em.fork().transactional(async (em) => {
+      const tx = em.getConnection();
+      const ctx = em.getTransactionContext();
+      for (const [couponId, list] of toWrite) {
+        const values = list.map(() => '(?, ?, ?, ?)').join(',');
+        const params = list.flatMap((p) => [couponId, p.event.userId, p.event.eventId, new Date(p.event.requestedAt)]);
+        const res = (await tx.execute(
+          `insert ignore into user_coupons (coupon_id, user_id, event_id, issued_at) values ${values}`,
+          params,
+          'run',
+          ctx,
+        )) as { affectedRows: number };
+        if (res.affectedRows > 0) {
+          await tx.execute('update coupons set issued_count = issued_count + ? where id = ?', [res.affectedRows, couponId], 'run', ctx);
+        }
+        inserted += res.affectedRows;
+        offered += list.length;
+      }
+    });
+    metrics.dbWrite.observe((performance.now() - started) / 1000);
+    metrics.rows.inc({ result: 'inserted' }, inserted);
+    metrics.rows.inc({ result: 'duplicate' }, offered - inserted);
+    return dead;
+  }
+
+  async #deadLetter(topic: string, partition: number, dead: DeadLetter[]): Promise<void> {
+    await this.#dlq.send({
+      topic: this.#o.deadLetterTopic,
+      acks: -1,
+      messages: dead.map(({ message, reason }) => ({
+        key: message.key,
+        value: message.value,
+        headers: {
+          'x-dead-letter-reason': reason.slice(0, 500),
+          'x-source-topic': topic,
+          'x-source-partition': String(partition),
+          'x-source-offset': message.offset,
+        },
+      })),
+    });
+    for (const { reason, message } of dead) {
+      this.#o.metrics.deadLetters.inc({ reason: reason.split(':')[0]!.split(' ').slice(0, 2).join('_') });
+      this.#o.logger.error({ reason, offset: message.offset, partition }, 'message sent to the dead-letter topic');
+    }
+  }
+
+  async #retrying(what: string, fn: () => Promise<void>, heartbeat: () => Promise<void>, shouldStop: () => boolean): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        this.#o.logger.warn({ err: (err as Error).message, attempt }, `${what} failed; retrying`);
+        await this.#pause(attempt, heartbeat, shouldStop);
+      }
+    }
+  }
+
+  /** Waits before the next attempt, keeping the group membership alive; gives up when stopping. */
+  async #pause(attempt: number, heartbeat: () => Promise<void>, shouldStop: () => boolean): Promise<void> {
+    if (shouldStop()) throw new StoppedError('consumer stopping; the batch will be redelivered');
+    await new Promise((r) => setTimeout(r, Math.max(50, backoffMs(attempt))));
+    await heartbeat().catch(() => undefined);
+    if (shouldStop()) throw new StoppedError('consumer stopping; the batch will be redelivered');
+  }
+}

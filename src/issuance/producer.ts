@@ -1,0 +1,123 @@
+import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
+
+export interface PublishObserver {
+  /** Called once per broker round trip with its outcome and how many messages it carried. */
+  sent(seconds: number, messages: number, ok: boolean): void;
+}
+
+export interface IssueEventProducerOptions {
+  kafka: Kafka;
+  topic: string;
+  /** The most messages one produce request carries. */
+  maxBatch?: number;
+  /** How long one send may take, retries included, before its callers are told it failed. */
+  sendTimeoutMs?: number;
+  observer?: PublishObserver;
+}
+
+interface Waiting {
+  message: Message;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * An idempotent, acks=all producer that group-commits: while one produce request is in flight,
+ * new messages wait and then leave together in the next request. Under a spike this turns thousands
+ * of sends into a few round trips, and each caller's promise still settles only when the broker has
+ * acknowledged its own message.
+ */
+export class IssueEventProducer {
+  readonly #producer: Producer;
+  readonly #topic: string;
+  readonly #maxBatch: number;
+  readonly #sendTimeoutMs: number;
+  readonly #observer: PublishObserver | undefined;
+  #queue: Waiting[] = [];
+  #inFlight = false;
+  #connecting: Promise<void> | undefined;
+
+  constructor({ kafka, topic, maxBatch = 2_000, sendTimeoutMs = 5_000, observer }: IssueEventProducerOptions) {
+    this.#producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    this.#topic = topic;
+    this.#maxBatch = maxBatch;
+    this.#sendTimeoutMs = sendTimeoutMs;
+    this.#observer = observer;
+  }
+
+  /** Connects once; a failed attempt is forgotten so the next send tries again. */
+  connect(): Promise<void> {
+    this.#connecting ??= this.#producer.connect().catch((err: unknown) => {
+      this.#connecting = undefined;
+      throw err;
+    });
+    return this.#connecting;
+  }
+
+  async disconnect(): Promise<void> {
+    await this.flush();
+    await this.#producer.disconnect();
+  }
+
+  /** Resolves once the broker has acknowledged the message (acks=all). */
+  publish(key: string, value: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ message: { key, value }, resolve, reject });
+      if (!this.#inFlight) void this.#drain();
+    });
+  }
+
+  /** Waits until everything queued so far has been sent or has failed. */
+  async flush(): Promise<void> {
+    while (this.#inFlight || this.#queue.length > 0) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  async #drain(): Promise<void> {
+    this.#inFlight = true;
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, this.#maxBatch);
+        const started = performance.now();
+        try {
+          await withTimeout(this.connect(), this.#sendTimeoutMs);
+          await withTimeout(
+            this.#producer.send({
+              topic: this.#topic,
+              acks: -1,
+              timeout: this.#sendTimeoutMs,
+              compression: CompressionTypes.None,
+              messages: batch.map((w) => w.message),
+            }),
+            this.#sendTimeoutMs,
+          );
+          this.#observer?.sent((performance.now() - started) / 1000, batch.length, true);
+          for (const w of batch) w.resolve();
+        } catch (err) {
+          this.#observer?.sent((performance.now() - started) / 1000, batch.length, false);
+          for (const w of batch) w.reject(err as Error);
+        }
+      }
+    } finally {
+      this.#inFlight = false;
+    }
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Kafka send not acknowledged within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,72 @@
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ReconciliationReport } from '../reconcile/reconciler.ts';
+import type { WorkerMetrics } from '../shards/router.ts';
+
+export interface ApiMetricsOptions {
+  /** Backlog per shard, read at scrape time. */
+  queueDepths: () => number[];
+  /** Each shard worker's own metrics, merged into the one /metrics. */
+  workerMetrics: () => Promise<WorkerMetrics[]>;
+}
+
+/** The API process's main-thread metrics, and the merge with its shard workers' registries. */
+export class ApiMetrics {
+  readonly registry = new Registry();
+  readonly httpDuration: Histogram<'route' | 'method' | 'status_code'>;
+  readonly reconciliations: Counter<'result'>;
+  readonly reconciliationConsistent: Gauge<'coupon_id'>;
+  readonly cacheFallbacks: Counter<'cache' | 'reason'>;
+  readonly #opts: ApiMetricsOptions;
+
+  constructor(opts: ApiMetricsOptions) {
+    this.#opts = opts;
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    this.httpDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by route template, method and status.',
+      labelNames: ['route', 'method', 'status_code'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+      registers,
+    });
+    this.reconciliations = new Counter({
+      name: 'reconciliation_runs_total',
+      help: 'Coupon reconciliations, by result (consistent or inconsistent).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.reconciliationConsistent = new Gauge({
+      name: 'reconciliation_consistent',
+      help: '1 when the last reconciliation of the coupon found Redis and the database agreeing.',
+      labelNames: ['coupon_id'],
+      registers,
+    });
+    this.cacheFallbacks = new Counter({
+      name: 'cache_fallbacks_total',
+      help: 'Reads that Redis could not answer and the database answered instead.',
+      labelNames: ['cache', 'reason'],
+      registers,
+    });
+    new Gauge({
+      name: 'shard_queue_depth',
+      help: 'Issue requests waiting for their shard worker.',
+      labelNames: ['shard'],
+      registers,
+      collect() {
+        opts.queueDepths().forEach((depth, shard) => this.set({ shard: String(shard) }, depth));
+      },
+    });
+  }
+
+  observeReconciliation(report: ReconciliationReport): void {
+    this.reconciliations.inc({ result: report.consistent ? 'consistent' : 'inconsistent' });
+    this.reconciliationConsistent.set({ coupon_id: String(report.couponId) }, report.consistent ? 1 : 0);
+  }
+
+  /** The whole process in Prometheus text: the main thread's registry merged with every worker's. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    const [main, workers] = await Promise.all([this.registry.getMetricsAsJSON(), this.#opts.workerMetrics()]);
+    const merged = AggregatorRegistry.aggregate([main, ...workers] as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+    return { contentType: this.registry.contentType, body: await merged.metrics() };
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * The message published on COUPON_CHANGED_CHANNEL when a coupon's cached knowledge must go:
+ * "changed" (stock added, window edited) keeps who was admitted; "reset" forgets everything.
+ */
+export interface CouponChange {
+  kind: 'changed' | 'reset';
+  couponId: number;
+}
+
+export function encodeCouponChange(change: CouponChange): string {
+  return `${change.kind}:${change.couponId}`;
+}
+
+export function parseCouponChange(message: string): CouponChange | undefined {
+  const [kind, id] = message.split(':');
+  const couponId = Number(id);
+  if ((kind !== 'changed' && kind !== 'reset') || !Number.isSafeInteger(couponId)) return undefined;
+  return { kind, couponId };
+}

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, DEFAULT_ADMIN_TOKEN, loadConfig } from '../src/config.ts';
+
+describe('config', () => {
+  it('has working defaults for the local stack', () => {
+    const c = loadConfig({});
+    assert.equal(c.port, 8080);
+    assert.equal(c.redisUrl, 'redis://127.0.0.1:6379');
+    assert.deepEqual(c.kafka.brokers, ['127.0.0.1:9092']);
+    assert.equal(c.kafka.topic, 'coupon.issue.requested');
+    assert.equal(c.kafka.deadLetterTopic, 'coupon.issue.requested.dlq');
+    assert.equal(c.kafka.partitions, 10);
+    assert.equal(c.adminToken, DEFAULT_ADMIN_TOKEN);
+    assert.equal(c.adminTokenIsDefault, true);
+    assert.ok(c.shards >= 1);
+  });
+
+  it('names the variable when a value is bad', () => {
+    assert.throws(() => loadConfig({ PORT: 'eighty' }), (e: Error) => e instanceof ConfigError && e.message.includes('PORT'));
+    assert.throws(() => loadConfig({ SHARDS: '0' }), /SHARDS/);
+    assert.throws(() => loadConfig({ REDIS_URL: 'http://x' }), /REDIS_URL/);
+    assert.throws(() => loadConfig({ KAFKA_BROKERS: 'nohost' }), /KAFKA_BROKERS/);
+    assert.throws(() => loadConfig({ START_CONSUMER: 'maybe' }), /START_CONSUMER/);
+    assert.throws(() => loadConfig({ NODE_ENV: 'staging' }), /NODE_ENV/);
+  });
+
+  it('refuses to run in production without a real admin token', () => {
+    assert.throws(() => loadConfig({ NODE_ENV: 'production' }), /ADMIN_TOKEN/);
+    assert.throws(() => loadConfig({ NODE_ENV: 'production', ADMIN_TOKEN: DEFAULT_ADMIN_TOKEN }), /ADMIN_TOKEN/);
+    const c = loadConfig({ NODE_ENV: 'production', ADMIN_TOKEN: 'a-long-enough-secret' });
+    assert.equal(c.adminTokenIsDefault, false);
+  });
+});

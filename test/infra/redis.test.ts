@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Redis } from '../../src/redis.ts';
+import { testConfig } from '../support/env.ts';
+import { openTestRedis } from '../support/services.ts';
+
+describe('Redis (real server)', () => {
+  let redis: Redis;
+  before(async () => {
+    redis = await openTestRedis(testConfig());
+  });
+  after(() => redis.disconnect());
+
+  it('round-trips a value', async () => {
+    const key = `test:roundtrip:${Date.now()}`;
+    await redis.set(key, 'hello', 'EX', 60);
+    assert.equal(await redis.get(key), 'hello');
+    assert.equal(await redis.del(key), 1);
+  });
+
+  it('runs with AOF on, so a restart loses no admission', async () => {
+    const [, appendonly] = (await redis.config('GET', 'appendonly')) as string[];
+    const [, fsync] = (await redis.config('GET', 'appendfsync')) as string[];
+    assert.equal(appendonly, 'yes');
+    assert.equal(fsync, 'everysec');
+  });
+});

@@ -1,0 +1,85 @@
+/**
+ * A shard worker: the one thread of this process that admits requests for the coupons it owns
+ * (src/shards/hash.ts). Its state is built once when the thread loads; only plain data crosses the
+ * thread boundary. Piscina calls the exported task functions by name.
+ */
+import { workerData } from 'node:worker_threads';
+import { Admitter } from '../src/admission/admitter.ts';
+import { COUPON_CHANGED_CHANNEL } from '../src/admission/keys.ts';
+import { CouponKnowledge } from '../src/admission/knowledge.ts';
+import type { AdmissionOutcome, AdmissionRequest } from '../src/admission/outcome.ts';
+import { AdmissionScripts } from '../src/admission/scripts.ts';
+import { UserDirectory } from '../src/admission/user-directory.ts';
+import { findUserIds } from '../src/catalog/users.ts';
+import { loadConfig } from '../src/config.ts';
+import { openOrm, type Orm } from '../src/db/orm.ts';
+import { IssueEventProducer } from '../src/issuance/producer.ts';
+import { createKafka } from '../src/kafka.ts';
+import { createLogger } from '../src/log.ts';
+import { AdmissionMetrics } from '../src/metrics/admission-metrics.ts';
+import { parseCouponChange } from '../src/shards/coupon-change.ts';
+import { createRedis } from '../src/redis.ts';
+
+const { shard } = workerData as { shard: number };
+const config = loadConfig();
+const logger = createLogger(config.logLevel, 'shard').child({ shard });
+const metrics = new AdmissionMetrics(shard, config.kafka.topic);
+const redis = createRedis({ url: config.redisUrl, name: `shard-${shard}` });
+const knowledge = new CouponKnowledge();
+
+// The database is only the fallback for user lookups: opened on first need, kept small.
+let orm: Promise<Orm> | undefined;
+const database = () => (orm ??= openOrm({ databaseUrl: config.databaseUrl, poolMax: 2 }).catch((err: unknown) => {
+  orm = undefined;
+  throw err;
+}));
+
+const producer = new IssueEventProducer({
+  kafka: createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-shard-${shard}`, logger }),
+  topic: config.kafka.topic,
+  observer: metrics,
+});
+
+const admitter = new Admitter({
+  scripts: new AdmissionScripts(redis),
+  users: new UserDirectory({
+    redis,
+    fromDatabase: async (publicIds) => findUserIds(await database(), publicIds),
+    onFallback: (reason) => metrics.fallback('users', reason),
+    logger,
+  }),
+  knowledge,
+  publish: (key, value) => producer.publish(key, value),
+  metrics,
+  logger,
+  retryAfterSeconds: 1,
+});
+
+// Every process learns at once when a coupon changes (stock added), whoever served the change.
+const subscriber = redis.duplicate({ connectionName: `shard-${shard}-sub`, enableOfflineQueue: true });
+subscriber.on('message', (_channel: string, message: string) => {
+  const change = parseCouponChange(message);
+  if (change?.kind === 'changed') knowledge.changed(change.couponId);
+  else if (change?.kind === 'reset') knowledge.forget(change.couponId);
+});
+subscriber.on('error', () => undefined);
+redis.on('error', () => undefined);
+await redis.connect().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'Redis not reachable yet'));
+await subscriber.subscribe(COUPON_CHANGED_CHANNEL).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'coupon change subscription pending'));
+producer.connect().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'Kafka not reachable yet'));
+
+export function admit(requests: AdmissionRequest[]): Promise<AdmissionOutcome[]> {
+  return admitter.admit(requests);
+}
+
+export function metricsJson() {
+  return metrics.registry.getMetricsAsJSON();
+}
+
+/** Sends what is queued to Kafka and closes connections; called on graceful shutdown. */
+export async function close(): Promise<void> {
+  await producer.disconnect().catch(() => undefined);
+  subscriber.disconnect();
+  redis.disconnect();
+  if (orm) await (await orm).close().catch(() => undefined);
+}
