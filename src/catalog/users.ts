@@ -14,8 +14,11 @@ export async function createUsers(orm: Orm, redis: Redis, names: readonly string
   if (names.length === 0) return [];
   const em = orm.em.fork();
   const rows = names.map((name) => ({ publicId: randomUUID(), name, createdAt: new Date() }));
-  const ids = await em.insertMany(User, rows);
-  const created = rows.map((r, i) => ({ id: Number(ids[i]), publicId: r.publicId }));
+  await em.insertMany(User, rows);
+  // Read the ids back: a multi-row insert reports only its first id, and with MySQL 8's
+  // interleaved auto-increment the rest need not be consecutive.
+  const ids = await findUserIds(orm, rows.map((r) => r.publicId));
+  const created = rows.map((r) => ({ id: ids.get(r.publicId)!, publicId: r.publicId }));
   await rememberUsers(redis, created);
   return created;
 }

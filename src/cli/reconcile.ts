@@ -1,5 +1,5 @@
 /**
- * `npm run reconcile [-- --coupon ID] [--grace-ms N] [--wait S] [--report-only]`: compares Redis
+ * `npm run reconcile [-- --coupon ID ...] [--grace-ms N] [--wait S] [--report-only]`: compares Redis
  * with the database per coupon, publishes again what a crash left unpersisted, and with --wait
  * keeps checking until the consumer has caught up. Exits 1 if a coupon is still inconsistent.
  */
@@ -14,7 +14,7 @@ import { connectRedis, createRedis } from '../redis.ts';
 import { cliArgs, intFlag } from './args.ts';
 
 const args = cliArgs({
-  coupon: { type: 'string' },
+  coupon: { type: 'string', multiple: true },
   'grace-ms': { type: 'string', default: '10000' },
   wait: { type: 'string', default: '0' },
   'report-only': { type: 'boolean', default: false },
@@ -33,7 +33,7 @@ const producer = new IssueEventProducer({
 });
 const reconciler = new Reconciler({ orm, redis, scripts: new AdmissionScripts(redis), publish: (k, v) => producer.publish(k, v), logger });
 
-const ids = args.coupon ? [intFlag(args.coupon, 'coupon', 1, 2_147_483_647)] : await reconciler.couponIds();
+const ids = args.coupon?.length ? args.coupon.map((id) => intFlag(id, 'coupon', 1, 2_147_483_647)) : await reconciler.couponIds();
 let settle = !args['report-only'];
 const deadline = Date.now() + waitSeconds * 1000;
 let reports: ReconciliationReport[];

@@ -140,7 +140,7 @@ export class Reconciler {
 
     // Admitted users with neither a row nor a pending event: their event was taken by a consumer
     // that then failed (dead-lettered) or was lost; a fresh event makes the row.
-    const admitted = (await redis.smembers(keys.users)).map(Number);
+    const admitted = (await redis.smembers(keys.users)).map(Number).filter(Number.isSafeInteger);
     const rows = (await orm.em.getConnection().execute('select user_id from user_coupons where coupon_id = ?', [couponId])) as { user_id: number }[];
     const persisted = new Set(rows.map((r) => Number(r.user_id)));
     const publicIds = await this.#publicIds(admitted.filter((u) => !persisted.has(u) && !pendingUsers.has(u)));

@@ -2,6 +2,8 @@ import { Agent, request as httpRequest } from 'node:http';
 
 export interface Reply {
   status: number;
+  /** From the request getting its connection to the last byte of the answer: server time plus one round trip, not client-side queueing. */
+  latencyMs: number;
   body: any;
   headers: Record<string, string | string[] | undefined>;
 }
@@ -19,6 +21,7 @@ export class Client {
   request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     return new Promise((resolve, reject) => {
+      let sentAt = performance.now();
       const req = httpRequest({
         agent: this.#agent,
         host: this.#base.hostname,
@@ -37,11 +40,14 @@ export class Client {
           } catch {
             // not JSON: keep the text
           }
-          resolve({ status: res.statusCode!, body: parsed, headers: res.headers });
+          resolve({ status: res.statusCode!, body: parsed, headers: res.headers, latencyMs: performance.now() - sentAt });
         });
         res.on('error', reject);
       });
       req.on('error', reject);
+      req.on('socket', () => {
+        sentAt = performance.now();
+      });
       if (payload !== undefined) req.write(payload);
       req.end();
     });
