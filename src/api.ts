@@ -37,7 +37,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   // Reconciliation's re-publishing only; issue requests publish from their shard worker.
   const producer = new IssueEventProducer({ kafka, topic: config.kafka.topic });
 
-  const router = new ShardRouter({ shards: config.shards });
+  const router = new ShardRouter({ config, shards: config.shards });
   const metrics = new ApiMetrics({ queueDepths: () => router.queueDepths(), workerMetrics: () => router.workerMetrics() });
   const reconciler = new Reconciler({
     orm,

@@ -24,6 +24,8 @@ export interface Config {
     consumerGroup: string;
   };
   shards: number;
+  /** How long a shard answers "sold out" from memory before asking Redis again. */
+  soldOutTtlMs: number;
   /** Whether `npm start` also runs the consumer (as a child process). */
   startConsumer: boolean;
   consumerMetricsPort: number;
@@ -119,6 +121,7 @@ export function loadConfig(env: Env = process.env): Config {
       consumerGroup: str(env, 'KAFKA_CONSUMER_GROUP', 'coupon-issuer'),
     },
     shards: int(env, 'SHARDS', availableParallelism(), 1, 256),
+    soldOutTtlMs: int(env, 'SOLD_OUT_TTL_MS', 1_000, 0, 3_600_000),
     startConsumer: bool(env, 'START_CONSUMER', true),
     consumerMetricsPort: int(env, 'CONSUMER_METRICS_PORT', 9464, 0, 65535),
     seedUsersFile: str(env, 'SEED_USERS_FILE', '.data/seed/users.json'),

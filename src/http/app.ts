@@ -3,12 +3,13 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { loggerOptions } from '../log.ts';
 import type { AppDeps } from './deps.ts';
-import { registerErrorHandling } from './plugins/errors.ts';
+import { frameworkErrors, registerErrorHandling } from './plugins/errors.ts';
 import { couponRoutes } from './routes/coupons.ts';
 import { issueRoutes } from './routes/issue.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { userRoutes } from './routes/users.ts';
 import { couponView, errorBody } from './schemas.ts';
+import { validatorCompiler } from './validation.ts';
 
 /**
  * Builds the API without listening, so tests and the server start the same app. Everything it
@@ -21,8 +22,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     maxParamLength: 100,
     return503OnClosing: true,
     disableRequestLogging: true,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+    frameworkErrors,
   });
+  app.setValidatorCompiler(validatorCompiler);
+  // The API speaks JSON only: anything else is a 415, not a string that fails validation later.
+  app.removeContentTypeParser('text/plain');
 
   app.addSchema(errorBody);
   app.addSchema(couponView);

@@ -1,6 +1,7 @@
 import { Piscina } from 'piscina';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { AdmissionOutcome, AdmissionRequest } from '../admission/outcome.ts';
+import type { Config } from '../config.ts';
 import { shardOf } from './hash.ts';
 
 export type WorkerMetrics = MetricObjectWithValues<MetricValue<string>>[];
@@ -12,6 +13,8 @@ interface Waiting {
 }
 
 export interface ShardRouterOptions {
+  /** The process's configuration, handed to every worker (plain data) so all threads agree. */
+  config: Config;
   shards: number;
   /** Most requests per message to a worker. */
   maxBatch?: number;
@@ -33,7 +36,7 @@ export class ShardRouter {
   readonly #scheduled: boolean[];
   readonly #maxBatch: number;
 
-  constructor({ shards, maxBatch = 256, concurrentBatches = 64 }: ShardRouterOptions) {
+  constructor({ config, shards, maxBatch = 256, concurrentBatches = 64 }: ShardRouterOptions) {
     this.#maxBatch = maxBatch;
     this.#pools = Array.from({ length: shards }, (_, shard) => new Piscina({
       filename: WORKER,
@@ -44,7 +47,7 @@ export class ShardRouter {
       atomics: 'disabled',
       idleTimeout: Number.POSITIVE_INFINITY,
       maxQueue: 'auto',
-      workerData: { shard },
+      workerData: { shard, config },
     }));
     this.#pending = this.#pools.map(() => []);
     this.#scheduled = this.#pools.map(() => false);

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.ts';
 
 /**
@@ -30,4 +30,16 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send({ code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]}` });
   });
+}
+
+/**
+ * Errors Fastify raises before routing (a malformed URL, an over-long path segment): same body
+ * shape as every other error, and never the offending input echoed back.
+ */
+export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    reply.code(414).send({ code: 'INVALID_REQUEST', message: 'A path segment is too long' });
+    return;
+  }
+  reply.code(400).send({ code: 'INVALID_REQUEST', message: 'Malformed request' });
 }
