@@ -11,7 +11,7 @@ import type { AdmissionOutcome, AdmissionRequest } from '../src/admission/outcom
 import { AdmissionScripts } from '../src/admission/scripts.ts';
 import { UserDirectory } from '../src/admission/user-directory.ts';
 import { findUserIds } from '../src/catalog/users.ts';
-import { loadConfig } from '../src/config.ts';
+import type { Config } from '../src/config.ts';
 import { openOrm, type Orm } from '../src/db/orm.ts';
 import { IssueEventProducer } from '../src/issuance/producer.ts';
 import { createKafka } from '../src/kafka.ts';
@@ -20,12 +20,11 @@ import { AdmissionMetrics } from '../src/metrics/admission-metrics.ts';
 import { parseCouponChange } from '../src/shards/coupon-change.ts';
 import { createRedis } from '../src/redis.ts';
 
-const { shard } = workerData as { shard: number };
-const config = loadConfig();
+const { shard, config } = workerData as { shard: number; config: Config };
 const logger = createLogger(config.logLevel, 'shard').child({ shard });
 const metrics = new AdmissionMetrics(shard, config.kafka.topic);
 const redis = createRedis({ url: config.redisUrl, name: `shard-${shard}` });
-const knowledge = new CouponKnowledge();
+const knowledge = new CouponKnowledge({ soldOutTtlMs: config.soldOutTtlMs });
 
 // The database is only the fallback for user lookups: opened on first need, kept small.
 let orm: Promise<Orm> | undefined;
