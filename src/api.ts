@@ -49,12 +49,18 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   });
 
   const readiness = async () => {
-    const [r, d, k] = await Promise.allSettled([
+    const [r, d, k, s] = await Promise.allSettled([
       redis.ping(),
       orm.em.getConnection().execute('select 1'),
       within(admin.connect().then(() => admin.describeCluster()), 2_000),
+      within(router.ready(), 2_000),
     ]);
-    return { redis: r.status === 'fulfilled', database: d.status === 'fulfilled', kafka: k.status === 'fulfilled' };
+    return {
+      redis: r.status === 'fulfilled',
+      database: d.status === 'fulfilled',
+      kafka: k.status === 'fulfilled',
+      shards: s.status === 'fulfilled' && s.value,
+    };
   };
 
   const app = await buildApp({ config, orm, redis, scripts, admit: (req) => router.admit(req), reconciler, metrics, readiness });

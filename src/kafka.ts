@@ -26,7 +26,9 @@ export function createKafka({ brokers, clientId, logger }: KafkaOptions): Kafka 
     brokers,
     connectionTimeout: 3_000,
     requestTimeout: 10_000,
-    retry: { initialRetryTime: 100, retries: 3, maxRetryTime: 1_000 },
+    // About 5 s of retries in all: a broker electing leaders or loading its coordinator recovers
+    // within that; a dead one should become a 503 at about the same time as our own send timeout.
+    retry: { initialRetryTime: 100, retries: 6, maxRetryTime: 1_000 },
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => {
       const { message, ...extra } = entry.log;

@@ -71,6 +71,12 @@ export function admit(requests: AdmissionRequest[]): Promise<AdmissionOutcome[]>
   return admitter.admit(requests);
 }
 
+/** Whether this shard can admit right now: Redis connected and the Kafka producer ready. */
+export function readiness(): { redis: boolean; kafka: boolean } {
+  if (!producer.connected) producer.connect().catch(() => undefined);
+  return { redis: redis.status === 'ready', kafka: producer.connected };
+}
+
 export function metricsJson() {
   return metrics.registry.getMetricsAsJSON();
 }

@@ -36,6 +36,7 @@ export class IssueEventProducer {
   #queue: Waiting[] = [];
   #inFlight = false;
   #connecting: Promise<void> | undefined;
+  #connected = false;
 
   constructor({ kafka, topic, maxBatch = 2_000, sendTimeoutMs = 5_000, observer }: IssueEventProducerOptions) {
     this.#producer = kafka.producer({
@@ -44,10 +45,22 @@ export class IssueEventProducer {
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
+    this.#producer.on(this.#producer.events.CONNECT, () => {
+      this.#connected = true;
+    });
+    this.#producer.on(this.#producer.events.DISCONNECT, () => {
+      this.#connected = false;
+      this.#connecting = undefined;
+    });
     this.#topic = topic;
     this.#maxBatch = maxBatch;
     this.#sendTimeoutMs = sendTimeoutMs;
     this.#observer = observer;
+  }
+
+  /** Whether the producer holds a live connection (and, being idempotent, a producer id). */
+  get connected(): boolean {
+    return this.#connected;
   }
 
   /** Connects once; a failed attempt is forgotten so the next send tries again. */

@@ -56,6 +56,8 @@ export class AdmissionMetrics implements PublishObserver {
       labelNames: ['topic', 'result'],
       registers,
     });
+    // From 0, so the first failed send shows as an increase() rather than a series born at 1.
+    for (const result of ['ok', 'failed']) this.#produced.inc({ topic, result }, 0);
     this.#batch = new Histogram({
       name: 'shard_batch_duration_seconds',
       help: 'Work time of one batch of issue requests inside a shard worker.',

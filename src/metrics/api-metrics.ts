@@ -1,6 +1,7 @@
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ReconciliationReport } from '../reconcile/reconciler.ts';
 import type { WorkerMetrics } from '../shards/router.ts';
+import { registerCapacityMetrics } from './capacity.ts';
 
 export interface ApiMetricsOptions {
   /** Backlog per shard, read at scrape time. */
@@ -22,6 +23,7 @@ export class ApiMetrics {
     this.#opts = opts;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    registerCapacityMetrics(this.registry);
     this.httpDuration = new Histogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP request duration by route template, method and status.',

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerCapacityMetrics } from './capacity.ts';
 
 /** Metrics of the consumer process, served on its own /metrics (CONSUMER_METRICS_PORT). */
 export class ConsumerMetrics {
@@ -13,6 +14,7 @@ export class ConsumerMetrics {
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    registerCapacityMetrics(this.registry);
     this.batchSize = new Histogram({
       name: 'consumer_batch_size',
       help: 'Messages per batch handed to the consumer.',
@@ -43,6 +45,10 @@ export class ConsumerMetrics {
       labelNames: ['kind'],
       registers,
     });
+    // Known label values start at 0, so the first dead letter or retry is an increase() the
+    // alerts see, not a new series that appears already at 1.
+    for (const reason of ['malformed', 'unknown_coupon', 'unknown_user', 'rejected']) this.deadLetters.inc({ reason }, 0);
+    for (const kind of ['transient', 'message']) this.retries.inc({ kind }, 0);
     this.lag = new Gauge({
       name: 'consumer_lag',
       help: 'Messages behind the partition end, as of the last batch.',

@@ -73,6 +73,12 @@ export class ShardRouter {
     return this.#pools.map((pool, shard) => pool.queueSize + this.#pending[shard]!.length);
   }
 
+  /** True when every shard worker has Redis and its Kafka producer connected. */
+  async ready(): Promise<boolean> {
+    const states = await Promise.all(this.#pools.map((pool) => pool.run(null, { name: 'readiness' }) as Promise<{ redis: boolean; kafka: boolean }>));
+    return states.every((s) => s.redis && s.kafka);
+  }
+
   /** Each worker's metrics, as JSON for AggregatorRegistry.aggregate. */
   workerMetrics(): Promise<WorkerMetrics[]> {
     return Promise.all(this.#pools.map((pool) => pool.run(null, { name: 'metricsJson' }) as Promise<WorkerMetrics>));

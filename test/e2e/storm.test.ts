@@ -40,6 +40,13 @@ describe('FCFS storm end to end', { timeout: 600_000 }, () => {
     return { env, storm, consumer, apis, clients };
   }
 
+  /** Says why before an assertion fails on a 5xx: the answers alone do not tell which dependency refused. */
+  function explainFailures(results: { status: number }[], outputs: string[]): void {
+    if (!results.some((r) => r.status >= 500)) return;
+    const logs = outputs.join('\n').split('\n').filter((l) => /"level":(40|50)/.test(l));
+    console.log(logs.slice(0, 20).join('\n'));
+  }
+
   async function rowsOf(couponId: number): Promise<Set<string>> {
     const rows = (await orm.em.getConnection().execute('select event_id from user_coupons where coupon_id = ?', [couponId])) as { event_id: string }[];
     return new Set(rows.map((r) => r.event_id));
@@ -76,6 +83,7 @@ describe('FCFS storm end to end', { timeout: 600_000 }, () => {
       const started = performance.now();
       const results = await fire(clients, storm.requests);
       const elapsed = performance.now() - started;
+      explainFailures(results, apis.map((a) => a.output()));
       const accepted = assertStormOutcome(storm, results);
       const last202 = Math.max(...results.filter((r) => r.status === 202).map((r) => r.at));
       const lastRow = await drained(storm);
@@ -93,6 +101,7 @@ describe('FCFS storm end to end', { timeout: 600_000 }, () => {
       const started = performance.now();
       const results = await fire(clients, storm.requests);
       const elapsed = performance.now() - started;
+      explainFailures(results, apis.map((a) => a.output()));
       const accepted = assertStormOutcome(storm, results);
       const last202 = Math.max(...results.filter((r) => r.status === 202).map((r) => r.at));
       const lastRow = await drained(storm);
@@ -119,11 +128,7 @@ describe('FCFS storm end to end', { timeout: 600_000 }, () => {
       api = await startApi({ ...env, PORT: '18084' });
       const second = await fire(clients, storm.requests.slice(half));
       const results = [...first, ...second];
-      if (results.some((r) => r.status >= 500)) {
-        // Say why before the assertion fails: the answers alone do not tell which dependency refused.
-        const logs = `${killedOutput}\n${api.output()}`.split('\n').filter((l) => /"level":(40|50)/.test(l));
-        console.log(logs.slice(0, 20).join('\n'));
-      }
+      explainFailures(results, [killedOutput, api.output()]);
       const dropped = results.filter((r) => r.status === 0).length;
       const accepted = assertStormOutcome(storm, results, { allowDropped: true });
 

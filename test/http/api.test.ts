@@ -196,12 +196,12 @@ describe('HTTP API contract', () => {
     assert.ok([200, 302].includes(docs.statusCode));
   });
 
-  it('is ready when Redis, the database and Kafka answer', async () => {
+  it('is ready when Redis, the database, Kafka and every shard worker answer', async () => {
     const res = await eventually('readiness', async () => {
       const r = await inject('GET', '/health/ready');
       return r.statusCode === 200 ? r : undefined;
     }, 30_000);
-    assert.deepEqual(res.json().checks, { redis: true, database: true, kafka: true });
+    assert.deepEqual(res.json().checks, { redis: true, database: true, kafka: true, shards: true });
     assert.equal((await inject('GET', '/health/live')).statusCode, 200);
   });
 });
