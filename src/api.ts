@@ -3,6 +3,7 @@ import { AdmissionScripts } from './admission/scripts.ts';
 import type { Config } from './config.ts';
 import { openOrm, updateSchema, type Orm } from './db/orm.ts';
 import { buildApp } from './http/app.ts';
+import { IssueGate } from './http/issue-gate.ts';
 import { IssueEventProducer } from './issuance/producer.ts';
 import { createKafka } from './kafka.ts';
 import type { Logger } from './log.ts';
@@ -63,7 +64,8 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     };
   };
 
-  const app = await buildApp({ config, orm, redis, scripts, admit: (req) => router.admit(req), reconciler, metrics, readiness });
+  const gate = new IssueGate(config.limits, scripts, metrics, logger);
+  const app = await buildApp({ config, orm, redis, scripts, admit: (req) => router.admit(req), gate, reconciler, metrics, readiness });
 
   return {
     app,

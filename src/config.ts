@@ -26,6 +26,19 @@ export interface Config {
   shards: number;
   /** How long a shard answers "sold out" from memory before asking Redis again. */
   soldOutTtlMs: number;
+  /** Load shedding and rate limits on the issue route; 0 turns a limit off. */
+  limits: {
+    /** Issue requests in progress per API process before new ones are shed with 503. */
+    maxInFlight: number;
+    /** Event-loop delay (ms) past which every route sheds with 503 (@fastify/under-pressure). */
+    maxEventLoopDelayMs: number;
+    perUser: number;
+    perIp: number;
+    windowMs: number;
+    /** Client addresses never rate limited (load generators, health checkers). */
+    exempt: string[];
+    trustProxy: boolean;
+  };
   /** Whether `npm start` also runs the consumer (as a child process). */
   startConsumer: boolean;
   consumerMetricsPort: number;
@@ -122,6 +135,18 @@ export function loadConfig(env: Env = process.env): Config {
     },
     shards: int(env, 'SHARDS', availableParallelism(), 1, 256),
     soldOutTtlMs: int(env, 'SOLD_OUT_TTL_MS', 1_000, 0, 3_600_000),
+    limits: {
+      maxInFlight: int(env, 'MAX_IN_FLIGHT', 2_048, 0, 1_000_000),
+      maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
+      perUser: int(env, 'RATE_LIMIT_PER_USER', 20, 0, 1_000_000),
+      perIp: int(env, 'RATE_LIMIT_PER_IP', 2_000, 0, 100_000_000),
+      windowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 10_000, 100, 3_600_000),
+      // Loopback is exempt by default so local load tests measure the system, not the limiter;
+      // set RATE_LIMIT_EXEMPT= (empty) to limit everyone.
+      exempt: (env.RATE_LIMIT_EXEMPT ?? (nodeEnv === 'production' ? '' : '127.0.0.1,::1,::ffff:127.0.0.1'))
+        .split(',').map((a) => a.trim()).filter(Boolean),
+      trustProxy: bool(env, 'TRUST_PROXY', false),
+    },
     startConsumer: bool(env, 'START_CONSUMER', true),
     consumerMetricsPort: int(env, 'CONSUMER_METRICS_PORT', 9464, 0, 65535),
     seedUsersFile: str(env, 'SEED_USERS_FILE', '.data/seed/users.json'),

@@ -13,6 +13,7 @@ const SCRIPTS = {
   fcfsClaim: { file: 'claim.lua', keys: 2 },
   fcfsInitCoupon: { file: 'init-coupon.lua', keys: 2 },
   fcfsRestock: { file: 'restock.lua', keys: 2 },
+  fcfsRateWindow: { file: 'rate-window.lua', keys: 1 },
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -66,6 +67,7 @@ export class AdmissionScripts {
   readonly #claim: Caller;
   readonly #init: Caller;
   readonly #restock: Caller;
+  readonly #rateWindow: Caller;
 
   constructor(redis: Redis) {
     this.#admit = callerFor(redis, 'fcfsAdmit');
@@ -73,6 +75,13 @@ export class AdmissionScripts {
     this.#claim = callerFor(redis, 'fcfsClaim');
     this.#init = callerFor(redis, 'fcfsInitCoupon');
     this.#restock = callerFor(redis, 'fcfsRestock');
+    this.#rateWindow = callerFor(redis, 'fcfsRateWindow');
+  }
+
+  /** Counts a request in a fixed window: { count so far, ms left in the window }. */
+  async countInWindow(key: string, windowMs: number): Promise<{ count: number; resetMs: number }> {
+    const [count, resetMs] = (await this.#rateWindow(key, windowMs)) as [number, number];
+    return { count, resetMs };
   }
 
   /** One atomic step for a batch of one coupon's requests. `nowMs` 0 uses Redis's clock. */

@@ -1,5 +1,6 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyUnderPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { loggerOptions } from '../log.ts';
 import type { AppDeps } from './deps.ts';
@@ -23,6 +24,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
     disableRequestLogging: true,
     frameworkErrors,
+    trustProxy: deps.config.limits.trustProxy,
   });
   app.setValidatorCompiler(validatorCompiler);
   // The API speaks JSON only: anything else is a 415, not a string that fails validation later.
@@ -38,6 +40,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       reply.elapsedTime / 1000,
     );
   });
+
+  if (deps.config.limits.maxEventLoopDelayMs > 0) {
+    await app.register(fastifyUnderPressure, {
+      maxEventLoopDelay: deps.config.limits.maxEventLoopDelayMs,
+      retryAfter: 1,
+      pressureHandler: (_request, reply) => {
+        deps.metrics.shed.inc({ reason: 'event_loop' });
+        reply.code(503).header('retry-after', '1');
+        // under-pressure sends a non-null return value as the body (its typings say void).
+        return { code: 'UNAVAILABLE', message: 'Overloaded, retry shortly' } as unknown as void;
+      },
+    });
+  }
 
   await app.register(fastifySwagger, {
     openapi: {

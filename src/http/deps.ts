@@ -3,6 +3,7 @@ import type { AdmissionScripts } from '../admission/scripts.ts';
 import type { Config } from '../config.ts';
 import type { Orm } from '../db/orm.ts';
 import type { ApiMetrics } from '../metrics/api-metrics.ts';
+import type { IssueGate } from './issue-gate.ts';
 import type { Reconciler } from '../reconcile/reconciler.ts';
 import type { Redis } from '../redis.ts';
 
@@ -14,6 +15,8 @@ export interface AppDeps {
   scripts: AdmissionScripts;
   /** Hands an issue request to the shard worker that owns its coupon. */
   admit: (request: AdmissionRequest) => Promise<AdmissionOutcome>;
+  /** Load shedding and rate limits in front of admission. */
+  gate: IssueGate;
   reconciler: Reconciler;
   metrics: ApiMetrics;
   /** Each dependency's health, for /health/ready. */

@@ -17,6 +17,8 @@ export class ApiMetrics {
   readonly reconciliations: Counter<'result'>;
   readonly reconciliationConsistent: Gauge<'coupon_id'>;
   readonly cacheFallbacks: Counter<'cache' | 'reason'>;
+  readonly shed: Counter<'reason'>;
+  readonly rateLimited: Counter<'scope'>;
   readonly #opts: ApiMetricsOptions;
 
   constructor(opts: ApiMetricsOptions) {
@@ -47,6 +49,18 @@ export class ApiMetrics {
       name: 'cache_fallbacks_total',
       help: 'Reads that Redis could not answer and the database answered instead.',
       labelNames: ['cache', 'reason'],
+      registers,
+    });
+    this.shed = new Counter({
+      name: 'http_requests_shed_total',
+      help: 'Requests refused with 503 to protect latency, by reason (in_flight, event_loop).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: 'http_requests_rate_limited_total',
+      help: 'Issue requests refused with 429, by the limit hit (user, ip), or let through because the limiter failed (error).',
+      labelNames: ['scope'],
       registers,
     });
     new Gauge({

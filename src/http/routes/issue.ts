@@ -3,6 +3,7 @@ import { couponKeys } from '../../admission/keys.ts';
 import type { AdmissionOutcome } from '../../admission/outcome.ts';
 import { findUser } from '../../catalog/users.ts';
 import type { AppDeps } from '../deps.ts';
+import { isVerdict } from '../issue-gate.ts';
 import { couponId, errorResponses, publicId } from '../schemas.ts';
 
 const params = {
@@ -52,14 +53,21 @@ export function issueRoutes(app: FastifyInstance, deps: AppDeps): void {
       },
     },
   }, async (request, reply) => {
-    let outcome: AdmissionOutcome;
-    try {
-      outcome = await deps.admit({ couponId: request.params.couponId, publicId: request.params.publicId.toLowerCase() });
-    } catch (err) {
-      request.log.error({ err }, 'shard worker failed');
-      outcome = { result: 'UNAVAILABLE', retryAfterSeconds: 1 };
-    }
+    const publicId = request.params.publicId.toLowerCase();
+    const outcome = await deps.gate.through(request.ip, publicId, async (): Promise<AdmissionOutcome> => {
+      try {
+        return await deps.admit({ couponId: request.params.couponId, publicId });
+      } catch (err) {
+        request.log.error({ err }, 'shard worker failed');
+        return { result: 'UNAVAILABLE', retryAfterSeconds: 1 };
+      }
+    });
     // The hot path answers without throwing: exceptions cost more than the rest of the request.
+    if (isVerdict(outcome)) {
+      if (outcome.pass) throw new Error('unreachable');
+      reply.header('retry-after', String(outcome.retryAfterSeconds));
+      return reply.code(outcome.status).send({ code: outcome.code, message: outcome.status === 429 ? 'Too many requests, slow down' : 'Overloaded, retry shortly' });
+    }
     if (outcome.result === 'ACCEPTED') return reply.code(202).send({ status: 'ACCEPTED', requestId: outcome.requestId });
     if (outcome.result === 'UNAVAILABLE') reply.header('retry-after', String(outcome.retryAfterSeconds));
     return reply.code(STATUS[outcome.result]).send({ code: outcome.result, message: MESSAGE[outcome.result] });

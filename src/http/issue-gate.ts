@@ -1,0 +1,76 @@
+import type { AdmissionScripts } from '../admission/scripts.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { ApiMetrics } from '../metrics/api-metrics.ts';
+
+export type GateVerdict =
+  | { pass: true }
+  | { pass: false; status: 429 | 503; code: 'RATE_LIMITED' | 'UNAVAILABLE'; retryAfterSeconds: number };
+
+/**
+ * What stands before admission on the issue route: load shedding (a cap on requests in progress
+ * in this process, so a flood beyond capacity gets fast 503s instead of ever-growing latency) and
+ * per-user and per-IP rate limits counted in Redis (shared by every API process). The limiter fails
+ * open: if Redis cannot count, admission itself will decide (and answer 503 if Redis is down).
+ */
+export class IssueGate {
+  readonly #limits: Config['limits'];
+  readonly #exempt: Set<string>;
+  readonly #scripts: AdmissionScripts;
+  readonly #metrics: ApiMetrics;
+  readonly #logger: Logger;
+  #inFlight = 0;
+
+  constructor(limits: Config['limits'], scripts: AdmissionScripts, metrics: ApiMetrics, logger: Logger) {
+    this.#limits = limits;
+    this.#exempt = new Set(limits.exempt);
+    this.#scripts = scripts;
+    this.#metrics = metrics;
+    this.#logger = logger;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Runs `work` if the gate lets the request through; the verdict otherwise. */
+  async through<T>(ip: string, publicId: string, work: () => Promise<T>): Promise<T | GateVerdict> {
+    const { maxInFlight } = this.#limits;
+    if (maxInFlight > 0 && this.#inFlight >= maxInFlight) {
+      this.#metrics.shed.inc({ reason: 'in_flight' });
+      return { pass: false, status: 503, code: 'UNAVAILABLE', retryAfterSeconds: 1 };
+    }
+    this.#inFlight++;
+    try {
+      const limited = await this.#rateLimit(ip, publicId);
+      if (limited) return limited;
+      return await work();
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  async #rateLimit(ip: string, publicId: string): Promise<GateVerdict | undefined> {
+    const { perUser, perIp, windowMs } = this.#limits;
+    if ((perUser === 0 && perIp === 0) || this.#exempt.has(ip)) return undefined;
+    try {
+      const [user, byIp] = await Promise.all([
+        perUser > 0 ? this.#scripts.countInWindow(`rl:user:${publicId}`, windowMs) : undefined,
+        perIp > 0 ? this.#scripts.countInWindow(`rl:ip:${ip}`, windowMs) : undefined,
+      ]);
+      const over = user && user.count > perUser ? { scope: 'user', resetMs: user.resetMs }
+        : byIp && byIp.count > perIp ? { scope: 'ip', resetMs: byIp.resetMs } : undefined;
+      if (!over) return undefined;
+      this.#metrics.rateLimited.inc({ scope: over.scope });
+      return { pass: false, status: 429, code: 'RATE_LIMITED', retryAfterSeconds: Math.max(1, Math.ceil(over.resetMs / 1000)) };
+    } catch (err) {
+      this.#metrics.rateLimited.inc({ scope: 'error' });
+      this.#logger.warn({ err: (err as Error).message }, 'rate limiter unavailable; letting the request through');
+      return undefined;
+    }
+  }
+}
+
+export function isVerdict(value: unknown): value is GateVerdict {
+  return typeof value === 'object' && value !== null && 'pass' in value;
+}
