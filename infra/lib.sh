@@ -9,9 +9,11 @@
 #   .data/log/<service>.log its stdout/stderr (and own log, where it has one)
 #   .data/run/<service>.pid the pid we started, the only process stop() will ever signal
 # So there is one instance of each service per checkout: give start and stop the same *_PORT.
+# FCFS_DATA_DIR (with other *_PORTs) makes a second, separate instance: the fault tests start
+# their own services that way, so killing them never disturbs the shared ones.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DATA=$ROOT/.data
+DATA=${FCFS_DATA_DIR:-$ROOT/.data}
 mkdir -p "$DATA/log" "$DATA/run"
 
 REDIS_PORT=${REDIS_PORT:-6379}

@@ -49,6 +49,7 @@ const admitter = new Admitter({
   }),
   knowledge,
   publish: (key, value) => producer.publish(key, value),
+  canPublish: () => producer.available,
   metrics,
   logger,
   retryAfterSeconds: 1,

@@ -12,6 +12,8 @@ export interface AdmitterDeps {
   knowledge: CouponKnowledge;
   /** Resolves once Kafka acknowledged the message. */
   publish: (key: string, value: string) => Promise<void>;
+  /** False while Kafka is known to be failing: admitting then would only be given back. */
+  canPublish: () => boolean;
   metrics: AdmissionMetrics;
   logger: Logger;
   retryAfterSeconds: number;
@@ -88,6 +90,10 @@ export class Admitter {
 
   async #admitCoupon(couponId: number, candidates: Candidate[], out: AdmissionOutcome[]): Promise<void> {
     const { scripts, knowledge, metrics } = this.#d;
+    if (!this.#d.canPublish()) {
+      for (const c of candidates) out[c.index] = this.#unavailable;
+      return;
+    }
     const events = candidates.map((c) => newIssueEvent(couponId, c.userId, c.publicId));
     const requests: AdmitRequest[] = events.map((e) => ({ userId: e.userId, eventId: e.eventId, eventJson: encodeEvent(e) }));
 

@@ -1,4 +1,4 @@
-import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Admin, type Kafka, type Message, type Producer } from 'kafkajs';
 
 export interface PublishObserver {
   /** Called once per broker round trip with its outcome and how many messages it carried. */
@@ -12,6 +12,8 @@ export interface IssueEventProducerOptions {
   maxBatch?: number;
   /** How long one send may take, retries included, before its callers are told it failed. */
   sendTimeoutMs?: number;
+  /** After a failed send, how long each probe of the broker may take. */
+  pauseAfterFailureMs?: number;
   observer?: PublishObserver;
 }
 
@@ -33,18 +35,23 @@ export class IssueEventProducer {
   readonly #maxBatch: number;
   readonly #sendTimeoutMs: number;
   readonly #observer: PublishObserver | undefined;
+  readonly #pauseAfterFailureMs: number;
   #queue: Waiting[] = [];
   #inFlight = false;
   #connecting: Promise<void> | undefined;
   #connected = false;
+  #suspect = false;
+  #probing = false;
+  readonly #admin: Admin;
 
-  constructor({ kafka, topic, maxBatch = 2_000, sendTimeoutMs = 5_000, observer }: IssueEventProducerOptions) {
+  constructor({ kafka, topic, maxBatch = 2_000, sendTimeoutMs = 5_000, pauseAfterFailureMs = 1_000, observer }: IssueEventProducerOptions) {
     this.#producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
+    this.#admin = kafka.admin();
     this.#producer.on(this.#producer.events.CONNECT, () => {
       this.#connected = true;
     });
@@ -56,11 +63,38 @@ export class IssueEventProducer {
     this.#maxBatch = maxBatch;
     this.#sendTimeoutMs = sendTimeoutMs;
     this.#observer = observer;
+    this.#pauseAfterFailureMs = pauseAfterFailureMs;
   }
 
   /** Whether the producer holds a live connection (and, being idempotent, a producer id). */
   get connected(): boolean {
     return this.#connected;
+  }
+
+  /**
+   * False from a failed send until the broker answers again: callers answer 503 at once instead
+   * of each waiting out the send timeout against a broker that is down. A cheap metadata request
+   * probes the broker meanwhile, so no issue event is risked on a probe.
+   */
+  get available(): boolean {
+    return !this.#suspect;
+  }
+
+  #startProbing(): void {
+    if (this.#probing) return;
+    this.#probing = true;
+    void (async () => {
+      while (this.#suspect) {
+        try {
+          await withTimeout(this.#admin.connect().then(() => this.#admin.fetchTopicMetadata({ topics: [this.#topic] })), this.#pauseAfterFailureMs);
+          await withTimeout(this.connect(), this.#pauseAfterFailureMs);
+          this.#suspect = false;
+        } catch {
+          await new Promise((r) => setTimeout(r, this.#pauseAfterFailureMs / 2));
+        }
+      }
+      this.#probing = false;
+    })();
   }
 
   /** Connects once; a failed attempt is forgotten so the next send tries again. */
@@ -74,6 +108,8 @@ export class IssueEventProducer {
 
   async disconnect(): Promise<void> {
     await this.flush();
+    this.#suspect = false;
+    await this.#admin.disconnect().catch(() => undefined);
     await this.#producer.disconnect();
   }
 
@@ -111,9 +147,12 @@ export class IssueEventProducer {
             this.#sendTimeoutMs,
           );
           this.#observer?.sent((performance.now() - started) / 1000, batch.length, true);
+          this.#suspect = false;
           for (const w of batch) w.resolve();
         } catch (err) {
           this.#observer?.sent((performance.now() - started) / 1000, batch.length, false);
+          this.#suspect = true;
+          this.#startProbing();
           for (const w of batch) w.reject(err as Error);
         }
       }
