@@ -3,9 +3,13 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { ApiMetrics } from '../metrics/api-metrics.ts';
 
-export type GateVerdict =
-  | { pass: true }
-  | { pass: false; status: 429 | 503; code: 'RATE_LIMITED' | 'UNAVAILABLE'; retryAfterSeconds: number };
+/** Why the gate turned a request away. */
+export interface Refusal {
+  refused: true;
+  status: 429 | 503;
+  code: 'RATE_LIMITED' | 'UNAVAILABLE';
+  retryAfterSeconds: number;
+}
 
 /**
  * What stands before admission on the issue route: load shedding (a cap on requests in progress
@@ -33,12 +37,12 @@ export class IssueGate {
     return this.#inFlight;
   }
 
-  /** Runs `work` if the gate lets the request through; the verdict otherwise. */
-  async through<T>(ip: string, publicId: string, work: () => Promise<T>): Promise<T | GateVerdict> {
+  /** Runs `work` if the gate lets the request through; the refusal otherwise. */
+  async through<T>(ip: string, publicId: string, work: () => Promise<T>): Promise<T | Refusal> {
     const { maxInFlight } = this.#limits;
     if (maxInFlight > 0 && this.#inFlight >= maxInFlight) {
       this.#metrics.shed.inc({ reason: 'in_flight' });
-      return { pass: false, status: 503, code: 'UNAVAILABLE', retryAfterSeconds: 1 };
+      return { refused: true, status: 503, code: 'UNAVAILABLE', retryAfterSeconds: 1 };
     }
     this.#inFlight++;
     try {
@@ -50,7 +54,7 @@ export class IssueGate {
     }
   }
 
-  async #rateLimit(ip: string, publicId: string): Promise<GateVerdict | undefined> {
+  async #rateLimit(ip: string, publicId: string): Promise<Refusal | undefined> {
     const { perUser, perIp, windowMs } = this.#limits;
     if ((perUser === 0 && perIp === 0) || this.#exempt.has(ip)) return undefined;
     try {
@@ -62,7 +66,7 @@ export class IssueGate {
         : byIp && byIp.count > perIp ? { scope: 'ip', resetMs: byIp.resetMs } : undefined;
       if (!over) return undefined;
       this.#metrics.rateLimited.inc({ scope: over.scope });
-      return { pass: false, status: 429, code: 'RATE_LIMITED', retryAfterSeconds: Math.max(1, Math.ceil(over.resetMs / 1000)) };
+      return { refused: true, status: 429, code: 'RATE_LIMITED', retryAfterSeconds: Math.max(1, Math.ceil(over.resetMs / 1000)) };
     } catch (err) {
       this.#metrics.rateLimited.inc({ scope: 'error' });
       this.#logger.warn({ err: (err as Error).message }, 'rate limiter unavailable; letting the request through');
@@ -71,6 +75,6 @@ export class IssueGate {
   }
 }
 
-export function isVerdict(value: unknown): value is GateVerdict {
-  return typeof value === 'object' && value !== null && 'pass' in value;
+export function isRefusal(value: unknown): value is Refusal {
+  return typeof value === 'object' && value !== null && 'refused' in value;
 }

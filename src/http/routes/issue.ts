@@ -3,7 +3,7 @@ import { couponKeys } from '../../admission/keys.ts';
 import type { AdmissionOutcome } from '../../admission/outcome.ts';
 import { findUser } from '../../catalog/users.ts';
 import type { AppDeps } from '../deps.ts';
-import { isVerdict } from '../issue-gate.ts';
+import { isRefusal } from '../issue-gate.ts';
 import { couponId, errorResponses, publicId } from '../schemas.ts';
 
 const params = {
@@ -63,8 +63,7 @@ export function issueRoutes(app: FastifyInstance, deps: AppDeps): void {
       }
     });
     // The hot path answers without throwing: exceptions cost more than the rest of the request.
-    if (isVerdict(outcome)) {
-      if (outcome.pass) throw new Error('unreachable');
+    if (isRefusal(outcome)) {
       reply.header('retry-after', String(outcome.retryAfterSeconds));
       return reply.code(outcome.status).send({ code: outcome.code, message: outcome.status === 429 ? 'Too many requests, slow down' : 'Overloaded, retry shortly' });
     }
