@@ -120,7 +120,7 @@ export function renderReport(s: LoadTestSummary): string {
 <p class="muted">${esc(s.description)}</p>
 <p class="muted">Started ${esc(s.startedAt)}, ${num(s.durationS)} s against <code>${esc(s.baseUrl)}</code>, coupon ${s.couponId}
 (${num(s.couponAtStart.remaining)} of ${num(s.couponAtStart.totalQuantity)} units left at the start), ${num(s.usersNeeded)} of ${num(s.usersSeeded)} seeded users reserved.
-Machine: ${esc(s.machine.cpuModel)} × ${s.machine.cpus}, ${s.machine.memoryGiB} GiB, Node ${esc(s.machine.node)}, commit ${esc(s.machine.commit)}.</p>
+Machine: ${esc(s.machine.cpuModel)} × ${s.machine.cpus}, ${s.machine.memoryGiB} GiB, Node ${esc(s.machine.node)}, commit ${esc(s.machine.commit)}${s.machine.uncommitted?.length ? ` with uncommitted changes (${esc(s.machine.uncommitted.join(', '))})` : ''}, load average ${esc((s.machine.loadavg ?? []).join(' '))} at the start.</p>
 ${s.failures.length ? `<ul>${s.failures.map((f) => `<li class="bad">${esc(f)}</li>`).join('')}</ul>` : ''}
 <h2>Summary</h2>
 ${table(['requests', 'rate', 'avg ms', 'med ms', 'p90 ms', 'p95 ms', 'p99 ms', 'max ms', 'failed', '5xx', 'dropped'], [[m.http_reqs.count, `${num(m.http_reqs.rate)}/s`, d.avg, d.med, d.p90, d.p95, d.p99, d.max, `${(m.http_req_failed.rate * 100).toFixed(2)} %`, m.http_5xx.count, m.dropped_iterations.count]])}

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { runScenarios, type EngineResult } from './engine.ts';
 import { getCoupon, Monitor, type LagPoint, type StockPoint } from './monitor.ts';
@@ -29,6 +29,10 @@ export interface MachineInfo {
   node: string;
   platform: string;
   commit: string;
+  /** Tracked files with uncommitted changes when the run started: the code measured is not exactly the commit. */
+  uncommitted: string[];
+  /** 1, 5 and 15 minute load averages at the start: other work on the machine skews the figures. */
+  loadavg: number[];
 }
 
 export interface LoadTestSummary {
@@ -76,8 +80,12 @@ export interface LoadTestOptions {
 
 export function machineInfo(): MachineInfo {
   let commit = 'unknown';
+  let uncommitted: string[] = [];
+  const cwd = new URL('../../', import.meta.url).pathname;
   try {
-    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: new URL('../../', import.meta.url).pathname, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    uncommitted = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString().split('\n').map((l) => l.slice(3).trim()).filter(Boolean);
   } catch {
     // not a checkout
   }
@@ -89,6 +97,8 @@ export function machineInfo(): MachineInfo {
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
     commit,
+    uncommitted,
+    loadavg: loadavg().map((x) => round(x, 2)),
   };
 }
 

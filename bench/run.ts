@@ -1,0 +1,302 @@
+/**
+ * `npm run bench [-- --requests N] [--connections C] [--profile] [--no-record]`
+ *
+ * One run on this machine, one table: (a) the ceiling, a bare Fastify route in a child process;
+ * (b) the issue route where every request is admitted (stock >= requests, a new user each);
+ * (c) the sold-out path (a coupon of 1 unit, already taken; known users); (d) the event-opening
+ * scenario of k6/scenarios/ through the load-test runner. (a)-(c) are closed loops of C
+ * connections sending N requests after a warm-up; (d) is an open model (0→2,000 arrivals/s).
+ * Each row shows requests per second and p50/p95/p99 and their ratios to (a), and the run is
+ * appended to bench/results.json with the machine's description and the git commit.
+ *
+ * The API runs in its own process on a spare port, isolated like the tests (database
+ * coupons_test, Redis db 1, a Kafka topic of its own). --profile (or BENCH_API_NODE_ARGS) starts
+ * it under `node --cpu-prof` and ranks the functions by self time.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { randomUUID } from 'node:crypto';
+import { runScenarios } from '../src/loadtest/engine.ts';
+import { awaitReconciliation } from '../src/loadtest/reconciliation.ts';
+import type { MetricSummary } from '../src/loadtest/recorder.ts';
+import { machineInfo, readSeedFile, runLoadTest, writeOutputs, type LoadTestSummary } from '../src/loadtest/runner.ts';
+import { loadScenarioFile, usersNeeded, type ResolvedScenario } from '../src/loadtest/scenario.ts';
+import { round } from '../src/loadtest/stats.ts';
+import { testConfig, testEnv } from '../test/support/env.ts';
+import { eventually } from '../test/support/processes.ts';
+import { createTestTopics } from '../test/support/services.ts';
+import { summarizeProfile, type ProfileSummary } from './profile.ts';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+const RESULTS = new URL('./results.json', import.meta.url).pathname;
+
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: process.env.BENCH_REQUESTS ?? '30000' },
+    warmup: { type: 'string', default: process.env.BENCH_WARMUP ?? '3000' },
+    connections: { type: 'string', default: process.env.BENCH_CONNECTIONS ?? '64' },
+    profile: { type: 'boolean', default: false },
+    'no-record': { type: 'boolean', default: false },
+    note: { type: 'string', default: '' },
+  },
+});
+const N = Number(values.requests);
+const WARMUP = Number(values.warmup);
+const C = Number(values.connections);
+for (const [k, v] of Object.entries({ requests: N, warmup: WARMUP, connections: C })) {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer`);
+}
+const API_PORT = 18_095;
+const BARE_PORT = 18_094;
+const work = mkdtempSync(join(tmpdir(), 'fcfs-bench-'));
+const profileDir = join(work, 'cpu-profiles');
+const extraNodeArgs = [
+  ...(process.env.BENCH_API_NODE_ARGS ? process.env.BENCH_API_NODE_ARGS.split(/\s+/).filter(Boolean) : []),
+  ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+];
+const log = (line: string) => console.error(`[bench] ${line}`);
+
+interface Row {
+  case: string;
+  requests: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  /** CPU time of the server process (all its threads) per request, and the generator's CPU share. */
+  serverCpuUsPerReq: number | null;
+  generatorCpuPct: number | null;
+  outcomes: Record<string, number>;
+}
+
+/** utime + stime of a process and all its threads, in ms (from /proc; null elsewhere). */
+function processCpuMs(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms (CLK_TCK 100)
+  } catch {
+    return null;
+  }
+}
+
+/** A closed-loop scenario: C VUs share N iterations (k6's shared-iterations). */
+function closedLoop(name: string, iterations: number, userOffset: number): ResolvedScenario {
+  return {
+    name, executor: 'shared-iterations', kind: 'iterations', startMs: 0, durationMs: 600_000, gracefulStopMs: 30_000,
+    startValue: C, stages: [], timeUnitMs: 1_000, preAllocatedVUs: 0, maxVUs: 0, vus: C, iterations, thinkMs: 0, userOffset, users: iterations,
+  };
+}
+
+async function measure(label: string, baseUrl: string, path: (i: number) => string, offset: number, serverPid: number | undefined): Promise<Row> {
+  const warm = await runScenarios({ baseUrl, scenarios: [closedLoop('warmup', WARMUP, offset)], path });
+  if (warm.aborted) throw new Error(`${label} warm-up: ${warm.aborted}`);
+  const server0 = processCpuMs(serverPid);
+  const gen0 = process.cpuUsage();
+  const wall0 = performance.now();
+  const res = await runScenarios({ baseUrl, scenarios: [closedLoop('measure', N, offset + WARMUP)], path });
+  const wall = performance.now() - wall0;
+  const gen = process.cpuUsage(gen0);
+  const server1 = processCpuMs(serverPid);
+  if (res.aborted) throw new Error(`${label}: ${res.aborted}`);
+  const m = res.recorder.metrics();
+  const row = toRow(label, m, res.recorder.outcomeTotals());
+  row.serverCpuUsPerReq = server0 !== null && server1 !== null ? Math.round(((server1 - server0) * 1000) / N) : null;
+  row.generatorCpuPct = Math.round(((gen.user + gen.system) / 1000 / wall) * 100);
+  log(`${label}: ${row.rps} req/s, p50 ${row.p50} ms, p95 ${row.p95} ms, p99 ${row.p99} ms; server ${row.serverCpuUsPerReq} µs CPU/request, generator ${row.generatorCpuPct} % of a core; ${JSON.stringify(row.outcomes)}`);
+  return row;
+}
+
+function toRow(label: string, m: MetricSummary, outcomes: Record<string, number>): Row {
+  const d = m.http_req_duration;
+  return { case: label, requests: m.http_reqs.count, seconds: round(m.seconds), rps: Math.round(m.http_reqs.rate), p50: round(d.med), p95: round(d.p95), p99: round(d.p99), max: round(d.max), serverCpuUsPerReq: null, generatorCpuPct: null, outcomes };
+}
+
+function freePort(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+interface Child {
+  child: ChildProcess;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+function spawnNode(args: string[], env: Record<string, string>): Child {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (c: Buffer) => {
+    out += c.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = once(child, 'exit');
+  return {
+    child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function ready(what: string, proc: Child, url: string): Promise<void> {
+  await eventually(what, async () => {
+    if (proc.child.exitCode !== null) throw new Error(`exited: ${proc.output().slice(-2000)}`);
+    return (await fetch(url)).status < 500;
+  }, 90_000, 200);
+}
+
+async function seed(env: Record<string, string>, users: number, stock: number, file: string): Promise<void> {
+  const p = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/seed.ts', '--users', String(users), '--stock', String(stock), '--out', file], env);
+  const [code] = (await once(p.child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`seed failed: ${p.output().slice(-2000)}`);
+}
+
+function profiles(): ProfileSummary[] {
+  if (!existsSync(profileDir)) return [];
+  return readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).sort().map((f) => summarizeProfile(join(profileDir, f), 15));
+}
+
+// ---------------------------------------------------------------------------------------------
+const machine = machineInfo();
+log(`${machine.cpuModel} × ${machine.cpus}, ${machine.memoryGiB} GiB, Node ${machine.node}, commit ${machine.commit}; ${N} requests after ${WARMUP} warm-up, ${C} connections`);
+if (machine.uncommitted.length) log(`note: uncommitted changes in ${machine.uncommitted.join(', ')}: the code measured is not exactly ${machine.commit}`);
+if (machine.loadavg[0]! > 0.5 * machine.cpus) log(`WARNING: load average ${machine.loadavg.join(' ')} on ${machine.cpus} cores before the run: other work on this machine will skew the figures`);
+const uuids = Array.from({ length: WARMUP + N }, () => randomUUID());
+
+// (a) The ceiling.
+if (!(await freePort(BARE_PORT))) throw new Error(`port ${BARE_PORT} is taken`);
+const bare = spawnNode(['bench/bare-server.ts'], { ...(process.env as Record<string, string>), PORT: String(BARE_PORT) });
+let rowA: Row;
+try {
+  await ready('the bare server', bare, `http://127.0.0.1:${BARE_PORT}/`);
+  rowA = await measure('(a) bare Fastify route', `http://127.0.0.1:${BARE_PORT}`, (i) => `/api/coupons/1/issue-fcfs/${uuids[i]}`, 0, bare.child.pid);
+} finally {
+  await bare.stop();
+}
+
+// The API, isolated like the tests.
+if (!(await freePort(API_PORT))) throw new Error(`port ${API_PORT} is taken`);
+const metricsPort = (await freePort(9464)) ? '9464' : '0';
+const env = testEnv({ PORT: String(API_PORT), START_CONSUMER: 'true', CONSUMER_METRICS_PORT: metricsPort, LOG_LEVEL: 'warn' });
+const adminToken = env.ADMIN_TOKEN!;
+await createTestTopics(testConfig(env));
+const opening = loadScenarioFile('event-opening');
+const files = { admitted: join(work, 'admitted.json'), soldOut: join(work, 'sold-out.json'), opening: join(work, 'opening.json') };
+log('seeding users and coupons');
+await seed(env, WARMUP + N, WARMUP + N, files.admitted);
+await seed(env, WARMUP + N + 1, 1, files.soldOut);
+await seed(env, usersNeeded(opening), opening.stock, files.opening);
+
+const base = `http://127.0.0.1:${API_PORT}`;
+if (extraNodeArgs.length) log(`API under node ${extraNodeArgs.join(' ')}`);
+const api = spawnNode([...extraNodeArgs, '--disable-warning=TimeoutNegativeWarning', 'src/cli/start.ts'], env);
+let rowB: Row;
+let rowC: Row;
+let summaryD: LoadTestSummary;
+const checks: string[] = [];
+try {
+  await ready('the API', api, `${base}/health/ready`);
+  await eventually('the API to be ready', async () => (await fetch(`${base}/health/ready`)).status === 200, 90_000);
+
+  // (b) Every request admitted.
+  const a = readSeedFile(files.admitted);
+  rowB = await measure('(b) issue route, admitted', base, (i) => `/api/coupons/${a.couponId}/issue-fcfs/${a.publicIds[i]}`, 0, api.child.pid);
+  if ((rowB.outcomes['202 ACCEPTED'] ?? 0) !== N) checks.push(`(b) expected ${N} × 202, got ${JSON.stringify(rowB.outcomes)}`);
+  log('(b) waiting for the consumer to persist every admission');
+  const recB = await awaitReconciliation(base, a.couponId, adminToken, 300_000);
+  if (!recB.ok) checks.push(`(b) reconciliation: ${recB.reason}`);
+  log(`(b) reconciliation ${recB.reason} after ${(recB.waitedMs / 1000).toFixed(1)} s`);
+
+  // (c) Sold out: one unit, taken before the measurement.
+  const s = readSeedFile(files.soldOut);
+  const first = await fetch(`${base}/api/coupons/${s.couponId}/issue-fcfs/${s.publicIds[0]}`, { method: 'POST' });
+  if (first.status !== 202) throw new Error(`(c) the one unit was not admitted: ${first.status} ${await first.text()}`);
+  rowC = await measure('(c) issue route, sold out', base, (i) => `/api/coupons/${s.couponId}/issue-fcfs/${s.publicIds[i + 1]}`, 0, api.child.pid);
+  if ((rowC.outcomes['409 SOLD_OUT'] ?? 0) !== N) checks.push(`(c) expected ${N} × 409 SOLD_OUT, got ${JSON.stringify(rowC.outcomes)}`);
+  const recC = await awaitReconciliation(base, s.couponId, adminToken, 120_000);
+  if (!recC.ok) checks.push(`(c) reconciliation: ${recC.reason}`);
+
+  // (d) The event opening, through the runner.
+  summaryD = await runLoadTest({
+    scenario: 'event-opening', baseUrl: base, usersFile: files.opening, adminToken, prometheusUrl: 'http://127.0.0.1:9090',
+    kafkaTopic: env.KAFKA_TOPIC!, reconcileTimeoutMs: 180_000, log,
+  });
+  const out = writeOutputs(summaryD, join(ROOT, '.data', 'bench', new Date().toISOString().replace(/[:.]/g, '-')));
+  log(`(d) report ${out.html}`);
+} finally {
+  await api.stop();
+}
+if (api.output().match(/"level":(50|60)/)) log(`API logged errors:\n${api.output().split('\n').filter((l) => /"level":(50|60)/.test(l)).slice(0, 10).join('\n')}`);
+
+const d = summaryD.metrics.http_req_duration;
+const rowD: Row = { case: '(d) event opening 0→2,000/s', requests: summaryD.metrics.http_reqs.count, seconds: summaryD.durationS, rps: Math.round(summaryD.metrics.http_reqs.rate), p50: d.med, p95: d.p95, p99: d.p99, max: d.max, serverCpuUsPerReq: null, generatorCpuPct: null, outcomes: summaryD.outcomes };
+const rows = [rowA, rowB, rowC, rowD];
+const ratio = (x: number, y: number) => (y > 0 ? round(x / y, 2) : null);
+
+const targets = {
+  soldOutVsCeiling: { ratio: ratio(rowC.rps, rowA.rps), target: '>= 0.80', ok: (ratio(rowC.rps, rowA.rps) ?? 0) >= 0.8 },
+  admittedVsCeiling: { ratio: ratio(rowB.rps, rowA.rps), target: '>= 0.40', ok: (ratio(rowB.rps, rowA.rps) ?? 0) >= 0.4 },
+  eventOpening: {
+    p95: d.p95, p99: d.p99, fivexx: summaryD.metrics.http_5xx.count, dropped: summaryD.metrics.dropped_iterations.count,
+    reconciliation: summaryD.reconciliation.reason, thresholds: summaryD.thresholds, ok: summaryD.passed,
+  },
+};
+
+const pad = (s: string | number, n: number) => String(s).padStart(n);
+const lines = [
+  `${'case'.padEnd(30)}${pad('requests', 10)}${pad('req/s', 9)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('req/s÷(a)', 11)}${pad('p50÷(a)', 9)}${pad('p95÷(a)', 9)}${pad('p99÷(a)', 9)}${pad('srv µs/req', 12)}${pad('gen %', 7)}`,
+  ...rows.map((r) => `${r.case.padEnd(30)}${pad(r.requests, 10)}${pad(r.rps, 9)}${pad(r.p50, 9)}${pad(r.p95, 9)}${pad(r.p99, 9)}${pad(ratio(r.rps, rowA.rps) ?? '-', 11)}${pad(ratio(r.p50, rowA.p50) ?? '-', 9)}${pad(ratio(r.p95, rowA.p95) ?? '-', 9)}${pad(ratio(r.p99, rowA.p99) ?? '-', 9)}${pad(r.serverCpuUsPerReq ?? '-', 12)}${pad(r.generatorCpuPct ?? '-', 7)}`),
+  '',
+  `targets: sold out ${targets.soldOutVsCeiling.ratio} of the ceiling (>= 0.80) ${targets.soldOutVsCeiling.ok ? 'MET' : 'MISSED'}; ` +
+    `admitted ${targets.admittedVsCeiling.ratio} (>= 0.40) ${targets.admittedVsCeiling.ok ? 'MET' : 'MISSED'}; ` +
+    `event opening p95 ${d.p95} ms (< 50), p99 ${d.p99} ms (< 150), 5xx ${targets.eventOpening.fivexx}, dropped ${targets.eventOpening.dropped}, reconciliation ${summaryD.reconciliation.reason}: ${summaryD.passed ? 'MET' : 'MISSED'}`,
+  `(d) is an open model at a fixed schedule of 15,000 arrivals, so its req/s is the schedule's, not a capacity; (a)-(c): ${C} connections, ${N} requests after ${WARMUP} warm-up.`,
+  `Load average at the start ${machine.loadavg.join(' ')}, at the end ${loadavg().map((x) => round(x, 2)).join(' ')}${machine.uncommitted.length ? `; uncommitted changes in ${machine.uncommitted.join(', ')}` : ''}.`,
+  `The generator runs on the same ${machine.cpus} cores as the server (and Redis, Kafka, MariaDB): "gen %" is its CPU share of one core; "srv µs/req" is the server process's CPU time (all threads) per request.`,
+];
+if (checks.length) lines.push(`checks failed: ${checks.join('; ')}`);
+console.log(lines.join('\n'));
+
+const prof = profiles();
+for (const p of prof) {
+  console.log(`\nCPU profile ${p.file} (${p.busyMs} ms busy of ${p.totalMs} ms):`);
+  for (const t of p.top) console.log(`  ${pad(t.selfMs, 7)} ms ${pad(t.pct.toFixed(1), 5)} %  ${t.fn}  ${t.where}`);
+}
+
+if (!values['no-record']) {
+  const history = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as { runs: unknown[] }) : { runs: [] };
+  history.runs.push({
+    at: new Date().toISOString(),
+    note: values.note || undefined,
+    machine,
+    loadavgAtEnd: loadavg().map((x) => round(x, 2)),
+    settings: { requests: N, warmup: WARMUP, connections: C, apiNodeArgs: extraNodeArgs.filter((a) => !a.startsWith('--cpu-prof-dir')) },
+    rows: rows.map((r) => ({ ...r, rpsVsCeiling: ratio(r.rps, rowA.rps), p50VsCeiling: ratio(r.p50, rowA.p50), p95VsCeiling: ratio(r.p95, rowA.p95), p99VsCeiling: ratio(r.p99, rowA.p99) })),
+    targets: { ...targets, eventOpening: { ...targets.eventOpening, thresholds: targets.eventOpening.thresholds.map((t) => `${t.key} ${t.expression}: ${t.actual} ${t.ok ? 'ok' : 'FAIL'}`) } },
+    checks,
+    profile: prof.map((p) => ({ file: p.file.replace(/^.*\//, ''), busyMs: p.busyMs, top: p.top.slice(0, 10) })),
+  });
+  mkdirSync(new URL('./', import.meta.url).pathname, { recursive: true });
+  writeFileSync(RESULTS, `${JSON.stringify(history, null, 2)}\n`);
+  log(`appended to ${RESULTS}`);
+}
+process.exit(0);
