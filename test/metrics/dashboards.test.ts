@@ -10,8 +10,8 @@ import { allPanels, alertThresholds, dashboardFiles, loadDashboard, loadRules, R
  * where docker-compose.yml mounts them. What the queries return is test/metrics/dashboards-live.test.ts.
  */
 describe('Grafana dashboards (files)', () => {
-  it('are the two the issue asks for', () => {
-    assert.deepEqual(dashboardFiles(), ['fcfs-drill-down.json', 'fcfs-event-overview.json']);
+  it('include the event overview and the drill-down', () => {
+    for (const file of ['fcfs-event-overview.json', 'fcfs-drill-down.json']) assert.ok(dashboardFiles().includes(file), file);
   });
 
   for (const file of dashboardFiles()) {
