@@ -43,6 +43,7 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     'no-record': { type: 'boolean', default: false },
     note: { type: 'string', default: '' },
+    'wait-quiet': { type: 'string', default: '0' },
   },
 });
 const N = Number(values.requests);
@@ -175,8 +176,33 @@ function profiles(): ProfileSummary[] {
   return readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).sort().map((f) => summarizeProfile(join(profileDir, f), 15));
 }
 
+/** The machine's busy CPU share over `ms` (from /proc/stat), 0..1. */
+async function busyShare(ms = 2_000): Promise<number> {
+  const read = () => readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const a = read();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = read();
+  const d = b.map((v, i) => v - a[i]!);
+  const total = d.reduce((x, y) => x + y, 0);
+  const idle = d[3]! + (d[4] ?? 0);
+  return total > 0 ? 1 - idle / total : 0;
+}
+
 // ---------------------------------------------------------------------------------------------
+const waitQuietMs = Number(values['wait-quiet']) * 60_000;
+let busyBefore = await busyShare();
+if (waitQuietMs > 0) {
+  // Others' work on a shared machine skews every figure: wait for three quiet samples in a row.
+  const until = Date.now() + waitQuietMs;
+  let quiet = 0;
+  while (quiet < 3 && Date.now() < until) {
+    busyBefore = await busyShare();
+    quiet = busyBefore < 0.2 ? quiet + 1 : 0;
+    if (quiet === 0) log(`machine ${Math.round(busyBefore * 100)} % busy; waiting for it to be quiet`);
+  }
+}
 const machine = machineInfo();
+log(`machine ${Math.round(busyBefore * 100)} % busy before the run`);
 log(`${machine.cpuModel} × ${machine.cpus}, ${machine.memoryGiB} GiB, Node ${machine.node}, commit ${machine.commit}; ${N} requests after ${WARMUP} warm-up, ${C} connections`);
 if (machine.uncommitted.length) log(`note: uncommitted changes in ${machine.uncommitted.join(', ')}: the code measured is not exactly ${machine.commit}`);
 if (machine.loadavg[0]! > 0.5 * machine.cpus) log(`WARNING: load average ${machine.loadavg.join(' ')} on ${machine.cpus} cores before the run: other work on this machine will skew the figures`);
@@ -270,7 +296,7 @@ const lines = [
     `admitted ${targets.admittedVsCeiling.ratio} (>= 0.40) ${targets.admittedVsCeiling.ok ? 'MET' : 'MISSED'}; ` +
     `event opening p95 ${d.p95} ms (< 50), p99 ${d.p99} ms (< 150), 5xx ${targets.eventOpening.fivexx}, dropped ${targets.eventOpening.dropped}, reconciliation ${summaryD.reconciliation.reason}: ${summaryD.passed ? 'MET' : 'MISSED'}`,
   `(d) is an open model at a fixed schedule of 15,000 arrivals, so its req/s is the schedule's, not a capacity; (a)-(c): ${C} connections, ${N} requests after ${WARMUP} warm-up.`,
-  `Load average at the start ${machine.loadavg.join(' ')}, at the end ${loadavg().map((x) => round(x, 2)).join(' ')}${machine.uncommitted.length ? `; uncommitted changes in ${machine.uncommitted.join(', ')}` : ''}.`,
+  `Machine ${Math.round(busyBefore * 100)} % busy just before the run; load average at the start ${machine.loadavg.join(' ')}, at the end ${loadavg().map((x) => round(x, 2)).join(' ')}${machine.uncommitted.length ? `; uncommitted changes in ${machine.uncommitted.join(', ')}` : ''}.`,
   `The generator runs on the same ${machine.cpus} cores as the server (and Redis, Kafka, MariaDB): "gen %" is its CPU share of one core; "srv µs/req" is the server process's CPU time (all threads) per request.`,
 ];
 if (checks.length) lines.push(`checks failed: ${checks.join('; ')}`);
@@ -289,6 +315,7 @@ if (!values['no-record']) {
     note: values.note || undefined,
     machine,
     loadavgAtEnd: loadavg().map((x) => round(x, 2)),
+    busyBefore: round(busyBefore, 2),
     settings: { requests: N, warmup: WARMUP, connections: C, apiNodeArgs: extraNodeArgs.filter((a) => !a.startsWith('--cpu-prof-dir')) },
     rows: rows.map((r) => ({ ...r, rpsVsCeiling: ratio(r.rps, rowA.rps), p50VsCeiling: ratio(r.p50, rowA.p50), p95VsCeiling: ratio(r.p95, rowA.p95), p99VsCeiling: ratio(r.p99, rowA.p99) })),
     targets: { ...targets, eventOpening: { ...targets.eventOpening, thresholds: targets.eventOpening.thresholds.map((t) => `${t.key} ${t.expression}: ${t.actual} ${t.ok ? 'ok' : 'FAIL'}`) } },

@@ -38,6 +38,10 @@ describe('load test: smoke-ci profile through the local runner', { timeout: 300_
       lt = run('loadtest.ts', env, ['smoke-ci', '--base-url', `http://127.0.0.1:${PORT}`, '--users-file', usersFile, '--out', out, '--admin-token', env.ADMIN_TOKEN!]);
       const code = await exitCode(lt);
       console.log(lt.output().split('\n').filter((l) => !l.startsWith('  ') || /ok|FAIL/.test(l)).join('\n'));
+      if (code !== 0) {
+        // Say why before the assertions fail: the API's (and its consumer's) warnings and errors.
+        console.log(api.output().split('\n').filter((l) => /"level":(40|50|60)/.test(l)).slice(0, 30).join('\n'));
+      }
       const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as LoadTestSummary;
 
       for (const t of summary.thresholds) assert.ok(t.ok, `threshold ${t.key} ${t.expression}: actual ${t.actual}`);
