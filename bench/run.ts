@@ -44,6 +44,7 @@ const { values } = parseArgs({
     'no-record': { type: 'boolean', default: false },
     note: { type: 'string', default: '' },
     'wait-quiet': { type: 'string', default: '0' },
+    cases: { type: 'string', default: 'a,b,c,d' },
   },
 });
 const N = Number(values.requests);
@@ -52,6 +53,8 @@ const C = Number(values.connections);
 for (const [k, v] of Object.entries({ requests: N, warmup: WARMUP, connections: C })) {
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer`);
 }
+const CASES = new Set(values.cases!.split(',').map((c) => c.trim()));
+for (const c of CASES) if (!['a', 'b', 'c', 'd'].includes(c)) throw new Error(`--cases takes a comma-separated subset of a,b,c,d`);
 const API_PORT = 18_095;
 const BARE_PORT = 18_094;
 const work = mkdtempSync(join(tmpdir(), 'fcfs-bench-'));
@@ -211,10 +214,10 @@ const uuids = Array.from({ length: WARMUP + N }, () => randomUUID());
 // (a) The ceiling.
 if (!(await freePort(BARE_PORT))) throw new Error(`port ${BARE_PORT} is taken`);
 const bare = spawnNode(['bench/bare-server.ts'], { ...(process.env as Record<string, string>), PORT: String(BARE_PORT) });
-let rowA: Row;
+let rowA: Row | null = null;
 try {
   await ready('the bare server', bare, `http://127.0.0.1:${BARE_PORT}/`);
-  rowA = await measure('(a) bare Fastify route', `http://127.0.0.1:${BARE_PORT}`, (i) => `/api/coupons/1/issue-fcfs/${uuids[i]}`, 0, bare.child.pid);
+  if (CASES.has('a')) rowA = await measure('(a) bare Fastify route', `http://127.0.0.1:${BARE_PORT}`, (i) => `/api/coupons/1/issue-fcfs/${uuids[i]}`, 0, bare.child.pid);
 } finally {
   await bare.stop();
 }
@@ -235,9 +238,9 @@ await seed(env, usersNeeded(opening), opening.stock, files.opening);
 const base = `http://127.0.0.1:${API_PORT}`;
 if (extraNodeArgs.length) log(`API under node ${extraNodeArgs.join(' ')}`);
 const api = spawnNode([...extraNodeArgs, '--disable-warning=TimeoutNegativeWarning', 'src/cli/start.ts'], env);
-let rowB: Row;
-let rowC: Row;
-let summaryD: LoadTestSummary;
+let rowB: Row | null = null;
+let rowC: Row | null = null;
+let summaryD: LoadTestSummary | null = null;
 const checks: string[] = [];
 try {
   await ready('the API', api, `${base}/health/ready`);
@@ -245,56 +248,65 @@ try {
 
   // (b) Every request admitted.
   const a = readSeedFile(files.admitted);
+  if (CASES.has('b')) {
   rowB = await measure('(b) issue route, admitted', base, (i) => `/api/coupons/${a.couponId}/issue-fcfs/${a.publicIds[i]}`, 0, api.child.pid);
   if ((rowB.outcomes['202 ACCEPTED'] ?? 0) !== N) checks.push(`(b) expected ${N} × 202, got ${JSON.stringify(rowB.outcomes)}`);
   log('(b) waiting for the consumer to persist every admission');
   const recB = await awaitReconciliation(base, a.couponId, adminToken, 300_000);
   if (!recB.ok) checks.push(`(b) reconciliation: ${recB.reason}`);
   log(`(b) reconciliation ${recB.reason} after ${(recB.waitedMs / 1000).toFixed(1)} s`);
+  }
 
   // (c) Sold out: one unit, taken before the measurement.
   const s = readSeedFile(files.soldOut);
+  if (CASES.has('c')) {
   const first = await fetch(`${base}/api/coupons/${s.couponId}/issue-fcfs/${s.publicIds[0]}`, { method: 'POST' });
   if (first.status !== 202) throw new Error(`(c) the one unit was not admitted: ${first.status} ${await first.text()}`);
   rowC = await measure('(c) issue route, sold out', base, (i) => `/api/coupons/${s.couponId}/issue-fcfs/${s.publicIds[i + 1]}`, 0, api.child.pid);
   if ((rowC.outcomes['409 SOLD_OUT'] ?? 0) !== N) checks.push(`(c) expected ${N} × 409 SOLD_OUT, got ${JSON.stringify(rowC.outcomes)}`);
   const recC = await awaitReconciliation(base, s.couponId, adminToken, 120_000);
   if (!recC.ok) checks.push(`(c) reconciliation: ${recC.reason}`);
+  }
 
   // (d) The event opening, through the runner.
+  if (CASES.has('d')) {
   summaryD = await runLoadTest({
     scenario: 'event-opening', baseUrl: base, usersFile: files.opening, adminToken, prometheusUrl: 'http://127.0.0.1:9090',
     kafkaTopic: env.KAFKA_TOPIC!, reconcileTimeoutMs: 180_000, log,
   });
   const out = writeOutputs(summaryD, join(ROOT, '.data', 'bench', new Date().toISOString().replace(/[:.]/g, '-')));
   log(`(d) report ${out.html}`);
+  }
 } finally {
   await api.stop();
 }
 if (api.output().match(/"level":(50|60)/)) log(`API logged errors:\n${api.output().split('\n').filter((l) => /"level":(50|60)/.test(l)).slice(0, 10).join('\n')}`);
 
-const d = summaryD.metrics.http_req_duration;
-const rowD: Row = { case: '(d) event opening 0→2,000/s', requests: summaryD.metrics.http_reqs.count, seconds: summaryD.durationS, rps: Math.round(summaryD.metrics.http_reqs.rate), p50: d.med, p95: d.p95, p99: d.p99, max: d.max, serverCpuUsPerReq: null, generatorCpuPct: null, outcomes: summaryD.outcomes };
-const rows = [rowA, rowB, rowC, rowD];
-const ratio = (x: number, y: number) => (y > 0 ? round(x / y, 2) : null);
+const d = summaryD?.metrics.http_req_duration;
+const rowD: Row | null = summaryD && d ? { case: '(d) event opening 0→2,000/s', requests: summaryD.metrics.http_reqs.count, seconds: summaryD.durationS, rps: Math.round(summaryD.metrics.http_reqs.rate), p50: d.med, p95: d.p95, p99: d.p99, max: d.max, serverCpuUsPerReq: null, generatorCpuPct: null, outcomes: summaryD.outcomes } : null;
+const rows = [rowA, rowB, rowC, rowD].filter((r): r is Row => r !== null);
+const ratio = (x: number | null | undefined, y: number | null | undefined) => (x != null && y != null && y > 0 ? round(x / y, 2) : null);
+/** Server CPU efficiency against the ceiling: (a)'s CPU per request over this row's (1 = as cheap as the bare route). */
+const cpuRatio = (r: Row) => ratio(rowA?.serverCpuUsPerReq, r.serverCpuUsPerReq);
 
 const targets = {
-  soldOutVsCeiling: { ratio: ratio(rowC.rps, rowA.rps), target: '>= 0.80', ok: (ratio(rowC.rps, rowA.rps) ?? 0) >= 0.8 },
-  admittedVsCeiling: { ratio: ratio(rowB.rps, rowA.rps), target: '>= 0.40', ok: (ratio(rowB.rps, rowA.rps) ?? 0) >= 0.4 },
-  eventOpening: {
+  soldOutVsCeiling: { ratio: ratio(rowC?.rps, rowA?.rps), cpuRatio: rowC ? cpuRatio(rowC) : null, target: '>= 0.80', ok: (ratio(rowC?.rps, rowA?.rps) ?? 0) >= 0.8 },
+  admittedVsCeiling: { ratio: ratio(rowB?.rps, rowA?.rps), cpuRatio: rowB ? cpuRatio(rowB) : null, target: '>= 0.40', ok: (ratio(rowB?.rps, rowA?.rps) ?? 0) >= 0.4 },
+  eventOpening: summaryD && d ? {
     p95: d.p95, p99: d.p99, fivexx: summaryD.metrics.http_5xx.count, dropped: summaryD.metrics.dropped_iterations.count,
     reconciliation: summaryD.reconciliation.reason, thresholds: summaryD.thresholds, ok: summaryD.passed,
-  },
+  } : null,
 };
 
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 const lines = [
-  `${'case'.padEnd(30)}${pad('requests', 10)}${pad('req/s', 9)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('req/s÷(a)', 11)}${pad('p50÷(a)', 9)}${pad('p95÷(a)', 9)}${pad('p99÷(a)', 9)}${pad('srv µs/req', 12)}${pad('gen %', 7)}`,
-  ...rows.map((r) => `${r.case.padEnd(30)}${pad(r.requests, 10)}${pad(r.rps, 9)}${pad(r.p50, 9)}${pad(r.p95, 9)}${pad(r.p99, 9)}${pad(ratio(r.rps, rowA.rps) ?? '-', 11)}${pad(ratio(r.p50, rowA.p50) ?? '-', 9)}${pad(ratio(r.p95, rowA.p95) ?? '-', 9)}${pad(ratio(r.p99, rowA.p99) ?? '-', 9)}${pad(r.serverCpuUsPerReq ?? '-', 12)}${pad(r.generatorCpuPct ?? '-', 7)}`),
+  `${'case'.padEnd(30)}${pad('requests', 10)}${pad('req/s', 9)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('req/s÷(a)', 11)}${pad('p50÷(a)', 9)}${pad('p95÷(a)', 9)}${pad('p99÷(a)', 9)}${pad('srv µs/req', 12)}${pad('CPU (a)÷', 10)}${pad('gen %', 7)}`,
+  ...rows.map((r) => `${r.case.padEnd(30)}${pad(r.requests, 10)}${pad(r.rps, 9)}${pad(r.p50, 9)}${pad(r.p95, 9)}${pad(r.p99, 9)}${pad(ratio(r.rps, rowA?.rps) ?? '-', 11)}${pad(ratio(r.p50, rowA?.p50) ?? '-', 9)}${pad(ratio(r.p95, rowA?.p95) ?? '-', 9)}${pad(ratio(r.p99, rowA?.p99) ?? '-', 9)}${pad(r.serverCpuUsPerReq ?? '-', 12)}${pad(cpuRatio(r) ?? '-', 10)}${pad(r.generatorCpuPct ?? '-', 7)}`),
   '',
-  `targets: sold out ${targets.soldOutVsCeiling.ratio} of the ceiling (>= 0.80) ${targets.soldOutVsCeiling.ok ? 'MET' : 'MISSED'}; ` +
-    `admitted ${targets.admittedVsCeiling.ratio} (>= 0.40) ${targets.admittedVsCeiling.ok ? 'MET' : 'MISSED'}; ` +
-    `event opening p95 ${d.p95} ms (< 50), p99 ${d.p99} ms (< 150), 5xx ${targets.eventOpening.fivexx}, dropped ${targets.eventOpening.dropped}, reconciliation ${summaryD.reconciliation.reason}: ${summaryD.passed ? 'MET' : 'MISSED'}`,
+  `targets: ${rowC && rowA ? `sold out ${targets.soldOutVsCeiling.ratio} of the ceiling (>= 0.80) ${targets.soldOutVsCeiling.ok ? 'MET' : 'MISSED'}; ` : ''}` +
+    `${rowB && rowA ? `admitted ${targets.admittedVsCeiling.ratio} (>= 0.40) ${targets.admittedVsCeiling.ok ? 'MET' : 'MISSED'}; ` : ''}` +
+    `${summaryD && d ? `event opening p95 ${d.p95} ms (< 50), p99 ${d.p99} ms (< 150), 5xx ${summaryD.metrics.http_5xx.count}, dropped ${summaryD.metrics.dropped_iterations.count}, reconciliation ${summaryD.reconciliation.reason}: ${summaryD.passed ? 'MET' : 'MISSED'}` : ''}`,
+  `"CPU (a)÷" is the bare route's server CPU per request over this row's: the throughput ratio the server alone would allow if it had the cores to itself.`,
   `(d) is an open model at a fixed schedule of 15,000 arrivals, so its req/s is the schedule's, not a capacity; (a)-(c): ${C} connections, ${N} requests after ${WARMUP} warm-up.`,
   `Machine ${Math.round(busyBefore * 100)} % busy just before the run; load average at the start ${machine.loadavg.join(' ')}, at the end ${loadavg().map((x) => round(x, 2)).join(' ')}${machine.uncommitted.length ? `; uncommitted changes in ${machine.uncommitted.join(', ')}` : ''}.`,
   `The generator runs on the same ${machine.cpus} cores as the server (and Redis, Kafka, MariaDB): "gen %" is its CPU share of one core; "srv µs/req" is the server process's CPU time (all threads) per request.`,
@@ -308,7 +320,8 @@ for (const p of prof) {
   for (const t of p.top) console.log(`  ${pad(t.selfMs, 7)} ms ${pad(t.pct.toFixed(1), 5)} %  ${t.fn}  ${t.where}`);
 }
 
-if (!values['no-record']) {
+if (CASES.size < 4) log('not recorded in bench/results.json: not every case ran');
+else if (!values['no-record']) {
   const history = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as { runs: unknown[] }) : { runs: [] };
   history.runs.push({
     at: new Date().toISOString(),
@@ -317,8 +330,8 @@ if (!values['no-record']) {
     loadavgAtEnd: loadavg().map((x) => round(x, 2)),
     busyBefore: round(busyBefore, 2),
     settings: { requests: N, warmup: WARMUP, connections: C, apiNodeArgs: extraNodeArgs.filter((a) => !a.startsWith('--cpu-prof-dir')) },
-    rows: rows.map((r) => ({ ...r, rpsVsCeiling: ratio(r.rps, rowA.rps), p50VsCeiling: ratio(r.p50, rowA.p50), p95VsCeiling: ratio(r.p95, rowA.p95), p99VsCeiling: ratio(r.p99, rowA.p99) })),
-    targets: { ...targets, eventOpening: { ...targets.eventOpening, thresholds: targets.eventOpening.thresholds.map((t) => `${t.key} ${t.expression}: ${t.actual} ${t.ok ? 'ok' : 'FAIL'}`) } },
+    rows: rows.map((r) => ({ ...r, rpsVsCeiling: ratio(r.rps, rowA?.rps), p50VsCeiling: ratio(r.p50, rowA?.p50), p95VsCeiling: ratio(r.p95, rowA?.p95), p99VsCeiling: ratio(r.p99, rowA?.p99), cpuVsCeiling: cpuRatio(r) })),
+    targets: { ...targets, eventOpening: targets.eventOpening && { ...targets.eventOpening, thresholds: targets.eventOpening.thresholds.map((t) => `${t.key} ${t.expression}: ${t.actual} ${t.ok ? 'ok' : 'FAIL'}`) } },
     checks,
     profile: prof.map((p) => ({ file: p.file.replace(/^.*\//, ''), busyMs: p.busyMs, top: p.top.slice(0, 10) })),
   });

@@ -10,7 +10,8 @@ SUDO=
 say() { echo "[install] $*"; }
 
 missing=()
-for pkg in redis-server mariadb-server prometheus; do
+# chromium: the load-test report test renders the HTML report headless (playwright-core drives it).
+for pkg in redis-server mariadb-server prometheus chromium; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 # Tools rather than packages: any java, mvn, npm or curl on PATH will do, however it got there.
@@ -18,6 +19,7 @@ command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v curl >/dev/null || missing+=(curl) # prometheus.sh's readiness check
 command -v npm >/dev/null || missing+=(npm)   # only to run `npm ci`; the project's Node 24 comes from npm
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv) # the fuzzer's virtualenv
 
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
@@ -47,6 +49,17 @@ fi
 if ! compgen -G "$ROOT/infra/kafka/lib/kafka_2.13-*.jar" >/dev/null; then
   say "downloading Kafka jars into infra/kafka/lib"
   (cd "$ROOT/infra/kafka" && mvn -B -q -ntp -Dstyle.color=never dependency:copy-dependencies -DoutputDirectory=lib -DincludeScope=runtime)
+fi
+
+# Schemathesis (PyPI) fuzzes the OpenAPI document in test/fuzz. Pinned, in its own virtualenv
+# under the git-ignored data folder, so the system Python stays untouched.
+SCHEMATHESIS_VERSION=4.32.5
+VENV="$ROOT/.data/venv/schemathesis"
+if ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  say "installing schemathesis $SCHEMATHESIS_VERSION into .data/venv/schemathesis"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 say "all present"

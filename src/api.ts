@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { AdmissionScripts } from './admission/scripts.ts';
 import type { Config } from './config.ts';
 import { openOrm, updateSchema, type Orm } from './db/orm.ts';
+import { registerDbPoolMetrics } from './metrics/db-pool.ts';
 import { buildApp } from './http/app.ts';
 import { IssueGate } from './http/issue-gate.ts';
 import { IssueEventProducer } from './issuance/producer.ts';
@@ -40,6 +41,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
 
   const router = new ShardRouter({ config, shards: config.shards });
   const metrics = new ApiMetrics({ queueDepths: () => router.queueDepths(), workerMetrics: () => router.workerMetrics() });
+  registerDbPoolMetrics(metrics.registry, orm);
   const reconciler = new Reconciler({
     orm,
     redis,

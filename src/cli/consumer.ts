@@ -10,6 +10,7 @@ import { IssuanceConsumer } from '../issuance/consumer.ts';
 import { createKafka } from '../kafka.ts';
 import { createLogger } from '../log.ts';
 import { ConsumerMetrics } from '../metrics/consumer-metrics.ts';
+import { registerDbPoolMetrics } from '../metrics/db-pool.ts';
 import { connectRedis, createRedis } from '../redis.ts';
 
 const config = loadConfig();
@@ -17,6 +18,7 @@ const logger = createLogger(config.logLevel, 'consumer');
 const metrics = new ConsumerMetrics();
 const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 5 });
 await updateSchema(orm);
+registerDbPoolMetrics(metrics.registry, orm);
 const redis = createRedis({ url: config.redisUrl, name: 'consumer' });
 redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
 await connectRedis(redis);

@@ -18,7 +18,7 @@ export interface ShardRouterOptions {
   shards: number;
   /** Most requests per message to a worker. */
   maxBatch?: number;
-  /** Requests a worker may have in progress at once (they mostly wait on Redis and Kafka). */
+  /** Batches a worker may have in progress at once (they mostly wait on Redis and Kafka). */
   concurrentBatches?: number;
 }
 
@@ -28,16 +28,21 @@ const WORKER = new URL('../../workers/shard.ts', import.meta.url).href;
  * Routes each issue request to the worker thread that owns its coupon: one single-thread Piscina
  * pool per shard, so ownership is structural rather than a scheduling hint. Requests that arrive in
  * the same turn of the event loop travel to a shard together as one message, which keeps the cost
- * of the thread hop per request small under a spike.
+ * of the thread hop per request small under a spike. A shard has at most `concurrentBatches`
+ * messages in progress; requests arriving beyond that wait here and leave together when one comes
+ * back, so batches grow with the load instead of the worker's queue.
  */
 export class ShardRouter {
   readonly #pools: Piscina[];
   readonly #pending: Waiting[][];
   readonly #scheduled: boolean[];
+  readonly #inFlight: number[];
   readonly #maxBatch: number;
+  readonly #concurrentBatches: number;
 
   constructor({ config, shards, maxBatch = 256, concurrentBatches = 64 }: ShardRouterOptions) {
     this.#maxBatch = maxBatch;
+    this.#concurrentBatches = concurrentBatches;
     this.#pools = Array.from({ length: shards }, (_, shard) => new Piscina({
       filename: WORKER,
       minThreads: 1,
@@ -46,11 +51,15 @@ export class ShardRouter {
       // Worker tasks wait on I/O: the worker's event loop must stay free between tasks.
       atomics: 'disabled',
       idleTimeout: Number.POSITIVE_INFINITY,
-      maxQueue: 'auto',
+      // The router never has more than concurrentBatches admit tasks out per shard, and the HTTP
+      // layer's in-flight limit sheds beyond that; Piscina's own limit ('auto' is 1 task for a
+      // one-thread pool) would only turn a worker still starting up into 503s.
+      maxQueue: Number.POSITIVE_INFINITY,
       workerData: { shard, config },
     }));
     this.#pending = this.#pools.map(() => []);
     this.#scheduled = this.#pools.map(() => false);
+    this.#inFlight = this.#pools.map(() => 0);
   }
 
   get shards(): number {
@@ -86,8 +95,11 @@ export class ShardRouter {
 
   /** Lets queued work finish, flushes each worker's producer, then stops the threads. */
   async close(): Promise<void> {
-    for (let shard = 0; shard < this.#pools.length; shard++) this.#flush(shard);
-    await Promise.all(this.#pools.map(async (pool) => {
+    await Promise.all(this.#pools.map(async (pool, shard) => {
+      while (this.#pending[shard]!.length > 0 || this.#inFlight[shard]! > 0) {
+        this.#flush(shard);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
       await pool.run(null, { name: 'close' }).catch(() => undefined);
       await pool.close();
     }));
@@ -96,13 +108,20 @@ export class ShardRouter {
   #flush(shard: number): void {
     this.#scheduled[shard] = false;
     const pending = this.#pending[shard]!;
-    while (pending.length > 0) {
+    const pool = this.#pools[shard]!;
+    while (pending.length > 0 && this.#inFlight[shard]! < this.#concurrentBatches) {
       const batch = pending.splice(0, this.#maxBatch);
-      const pool = this.#pools[shard]!;
+      this.#inFlight[shard]!++;
       (pool.run(batch.map((w) => w.request), { name: 'admit' }) as Promise<AdmissionOutcome[]>).then(
         (outcomes) => batch.forEach((w, i) => w.resolve(outcomes[i]!)),
         (err: Error) => batch.forEach((w) => w.reject(err)),
-      );
+      ).finally(() => {
+        this.#inFlight[shard]!--;
+        if (pending.length > 0 && !this.#scheduled[shard]) {
+          this.#scheduled[shard] = true;
+          setImmediate(() => this.#flush(shard));
+        }
+      });
     }
   }
 }

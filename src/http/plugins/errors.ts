@@ -37,8 +37,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
  * shape as every other error, and never the offending input echoed back.
  */
 export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  // An over-long id is a malformed id like any other: the contract's 400, which the OpenAPI
+  // document declares for every operation with a path parameter (a 414 it could not declare).
   if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    reply.code(414).send({ code: 'INVALID_REQUEST', message: 'A path segment is too long' });
+    reply.code(400).send({ code: 'INVALID_REQUEST', message: 'A path segment is too long' });
     return;
   }
   reply.code(400).send({ code: 'INVALID_REQUEST', message: 'Malformed request' });
