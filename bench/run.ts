@@ -13,10 +13,7 @@
  * coupons_test, Redis db 1, a Kafka topic of its own). --profile (or BENCH_API_NODE_ARGS) starts
  * it under `node --cpu-prof` and ranks the functions by self time.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,6 +27,7 @@ import { round } from '../src/loadtest/stats.ts';
 import { testConfig, testEnv } from '../test/support/env.ts';
 import { eventually } from '../test/support/processes.ts';
 import { createTestTopics } from '../test/support/services.ts';
+import { busyShare, freePort, processCpuMs, ready, seed, spawnNode } from './harness.ts';
 import { summarizeProfile, type ProfileSummary } from './profile.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -80,18 +78,6 @@ interface Row {
   outcomes: Record<string, number>;
 }
 
-/** utime + stime of a process and all its threads, in ms (from /proc; null elsewhere). */
-function processCpuMs(pid: number | undefined): number | null {
-  if (!pid) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms (CLK_TCK 100)
-  } catch {
-    return null;
-  }
-}
-
 /** A closed-loop scenario: C VUs share N iterations (k6's shared-iterations). */
 function closedLoop(name: string, iterations: number, userOffset: number): ResolvedScenario {
   return {
@@ -124,71 +110,9 @@ function toRow(label: string, m: MetricSummary, outcomes: Record<string, number>
   return { case: label, requests: m.http_reqs.count, seconds: round(m.seconds), rps: Math.round(m.http_reqs.rate), p50: round(d.med), p95: round(d.p95), p99: round(d.p99), max: round(d.max), serverCpuUsPerReq: null, generatorCpuPct: null, outcomes };
 }
 
-function freePort(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-interface Child {
-  child: ChildProcess;
-  output: () => string;
-  stop: () => Promise<void>;
-}
-
-function spawnNode(args: string[], env: Record<string, string>): Child {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const keep = (c: Buffer) => {
-    out += c.toString();
-    if (out.length > 200_000) out = out.slice(-100_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = once(child, 'exit');
-  return {
-    child,
-    output: () => out,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-async function ready(what: string, proc: Child, url: string): Promise<void> {
-  await eventually(what, async () => {
-    if (proc.child.exitCode !== null) throw new Error(`exited: ${proc.output().slice(-2000)}`);
-    return (await fetch(url)).status < 500;
-  }, 90_000, 200);
-}
-
-async function seed(env: Record<string, string>, users: number, stock: number, file: string): Promise<void> {
-  const p = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/seed.ts', '--users', String(users), '--stock', String(stock), '--out', file], env);
-  const [code] = (await once(p.child, 'exit')) as [number | null];
-  if (code !== 0) throw new Error(`seed failed: ${p.output().slice(-2000)}`);
-}
-
 function profiles(): ProfileSummary[] {
   if (!existsSync(profileDir)) return [];
   return readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).sort().map((f) => summarizeProfile(join(profileDir, f), 15));
-}
-
-/** The machine's busy CPU share over `ms` (from /proc/stat), 0..1. */
-async function busyShare(ms = 2_000): Promise<number> {
-  const read = () => readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const a = read();
-  await new Promise((r) => setTimeout(r, ms));
-  const b = read();
-  const d = b.map((v, i) => v - a[i]!);
-  const total = d.reduce((x, y) => x + y, 0);
-  const idle = d[3]! + (d[4] ?? 0);
-  return total > 0 ? 1 - idle / total : 0;
 }
 
 // ---------------------------------------------------------------------------------------------

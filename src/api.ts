@@ -39,8 +39,15 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   // Reconciliation's re-publishing only; issue requests publish from their shard worker.
   const producer = new IssueEventProducer({ kafka, topic: config.kafka.topic });
 
-  const router = new ShardRouter({ config, shards: config.shards });
-  const metrics = new ApiMetrics({ queueDepths: () => router.queueDepths(), workerMetrics: () => router.workerMetrics() });
+  // The metrics read the router and the router reports sheds to the metrics: one is built first.
+  let metrics: ApiMetrics | undefined;
+  const router = new ShardRouter({
+    config,
+    shards: config.shards,
+    maxQueueWaitMs: config.limits.maxQueueWaitMs,
+    onShed: (count) => metrics?.shed.inc({ reason: 'queue_wait' }, count),
+  });
+  metrics = new ApiMetrics({ queueDepths: () => router.queueDepths(), workerMetrics: () => router.workerMetrics() });
   registerDbPoolMetrics(metrics.registry, orm);
   const reconciler = new Reconciler({
     orm,

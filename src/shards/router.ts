@@ -8,6 +8,8 @@ export type WorkerMetrics = MetricObjectWithValues<MetricValue<string>>[];
 
 interface Waiting {
   request: AdmissionRequest;
+  /** performance.now() when a flush first found no free slot for it: waiting on the worker from then. */
+  blockedAt?: number;
   resolve: (outcome: AdmissionOutcome) => void;
   reject: (err: Error) => void;
 }
@@ -20,7 +22,15 @@ export interface ShardRouterOptions {
   maxBatch?: number;
   /** Batches a worker may have in progress at once (they mostly wait on Redis and Kafka). */
   concurrentBatches?: number;
+  /**
+   * Longest a request may wait here for its worker; older ones are answered UNAVAILABLE without
+   * being admitted (0: wait however long it takes). Told to `onShed`.
+   */
+  maxQueueWaitMs?: number;
+  onShed?: (count: number) => void;
 }
+
+const SHED: AdmissionOutcome = { result: 'UNAVAILABLE', retryAfterSeconds: 1 };
 
 const WORKER = new URL('../../workers/shard.ts', import.meta.url).href;
 
@@ -30,7 +40,9 @@ const WORKER = new URL('../../workers/shard.ts', import.meta.url).href;
  * the same turn of the event loop travel to a shard together as one message, which keeps the cost
  * of the thread hop per request small under a spike. A shard has at most `concurrentBatches`
  * messages in progress; requests arriving beyond that wait here and leave together when one comes
- * back, so batches grow with the load instead of the worker's queue.
+ * back, so batches grow with the load instead of the worker's queue. Waiting here is also where a
+ * flood beyond the worker's capacity shows: a request that waited longer than `maxQueueWaitMs` is
+ * shed (UNAVAILABLE, nothing taken) so the latency of those admitted stays bounded.
  */
 export class ShardRouter {
   readonly #pools: Piscina[];
@@ -39,10 +51,14 @@ export class ShardRouter {
   readonly #inFlight: number[];
   readonly #maxBatch: number;
   readonly #concurrentBatches: number;
+  readonly #maxQueueWaitMs: number;
+  readonly #onShed: (count: number) => void;
 
-  constructor({ config, shards, maxBatch = 256, concurrentBatches = 64 }: ShardRouterOptions) {
+  constructor({ config, shards, maxBatch = 256, concurrentBatches = 4, maxQueueWaitMs = 0, onShed = () => undefined }: ShardRouterOptions) {
     this.#maxBatch = maxBatch;
     this.#concurrentBatches = concurrentBatches;
+    this.#maxQueueWaitMs = maxQueueWaitMs;
+    this.#onShed = onShed;
     this.#pools = Array.from({ length: shards }, (_, shard) => new Piscina({
       filename: WORKER,
       minThreads: 1,
@@ -109,6 +125,19 @@ export class ShardRouter {
     this.#scheduled[shard] = false;
     const pending = this.#pending[shard]!;
     const pool = this.#pools[shard]!;
+    const now = performance.now();
+    if (this.#maxQueueWaitMs > 0) {
+      // Oldest first: shed from the head while it has waited too long for a free slot. Time spent
+      // before a flush could run (a busy event loop) does not count: that is not the worker's
+      // backlog, and shedding for it would refuse everything once the main thread is loaded.
+      const oldest = now - this.#maxQueueWaitMs;
+      let stale = 0;
+      while (stale < pending.length && pending[stale]!.blockedAt !== undefined && pending[stale]!.blockedAt! < oldest) stale++;
+      if (stale > 0) {
+        for (const w of pending.splice(0, stale)) w.resolve(SHED);
+        this.#onShed(stale);
+      }
+    }
     while (pending.length > 0 && this.#inFlight[shard]! < this.#concurrentBatches) {
       const batch = pending.splice(0, this.#maxBatch);
       this.#inFlight[shard]!++;
@@ -123,5 +152,8 @@ export class ShardRouter {
         }
       });
     }
+    // What is left waits for a slot from now on. The marked ones are a prefix (FIFO), so walking
+    // back from the tail touches each request once.
+    for (let i = pending.length - 1; i >= 0 && pending[i]!.blockedAt === undefined; i--) pending[i]!.blockedAt = now;
   }
 }

@@ -3,6 +3,7 @@ import { randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { createApi, type Api } from '../../src/api.ts';
+import { couponKeys } from '../../src/admission/keys.ts';
 import { createUsers } from '../../src/catalog/users.ts';
 import { testConfig, testEnv } from '../support/env.ts';
 import { createTestTopics } from '../support/services.ts';
@@ -83,5 +84,29 @@ describe('load shedding', () => {
     }
     const metrics = await api.app.inject({ method: 'GET', url: '/metrics' });
     assert.match(metrics.body, /http_requests_shed_total\{reason="in_flight"\} [1-9]/);
+  });
+});
+
+describe('shedding by time waited for the shard worker', () => {
+  let api: Api;
+  before(async () => {
+    api = await start({ MAX_IN_FLIGHT: '0', MAX_QUEUE_WAIT_MS: '1', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_PER_IP: '0' });
+  });
+  after(() => api.close());
+
+  it('answers 503 to what waited too long, takes nothing for it, and admits the rest', async () => {
+    const id = await coupon(api, 10_000);
+    const users = await createUsers(api.orm, api.redis, Array.from({ length: 2_000 }, (_, i) => `queued${i}`));
+    const replies = await Promise.all(users.map((u) => api.app.inject({ method: 'POST', url: `/api/coupons/${id}/issue-fcfs/${u.publicId}` })));
+    const shed = replies.filter((r) => r.statusCode === 503);
+    const accepted = replies.filter((r) => r.statusCode === 202);
+    assert.equal(shed.length + accepted.length, users.length, 'only 202 or 503');
+    assert.ok(shed.length > 0, 'a burst far beyond 1 ms of work is partly shed');
+    assert.ok(accepted.length > 0, 'the head of the queue is admitted');
+    for (const r of shed) assert.equal(r.headers['retry-after'], '1');
+    // A shed request took no stock: Redis holds exactly the admitted ones.
+    assert.equal(await api.redis.scard(couponKeys(id).users), accepted.length);
+    const metrics = await api.app.inject({ method: 'GET', url: '/metrics' });
+    assert.match(metrics.body, new RegExp(`http_requests_shed_total\\{reason="queue_wait"\\} ${shed.length}\\b`));
   });
 });

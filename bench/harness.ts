@@ -1,0 +1,87 @@
+/**
+ * What the benchmarks share: child Node processes on spare ports, seeding through the real CLI, and
+ * the CPU time of processes and of the machine read from /proc.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { eventually } from '../test/support/processes.ts';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+
+/** utime + stime of a process and all its threads, in ms (from /proc; null elsewhere). */
+export function processCpuMs(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms (CLK_TCK 100)
+  } catch {
+    return null;
+  }
+}
+
+
+export function freePort(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+export interface Child {
+  child: ChildProcess;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+export function spawnNode(args: string[], env: Record<string, string>): Child {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (c: Buffer) => {
+    out += c.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = once(child, 'exit');
+  return {
+    child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export async function ready(what: string, proc: Child, url: string): Promise<void> {
+  await eventually(what, async () => {
+    if (proc.child.exitCode !== null) throw new Error(`exited: ${proc.output().slice(-2000)}`);
+    return (await fetch(url)).status < 500;
+  }, 90_000, 200);
+}
+
+export async function seed(env: Record<string, string>, users: number, stock: number, file: string): Promise<void> {
+  const p = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/seed.ts', '--users', String(users), '--stock', String(stock), '--out', file], env);
+  const [code] = (await once(p.child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`seed failed: ${p.output().slice(-2000)}`);
+}
+
+
+/** The machine's busy CPU share over `ms` (from /proc/stat), 0..1. */
+export async function busyShare(ms = 2_000): Promise<number> {
+  const read = () => readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const a = read();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = read();
+  const d = b.map((v, i) => v - a[i]!);
+  const total = d.reduce((x, y) => x + y, 0);
+  const idle = d[3]! + (d[4] ?? 0);
+  return total > 0 ? 1 - idle / total : 0;
+}
