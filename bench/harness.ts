@@ -2,7 +2,7 @@
  * What the benchmarks share: child Node processes on spare ports, seeding through the real CLI, and
  * the CPU time of processes and of the machine read from /proc.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -37,8 +37,11 @@ export interface Child {
   stop: () => Promise<void>;
 }
 
-export function spawnNode(args: string[], env: Record<string, string>): Child {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** A Node child process; `cpus` (a taskset list such as "1") confines it and its threads to those cores. */
+export function spawnNode(args: string[], env: Record<string, string>, cpus?: string): Child {
+  // taskset execs the command, so the child's pid is Node's own.
+  const [command, argv] = cpus ? ['taskset', ['-c', cpus, process.execPath, ...args]] : [process.execPath, args];
+  const child = spawn(command, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (c: Buffer) => {
     out += c.toString();
@@ -84,4 +87,9 @@ export async function busyShare(ms = 2_000): Promise<number> {
   const total = d.reduce((x, y) => x + y, 0);
   const idle = d[3]! + (d[4] ?? 0);
   return total > 0 ? 1 - idle / total : 0;
+}
+
+/** Confines this process (every thread) to the given cores, e.g. "0". */
+export function pinSelf(cpus: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ConfigError, DEFAULT_ADMIN_TOKEN, loadConfig } from '../src/config.ts';
 
@@ -30,5 +31,13 @@ describe('config', () => {
     assert.throws(() => loadConfig({ NODE_ENV: 'production', ADMIN_TOKEN: DEFAULT_ADMIN_TOKEN }), /ADMIN_TOKEN/);
     const c = loadConfig({ NODE_ENV: 'production', ADMIN_TOKEN: 'a-long-enough-secret' });
     assert.equal(c.adminTokenIsDefault, false);
+  });
+
+  it('.env.example lists every variable the config module reads', () => {
+    const source = readFileSync(new URL('../src/config.ts', import.meta.url), 'utf8');
+    const read = new Set([...source.matchAll(/\(env, '([A-Z][A-Z0-9_]+)'|env\.([A-Z][A-Z0-9_]+)/g)].map((m) => m[1] ?? m[2]!));
+    const listed = new Set([...readFileSync(new URL('../.env.example', import.meta.url), 'utf8').matchAll(/^([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!));
+    assert.ok(read.size >= 20, `found only ${read.size} variables in src/config.ts`);
+    assert.deepEqual([...read].filter((v) => !listed.has(v)), []);
   });
 });
