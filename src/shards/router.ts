@@ -3,6 +3,7 @@ import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { AdmissionOutcome, AdmissionRequest } from '../admission/outcome.ts';
 import type { Config } from '../config.ts';
 import { shardOf } from './hash.ts';
+import { OverloadDetector } from './overload.ts';
 
 export type WorkerMetrics = MetricObjectWithValues<MetricValue<string>>[];
 
@@ -23,8 +24,9 @@ export interface ShardRouterOptions {
   /** Batches a worker may have in progress at once (they mostly wait on Redis and Kafka). */
   concurrentBatches?: number;
   /**
-   * Longest a request may wait here for its worker; older ones are answered UNAVAILABLE without
-   * being admitted (0: wait however long it takes). Told to `onShed`.
+   * Longest a request may wait here for its worker while the shard is overloaded (see
+   * OverloadDetector); older ones are answered UNAVAILABLE without being admitted (0: wait however
+   * long it takes). Told to `onShed`.
    */
   maxQueueWaitMs?: number;
   onShed?: (count: number) => void;
@@ -41,20 +43,22 @@ const WORKER = new URL('../../workers/shard.ts', import.meta.url).href;
  * of the thread hop per request small under a spike. A shard has at most `concurrentBatches`
  * messages in progress; requests arriving beyond that wait here and leave together when one comes
  * back, so batches grow with the load instead of the worker's queue. Waiting here is also where a
- * flood beyond the worker's capacity shows: a request that waited longer than `maxQueueWaitMs` is
- * shed (UNAVAILABLE, nothing taken) so the latency of those admitted stays bounded.
+ * flood beyond the worker's capacity shows: once the queue stands (overload, not a burst), a
+ * request that waited longer than `maxQueueWaitMs` is shed (UNAVAILABLE, nothing taken) so the
+ * latency of those admitted stays bounded.
  */
 export class ShardRouter {
   readonly #pools: Piscina[];
   readonly #pending: Waiting[][];
   readonly #scheduled: boolean[];
   readonly #inFlight: number[];
+  readonly #overload: OverloadDetector[];
   readonly #maxBatch: number;
   readonly #concurrentBatches: number;
   readonly #maxQueueWaitMs: number;
   readonly #onShed: (count: number) => void;
 
-  constructor({ config, shards, maxBatch = 256, concurrentBatches = 4, maxQueueWaitMs = 0, onShed = () => undefined }: ShardRouterOptions) {
+  constructor({ config, shards, maxBatch = 256, concurrentBatches = 16, maxQueueWaitMs = 0, onShed = () => undefined }: ShardRouterOptions) {
     this.#maxBatch = maxBatch;
     this.#concurrentBatches = concurrentBatches;
     this.#maxQueueWaitMs = maxQueueWaitMs;
@@ -76,6 +80,7 @@ export class ShardRouter {
     this.#pending = this.#pools.map(() => []);
     this.#scheduled = this.#pools.map(() => false);
     this.#inFlight = this.#pools.map(() => 0);
+    this.#overload = this.#pools.map(() => new OverloadDetector());
   }
 
   get shards(): number {
@@ -126,7 +131,8 @@ export class ShardRouter {
     const pending = this.#pending[shard]!;
     const pool = this.#pools[shard]!;
     const now = performance.now();
-    if (this.#maxQueueWaitMs > 0) {
+    const overload = this.#overload[shard]!;
+    if (this.#maxQueueWaitMs > 0 && overload.overloaded(now)) {
       // Oldest first: shed from the head while it has waited too long for a free slot. Time spent
       // before a flush could run (a busy event loop) does not count: that is not the worker's
       // backlog, and shedding for it would refuse everything once the main thread is loaded.
@@ -140,6 +146,9 @@ export class ShardRouter {
     }
     while (pending.length > 0 && this.#inFlight[shard]! < this.#concurrentBatches) {
       const batch = pending.splice(0, this.#maxBatch);
+      // The batch's last request waited least.
+      const newest = batch.at(-1)!.blockedAt;
+      overload.dispatched(newest === undefined ? 0 : now - newest);
       this.#inFlight[shard]!++;
       (pool.run(batch.map((w) => w.request), { name: 'admit' }) as Promise<AdmissionOutcome[]>).then(
         (outcomes) => batch.forEach((w, i) => w.resolve(outcomes[i]!)),
@@ -152,6 +161,7 @@ export class ShardRouter {
         }
       });
     }
+    if (pending.length === 0) overload.drained();
     // What is left waits for a slot from now on. The marked ones are a prefix (FIFO), so walking
     // back from the tail touches each request once.
     for (let i = pending.length - 1; i >= 0 && pending[i]!.blockedAt === undefined; i--) pending[i]!.blockedAt = now;
