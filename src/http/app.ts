@@ -44,6 +44,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.config.limits.maxEventLoopDelayMs > 0) {
     await app.register(fastifyUnderPressure, {
       maxEventLoopDelay: deps.config.limits.maxEventLoopDelayMs,
+      // The mean delay over a quarter second: a flood is noticed within it, not a second later.
+      sampleInterval: 250,
       retryAfter: 1,
       pressureHandler: (_request, reply) => {
         deps.metrics.shed.inc({ reason: 'event_loop' });
