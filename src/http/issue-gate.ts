@@ -17,6 +17,8 @@ export interface Refusal {
  * per-user and per-IP rate limits counted in Redis (shared by every API process). The limiter fails
  * open: if Redis cannot count, admission itself will decide (and answer 503 if Redis is down).
  */
+const SHED: Refusal = { refused: true, status: 503, code: 'UNAVAILABLE', retryAfterSeconds: 1 };
+
 export class IssueGate {
   readonly #limits: Config['limits'];
   readonly #exempt: Set<string>;
@@ -38,25 +40,25 @@ export class IssueGate {
   }
 
   /** Runs `work` if the gate lets the request through; the refusal otherwise. */
-  async through<T>(ip: string, publicId: string, work: () => Promise<T>): Promise<T | Refusal> {
-    const { maxInFlight } = this.#limits;
+  through<T>(ip: string, publicId: string, work: () => Promise<T>): Promise<T | Refusal> {
+    const { maxInFlight, perUser, perIp } = this.#limits;
     if (maxInFlight > 0 && this.#inFlight >= maxInFlight) {
       this.#metrics.shed.inc({ reason: 'in_flight' });
-      return { refused: true, status: 503, code: 'UNAVAILABLE', retryAfterSeconds: 1 };
+      return Promise.resolve(SHED);
     }
     this.#inFlight++;
-    try {
-      const limited = await this.#rateLimit(ip, publicId);
-      if (limited) return limited;
-      return await work();
-    } finally {
+    const done = () => {
       this.#inFlight--;
-    }
+    };
+    // Every issue request passes here: without limits to count, no extra promise on the way.
+    const counted = (perUser > 0 || perIp > 0) && !this.#exempt.has(ip);
+    const result: Promise<T | Refusal> = counted ? this.#rateLimit(ip, publicId).then<T | Refusal>((limited) => limited ?? work()) : work();
+    result.then(done, done);
+    return result;
   }
 
   async #rateLimit(ip: string, publicId: string): Promise<Refusal | undefined> {
     const { perUser, perIp, windowMs } = this.#limits;
-    if ((perUser === 0 && perIp === 0) || this.#exempt.has(ip)) return undefined;
     try {
       const [user, byIp] = await Promise.all([
         perUser > 0 ? this.#scripts.countInWindow(`rl:user:${publicId}`, windowMs) : undefined,

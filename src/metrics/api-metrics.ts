@@ -20,6 +20,8 @@ export class ApiMetrics {
   readonly shed: Counter<'reason'>;
   readonly rateLimited: Counter<'scope'>;
   readonly #opts: ApiMetricsOptions;
+  /** Histogram children by route, method and status: labels are hashed once, not per request. */
+  readonly #durationChildren = new Map<string, { observe: (seconds: number) => void }>();
 
   constructor(opts: ApiMetricsOptions) {
     this.#opts = opts;
@@ -53,7 +55,7 @@ export class ApiMetrics {
     });
     this.shed = new Counter({
       name: 'http_requests_shed_total',
-      help: 'Requests refused with 503 to protect latency, by reason (in_flight, event_loop).',
+      help: 'Requests refused with 503 to protect latency, by reason (in_flight, queue_wait, event_loop).',
       labelNames: ['reason'],
       registers,
     });
@@ -72,6 +74,17 @@ export class ApiMetrics {
         opts.queueDepths().forEach((depth, shard) => this.set({ shard: String(shard) }, depth));
       },
     });
+  }
+
+  /** One answered request (called for every request: kept cheap). */
+  observeRequest(route: string, method: string, statusCode: number, seconds: number): void {
+    const key = `${route} ${method} ${statusCode}`;
+    let child = this.#durationChildren.get(key);
+    if (!child) {
+      child = this.httpDuration.labels({ route, method, status_code: String(statusCode) });
+      this.#durationChildren.set(key, child);
+    }
+    child.observe(seconds);
   }
 
   observeReconciliation(report: ReconciliationReport): void {

@@ -54,14 +54,10 @@ export function issueRoutes(app: FastifyInstance, deps: AppDeps): void {
     },
   }, async (request, reply) => {
     const publicId = request.params.publicId.toLowerCase();
-    const outcome = await deps.gate.through(request.ip, publicId, async (): Promise<AdmissionOutcome> => {
-      try {
-        return await deps.admit({ couponId: request.params.couponId, publicId });
-      } catch (err) {
-        request.log.error({ err }, 'shard worker failed');
-        return { result: 'UNAVAILABLE', retryAfterSeconds: 1 };
-      }
-    });
+    const outcome = await deps.gate.through(request.ip, publicId, () => deps.admit({ couponId: request.params.couponId, publicId }).catch((err: unknown): AdmissionOutcome => {
+      request.log.error({ err }, 'shard worker failed');
+      return { result: 'UNAVAILABLE', retryAfterSeconds: 1 };
+    }));
     // The hot path answers without throwing: exceptions cost more than the rest of the request.
     if (isRefusal(outcome)) {
       reply.header('retry-after', String(outcome.retryAfterSeconds));
