@@ -21,7 +21,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: loggerOptions(deps.config.logLevel, 'api'),
     bodyLimit: 16 * 1024,
     maxParamLength: 100,
-    return503OnClosing: true,
+    // Requests that arrive while closing get the contract's 503 (below), not Fastify's own body.
+    return503OnClosing: false,
     disableRequestLogging: true,
     frameworkErrors,
     trustProxy: deps.config.limits.trustProxy,
@@ -33,6 +34,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addSchema(errorBody);
   app.addSchema(couponView);
   registerErrorHandling(app);
+
+  // Graceful shutdown: requests already in progress finish; one arriving on a kept-alive connection
+  // after close began is told to retry (elsewhere) and the connection is closed behind it.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done();
+    reply.code(503).header('retry-after', '1').header('connection', 'close').send({ code: 'UNAVAILABLE', message: 'Shutting down, retry shortly' });
+  });
 
   // A callback hook, not an async one: no promise per request for a counter update.
   app.addHook('onResponse', (request, reply, done) => {

@@ -20,6 +20,8 @@ interface Answer {
   requestId?: string;
   retryAfter?: string;
   startedAt: number;
+  /** When the answer (or the failure) came back, on the same clock as startedAt. */
+  endedAt: number;
   latencyMs: number;
 }
 
@@ -56,43 +58,48 @@ describe('faults during a storm', { timeout: 900_000 }, () => {
 
   /**
    * Fires waves of issue requests (random known users, so repeats too) every 100 ms while `fault`
-   * runs, then a little longer; `fault` gets a mark() to call when the fault is in place.
+   * runs, then a little longer. `fault` calls `await strike()` just before it strikes: that waits
+   * until a wave has just been sent, so the fault lands on requests in flight, and marks the time.
    */
-  async function stormDuring(fault: (mark: () => void) => Promise<void>) {
+  async function stormDuring(fault: (strike: () => Promise<void>) => Promise<void>) {
     const coupon = await createCoupon({ orm, redis, scripts: new AdmissionScripts(redis) }, { name: 'fault', totalQuantity: 4_000 });
     const users = await createUsers(orm, redis, Array.from({ length: 3_000 }, (_, i) => `f${i}`));
     const client = new Client(`http://127.0.0.1:${PORT}`, 64);
     const answers: Promise<Answer>[] = [];
     let firing = true;
     let faultAt = Number.POSITIVE_INFINITY;
+    const waveSent: (() => void)[] = [];
     const waves = (async () => {
       while (firing) {
         for (let i = 0; i < 60; i++) {
           const user = users[Math.floor(Math.random() * users.length)]!;
           const startedAt = performance.now();
           answers.push(client.request('POST', `/api/coupons/${coupon.id}/issue-fcfs/${user.publicId}`).then(
-            (r) => ({ status: r.status, code: r.body?.code, requestId: r.body?.requestId, retryAfter: r.headers['retry-after'] as string | undefined, startedAt, latencyMs: r.latencyMs }),
-            () => ({ status: 0, startedAt, latencyMs: performance.now() - startedAt }),
+            (r) => ({ status: r.status, code: r.body?.code, requestId: r.body?.requestId, retryAfter: r.headers['retry-after'] as string | undefined, startedAt, endedAt: performance.now(), latencyMs: r.latencyMs }),
+            () => ({ status: 0, startedAt, endedAt: performance.now(), latencyMs: performance.now() - startedAt }),
           ));
         }
+        for (const notify of waveSent.splice(0)) notify();
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
     await new Promise((r) => setTimeout(r, 1_500));
-    await fault(() => {
+    await fault(async () => {
+      await new Promise<void>((resolve) => waveSent.push(resolve));
       faultAt = performance.now();
     });
     await eventually('the API to be ready again', async () => (await fetch(`http://127.0.0.1:${PORT}/health/ready`)).status === 200, 120_000, 250);
+    const recoveredAt = performance.now();
     await new Promise((r) => setTimeout(r, 1_500));
     firing = false;
     await waves;
     const results = await Promise.all(answers);
     client.close();
-    return { coupon, results, faultAt };
+    return { coupon, results, faultAt, recoveredAt };
   }
 
   /** The invariants, and the figures for the closing note. */
-  async function settleAndCheck(name: string, couponId: number, results: Answer[], faultAt: number, { allowDropped = false } = {}) {
+  async function settleAndCheck(name: string, couponId: number, results: Answer[], faultAt: number, recoveredAt: number, { allowDropped = false } = {}) {
     for (const r of results) {
       if (r.status === 0) assert.ok(allowDropped, `${name}: a request got no answer`);
       else if (r.status >= 500) {
@@ -116,10 +123,11 @@ describe('faults during a storm', { timeout: 900_000 }, () => {
     assert.equal(Number(coupon[0]!.issued) + remaining, Number(coupon[0]!.total), `${name}: issued + remaining = total`);
 
     const unavailable = results.filter((r) => r.status === 503).map((r) => r.latencyMs).sort((a, b) => a - b);
-    const inFlight = results.filter((r) => r.startedAt <= faultAt && r.startedAt + r.latencyMs >= faultAt).length;
+    const inFlight = results.filter((r) => r.startedAt <= faultAt && r.endedAt >= faultAt).length;
     console.log(`fault ${name}:`, JSON.stringify({
       requests: results.length,
       inFlightAtFault: inFlight,
+      sentDuringOutage: results.filter((r) => r.startedAt >= faultAt && r.startedAt <= recoveredAt).length,
       accepted202: accepted.length,
       rowsPersisted: rows.length,
       unavailable503: unavailable.length,
@@ -129,65 +137,67 @@ describe('faults during a storm', { timeout: 900_000 }, () => {
   }
 
   it('Kafka broker killed (SIGKILL) and restarted', async () => {
-    const { coupon, results, faultAt } = await stormDuring(async (mark) => {
-      mark();
+    const { coupon, results, faultAt, recoveredAt } = await stormDuring(async (strike) => {
+      await strike();
       await stack.kill('kafka');
       await new Promise((r) => setTimeout(r, 3_000));
       await stack.start('kafka');
     });
     assert.ok(results.some((r) => r.status === 503), 'the outage was seen as 503s');
-    await settleAndCheck('kafka killed', coupon.id, results, faultAt);
+    await settleAndCheck('kafka killed', coupon.id, results, faultAt, recoveredAt);
   });
 
   it('Redis restarted (AOF keeps every admission)', async () => {
-    const { coupon, results, faultAt } = await stormDuring(async (mark) => {
-      mark();
+    const { coupon, results, faultAt, recoveredAt } = await stormDuring(async (strike) => {
+      await strike();
       await stack.stop('redis');
       await new Promise((r) => setTimeout(r, 2_000));
       await stack.start('redis');
     });
-    await settleAndCheck('redis restarted', coupon.id, results, faultAt);
+    await settleAndCheck('redis restarted', coupon.id, results, faultAt, recoveredAt);
   });
 
   it('MariaDB stopped while the consumer writes, then started', async () => {
-    const { coupon, results, faultAt } = await stormDuring(async (mark) => {
-      mark();
+    const { coupon, results, faultAt, recoveredAt } = await stormDuring(async (strike) => {
+      await strike();
       await stack.stop('mariadb');
       await new Promise((r) => setTimeout(r, 4_000));
       await stack.start('mariadb');
     });
-    await settleAndCheck('mariadb stopped', coupon.id, results, faultAt);
+    await settleAndCheck('mariadb stopped', coupon.id, results, faultAt, recoveredAt);
   });
 
   it('consumer killed mid-batch (SIGKILL) and restarted', async () => {
-    const { coupon, results, faultAt } = await stormDuring(async (mark) => {
-      mark();
+    const { coupon, results, faultAt, recoveredAt } = await stormDuring(async (strike) => {
+      await strike();
       await consumer.kill();
       await new Promise((r) => setTimeout(r, 2_000));
       consumer = run('consumer.ts', env);
     });
-    await settleAndCheck('consumer killed', coupon.id, results, faultAt);
+    await settleAndCheck('consumer killed', coupon.id, results, faultAt, recoveredAt);
   });
 
   it('API killed with SIGKILL and restarted', async () => {
-    const { coupon, results, faultAt } = await stormDuring(async (mark) => {
-      mark();
+    const { coupon, results, faultAt, recoveredAt } = await stormDuring(async (strike) => {
+      await strike();
       await api.kill();
       api = await startApi(env);
     });
-    await settleAndCheck('api killed', coupon.id, results, faultAt, { allowDropped: true });
+    await settleAndCheck('api killed', coupon.id, results, faultAt, recoveredAt, { allowDropped: true });
   });
 
   it('API stopped with SIGTERM: in-flight requests finish, nothing promised is lost', async () => {
-    let exitCode: number | null = null;
-    const { coupon, results, faultAt } = await stormDuring(async (mark) => {
-      const exited = new Promise<number | null>((resolve) => api.child.once('exit', (code) => resolve(code)));
-      mark();
-      api.child.kill('SIGTERM');
-      exitCode = await exited;
+    let exit: { code: number | null; signal: string | null } | undefined;
+    let stopped: Proc | undefined;
+    const { coupon, results, faultAt, recoveredAt } = await stormDuring(async (strike) => {
+      stopped = api;
+      const exited = new Promise<typeof exit>((resolve) => stopped!.child.once('exit', (code, signal) => resolve({ code, signal })));
+      await strike();
+      stopped.child.kill('SIGTERM');
+      exit = await exited;
       api = await startApi(env);
     });
-    assert.equal(exitCode, 0, 'a graceful shutdown exits 0 within its bound');
-    await settleAndCheck('api sigterm', coupon.id, results, faultAt, { allowDropped: true });
+    assert.deepEqual(exit, { code: 0, signal: null }, `a graceful shutdown exits 0 within its bound:\n${stopped?.output().slice(-3000)}`);
+    await settleAndCheck('api sigterm', coupon.id, results, faultAt, recoveredAt, { allowDropped: true });
   });
 });
