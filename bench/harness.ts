@@ -2,11 +2,11 @@
  * What the benchmarks share: child Node processes on spare ports, seeding through the real CLI, and
  * the CPU time of processes and of the machine read from /proc.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { eventually } from '../test/support/processes.ts';
+import { eventually, watch, type Proc } from '../test/support/processes.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 
@@ -31,39 +31,14 @@ export function freePort(port: number): Promise<boolean> {
   });
 }
 
-export interface Child {
-  child: ChildProcess;
-  output: () => string;
-  stop: () => Promise<void>;
-}
-
 /** A Node child process; `cpus` (a taskset list such as "1") confines it and its threads to those cores. */
-export function spawnNode(args: string[], env: Record<string, string>, cpus?: string): Child {
+export function spawnNode(args: string[], env: Record<string, string>, cpus?: string): Proc {
   // taskset execs the command, so the child's pid is Node's own.
   const [command, argv] = cpus ? ['taskset', ['-c', cpus, process.execPath, ...args]] : [process.execPath, args];
-  const child = spawn(command, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const keep = (c: Buffer) => {
-    out += c.toString();
-    if (out.length > 200_000) out = out.slice(-100_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = once(child, 'exit');
-  return {
-    child,
-    output: () => out,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  return watch(spawn(command, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
-export async function ready(what: string, proc: Child, url: string): Promise<void> {
+export async function ready(what: string, proc: Proc, url: string): Promise<void> {
   await eventually(what, async () => {
     if (proc.child.exitCode !== null) throw new Error(`exited: ${proc.output().slice(-2000)}`);
     return (await fetch(url)).status < 500;

@@ -14,11 +14,15 @@ export interface Proc {
 
 /** Runs one of the project's entry points (src/cli/*.ts) as a real child process. */
 export function run(script: string, env: Record<string, string>, args: string[] = []): Proc {
-  const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', new URL(`src/cli/${script}`, ROOT).pathname, ...args], {
+  return watch(spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', new URL(`src/cli/${script}`, ROOT).pathname, ...args], {
     cwd: ROOT.pathname,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
+}
+
+/** A child process (spawned with piped stdout and stderr) whose recent output is kept for failure messages. */
+export function watch(child: ChildProcess): Proc {
   let out = '';
   const keep = (chunk: Buffer) => {
     out += chunk.toString();
