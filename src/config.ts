@@ -26,6 +26,8 @@ export interface Config {
   shards: number;
   /** How long a shard answers "sold out" from memory before asking Redis again. */
   soldOutTtlMs: number;
+  /** Users each shard worker reads into memory at start (0: none; the rest are learned on first sight). */
+  userPreloadMax: number;
   /** Load shedding and rate limits on the issue route; 0 turns a limit off. */
   limits: {
     /** Issue requests in progress per API process before new ones are shed with 503. */
@@ -137,6 +139,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     shards: int(env, 'SHARDS', availableParallelism(), 1, 256),
     soldOutTtlMs: int(env, 'SOLD_OUT_TTL_MS', 1_000, 0, 3_600_000),
+    userPreloadMax: int(env, 'USER_PRELOAD_MAX', 500_000, 0, 100_000_000),
     limits: {
       maxInFlight: int(env, 'MAX_IN_FLIGHT', 2_048, 0, 1_000_000),
       maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 100, 0, 60_000),

@@ -39,14 +39,16 @@ const producer = new IssueEventProducer({
   observer: metrics,
 });
 
+const users = new UserDirectory({
+  redis,
+  fromDatabase: async (publicIds) => findUserIds(await database(), publicIds),
+  onFallback: (reason) => metrics.fallback('users', reason),
+  logger,
+});
+
 const admitter = new Admitter({
   scripts: new AdmissionScripts(redis),
-  users: new UserDirectory({
-    redis,
-    fromDatabase: async (publicIds) => findUserIds(await database(), publicIds),
-    onFallback: (reason) => metrics.fallback('users', reason),
-    logger,
-  }),
+  users,
   knowledge,
   publish: (key, value) => producer.publish(key, value),
   canPublish: () => producer.available,
@@ -67,6 +69,14 @@ redis.on('error', () => undefined);
 await redis.connect().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'Redis not reachable yet'));
 await subscriber.subscribe(COUPON_CHANGED_CHANNEL).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'coupon change subscription pending'));
 producer.connect().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'Kafka not reachable yet'));
+if (config.userPreloadMax > 0) {
+  // In the background: admission works meanwhile, asking Redis for users not read yet.
+  const started = performance.now();
+  users.preload(config.userPreloadMax).then(
+    (count) => logger.info({ users: count, ms: Math.round(performance.now() - started) }, 'user directory preloaded'),
+    (err: unknown) => logger.warn({ err: (err as Error).message }, 'user directory preload failed; users are learned on first sight'),
+  );
+}
 
 export function admit(requests: AdmissionRequest[]): Promise<AdmissionOutcome[]> {
   return admitter.admit(requests);

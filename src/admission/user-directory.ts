@@ -18,6 +18,10 @@ export interface UserDirectoryOptions {
  * for good (users are never deleted), Redis answers the rest, and the database is asked only for
  * what Redis does not know or when Redis fails (the seed's cache error handler). Unknown ids are
  * remembered briefly, so a flood of bogus ids costs one query per id per TTL.
+ *
+ * `preload` reads the users Redis knows into memory ahead of time (up to a cap), so that the
+ * spike, made mostly of users who registered before the event, costs no I/O for the user check:
+ * on the sold-out path that lookup was the one round trip left per batch.
  */
 export class UserDirectory {
   readonly #known = new Map<string, number>();
@@ -69,6 +73,27 @@ export class UserDirectory {
     }
     if (this.#unknownUntil.size > 100_000) this.#pruneUnknown();
     return out;
+  }
+
+  /**
+   * Remembers up to `max` of the users in Redis, scanning in pages so Redis is never blocked for
+   * long. A user created meanwhile is simply learned on first sight. Returns how many it read.
+   */
+  async preload(max: number): Promise<number> {
+    let cursor = '0';
+    let read = 0;
+    do {
+      const [next, page] = await this.#opts.redis.hscan(USERS_BY_PUBLIC_ID, cursor, 'COUNT', 5_000);
+      cursor = next;
+      for (let i = 0; i + 1 < page.length && read < max; i += 2) {
+        const id = Number(page[i + 1]);
+        if (Number.isSafeInteger(id)) {
+          this.#known.set(page[i]!, id);
+          read++;
+        }
+      }
+    } while (cursor !== '0' && read < max);
+    return read;
   }
 
   #learn(publicId: string, id: number, out: Map<string, number>): void {

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { USERS_BY_PUBLIC_ID } from '../../src/admission/keys.ts';
+import { UserDirectory } from '../../src/admission/user-directory.ts';
+import type { Redis } from '../../src/redis.ts';
+import { testConfig, testEnv } from '../support/env.ts';
+import { openTestRedis } from '../support/services.ts';
+
+describe('user directory (real Redis)', () => {
+  const config = testConfig(testEnv());
+  let redis: Redis;
+  const users = new Map(Array.from({ length: 3 }, (_, i) => [randomUUID(), 9_000_000 + i]));
+
+  before(async () => {
+    redis = await openTestRedis(config);
+    await redis.hset(USERS_BY_PUBLIC_ID, Object.fromEntries([...users].map(([p, id]) => [p, String(id)])));
+  });
+  after(async () => {
+    await redis.hdel(USERS_BY_PUBLIC_ID, ...users.keys());
+    redis.disconnect();
+  });
+
+  function directory(client: Redis, asked: string[][], fallbacks: string[]) {
+    return new UserDirectory({
+      redis: client,
+      fromDatabase: async (publicIds) => {
+        asked.push(publicIds);
+        return new Map();
+      },
+      onFallback: (reason) => fallbacks.push(reason),
+      logger: pino({ level: 'silent' }),
+    });
+  }
+
+  it('answers preloaded users from memory, with Redis gone', async () => {
+    const client = await openTestRedis(config);
+    const asked: string[][] = [];
+    const fallbacks: string[] = [];
+    const dir = directory(client, asked, fallbacks);
+    const read = await dir.preload(Number.MAX_SAFE_INTEGER);
+    assert.ok(read >= users.size, `read ${read}`);
+    client.disconnect();
+    const found = await dir.resolve([...users.keys()]);
+    assert.deepEqual(found, users);
+    assert.deepEqual(fallbacks, []);
+    assert.deepEqual(asked, []);
+  });
+
+  it('stops at its cap, and learns the others from Redis on first sight', async () => {
+    const asked: string[][] = [];
+    const fallbacks: string[] = [];
+    const dir = directory(redis, asked, fallbacks);
+    assert.equal(await dir.preload(1), 1);
+    const found = await dir.resolve([...users.keys(), 'not-a-user']);
+    assert.deepEqual(found, users);
+    assert.deepEqual(asked, [['not-a-user']], 'only the unknown id reached the database');
+  });
+});
