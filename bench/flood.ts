@@ -28,12 +28,13 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { USERS_BY_PUBLIC_ID } from '../src/admission/keys.ts';
 import { awaitReconciliation } from '../src/loadtest/reconciliation.ts';
 import { machineInfo, readSeedFile } from '../src/loadtest/runner.ts';
 import { percentile, round, sortedCopy } from '../src/loadtest/stats.ts';
 import { testConfig, testEnv } from '../test/support/env.ts';
 import { eventually } from '../test/support/processes.ts';
-import { createTestTopics } from '../test/support/services.ts';
+import { createTestTopics, openTestRedis } from '../test/support/services.ts';
 import { freePort, processCpuMs, ready, seed, spawnNode } from './harness.ts';
 
 const { values } = parseArgs({
@@ -197,6 +198,11 @@ try {
   failed = misses.length > 0;
 } finally {
   await api.stop();
+  // Its 600,000 users would otherwise fill the test database's user directory, which every API
+  // started by the tests preloads.
+  const redis = await openTestRedis(testConfig(env));
+  for (let i = 0; i < users.publicIds.length; i += 10_000) await redis.hdel(USERS_BY_PUBLIC_ID, ...users.publicIds.slice(i, i + 10_000));
+  redis.disconnect();
 }
 const errors = api.output().split('\n').filter((l) => /"level":(50|60)/.test(l));
 if (errors.length) log(`API logged ${errors.length} errors, first: ${errors[0]!.slice(0, 500)}`);

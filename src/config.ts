@@ -139,7 +139,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     shards: int(env, 'SHARDS', availableParallelism(), 1, 256),
     soldOutTtlMs: int(env, 'SOLD_OUT_TTL_MS', 1_000, 0, 3_600_000),
-    userPreloadMax: int(env, 'USER_PRELOAD_MAX', 500_000, 0, 100_000_000),
+    userPreloadMax: int(env, 'USER_PRELOAD_MAX', 200_000, 0, 100_000_000),
     limits: {
       maxInFlight: int(env, 'MAX_IN_FLIGHT', 2_048, 0, 1_000_000),
       maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 100, 0, 60_000),
