@@ -119,7 +119,7 @@ log(`${machine.cpuModel} × ${machine.cpus}, Node ${machine.node}, commit ${mach
 if (availableParallelism() < 2) throw new Error('the flood needs 2 cores: one for the generator, one for the API');
 vegeta();
 if (!(await freePort(API_PORT))) throw new Error(`port ${API_PORT} is taken`);
-const env = testEnv({ PORT: String(API_PORT), START_CONSUMER: 'true', CONSUMER_METRICS_PORT: '0', LOG_LEVEL: 'warn' });
+const env = testEnv({ PORT: String(API_PORT), START_CONSUMER: 'true', CONSUMER_METRICS_PORT: '0', LOG_LEVEL: 'info' });
 // The production shedding settings, not the tests'.
 for (const key of ['MAX_IN_FLIGHT', 'MAX_QUEUE_WAIT_MS', 'MAX_EVENT_LOOP_DELAY_MS']) {
   if (process.env[key] === undefined) delete env[key];
@@ -197,7 +197,11 @@ try {
   console.log(misses.length ? `targets MISSED: ${misses.join('; ')}` : 'targets MET: accepted p99 < 200 ms, the rest shed with 503, every 202 one row');
   failed = misses.length > 0;
 } finally {
+  const stopping = performance.now();
   await api.stop();
+  const stopMs = Math.round(performance.now() - stopping);
+  log(`API stopped (SIGTERM) in ${stopMs} ms`);
+  if (stopMs > 10_000) log(`slow shutdown; the API's last lines:\n${api.output().split('\n').slice(-25).join('\n')}`);
   // Its 600,000 users would otherwise fill the test database's user directory, which every API
   // started by the tests preloads.
   const redis = await openTestRedis(testConfig(env));

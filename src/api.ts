@@ -83,7 +83,9 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     router,
     async close() {
       await app.close();
+      logger.info('HTTP server closed; in-flight requests answered');
       await router.close();
+      logger.info('shard workers closed; their producers flushed');
       await producer.disconnect().catch(() => undefined);
       await admin.disconnect().catch(() => undefined);
       redis.disconnect();

@@ -67,6 +67,7 @@ async function shutdown(signal: string): Promise<void> {
   logger.info({ signal }, 'consumer shutting down');
   setTimeout(() => process.exit(1), 20_000).unref();
   await consumer.stop();
+  logger.info('consumer left the group; offsets committed');
   server.close();
   redis.disconnect();
   await orm.close();
