@@ -74,7 +74,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   };
 
   const gate = new IssueGate(config.limits, scripts, metrics, logger);
-  const app = await buildApp({ config, orm, redis, scripts, admit: (req) => router.admit(req), gate, reconciler, metrics, readiness });
+  const app = await buildApp({ config, orm, redis, scripts, admit: (req) => router.admit(req), couponChanged: (change) => router.couponChanged(change), gate, reconciler, metrics, readiness });
 
   return {
     app,

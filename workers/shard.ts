@@ -17,7 +17,7 @@ import { IssueEventProducer } from '../src/issuance/producer.ts';
 import { createKafka } from '../src/kafka.ts';
 import { createLogger } from '../src/log.ts';
 import { AdmissionMetrics } from '../src/metrics/admission-metrics.ts';
-import { parseCouponChange } from '../src/shards/coupon-change.ts';
+import { parseCouponChange, type CouponChange } from '../src/shards/coupon-change.ts';
 import { createRedis } from '../src/redis.ts';
 
 const { shard, config } = workerData as { shard: number; config: Config };
@@ -61,8 +61,7 @@ const admitter = new Admitter({
 const subscriber = redis.duplicate({ connectionName: `shard-${shard}-sub`, enableOfflineQueue: true });
 subscriber.on('message', (_channel: string, message: string) => {
   const change = parseCouponChange(message);
-  if (change?.kind === 'changed') knowledge.changed(change.couponId);
-  else if (change?.kind === 'reset') knowledge.forget(change.couponId);
+  if (change) couponChanged(change);
 });
 subscriber.on('error', () => undefined);
 redis.on('error', () => undefined);
@@ -80,6 +79,15 @@ if (config.userPreloadMax > 0) {
 
 export function admit(requests: AdmissionRequest[]): Promise<AdmissionOutcome[]> {
   return admitter.admit(requests);
+}
+
+/**
+ * A coupon changed. Also called directly by this process's router when it served the change, so
+ * the very next request here sees it (the Redis broadcast reaches every process, but a moment later).
+ */
+export function couponChanged(change: CouponChange): void {
+  if (change.kind === 'changed') knowledge.changed(change.couponId);
+  else knowledge.forget(change.couponId);
 }
 
 /** Whether this shard can admit right now: Redis connected and the Kafka producer ready. */

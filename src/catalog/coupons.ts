@@ -53,6 +53,8 @@ export async function createCoupon({ orm, redis, scripts }: CatalogDeps, input: 
   });
   await em.flush();
   const remaining = await initCouponState({ redis, scripts }, coupon);
+  // A shard that was asked for this id before it existed remembers "not found" for a moment.
+  await redis.publish(COUPON_CHANGED_CHANNEL, encodeCouponChange({ kind: 'changed', couponId: coupon.id }));
   return toView(coupon, remaining);
 }
 

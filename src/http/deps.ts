@@ -1,6 +1,7 @@
 import type { AdmissionOutcome, AdmissionRequest } from '../admission/outcome.ts';
 import type { AdmissionScripts } from '../admission/scripts.ts';
 import type { Config } from '../config.ts';
+import type { CouponChange } from '../shards/coupon-change.ts';
 import type { Orm } from '../db/orm.ts';
 import type { ApiMetrics } from '../metrics/api-metrics.ts';
 import type { IssueGate } from './issue-gate.ts';
@@ -15,6 +16,8 @@ export interface AppDeps {
   scripts: AdmissionScripts;
   /** Hands an issue request to the shard worker that owns its coupon. */
   admit: (request: AdmissionRequest) => Promise<AdmissionOutcome>;
+  /** Tells this process's owner of a coupon that it changed (other processes hear it through Redis). */
+  couponChanged: (change: CouponChange) => Promise<void>;
   /** Load shedding and rate limits in front of admission. */
   gate: IssueGate;
   reconciler: Reconciler;

@@ -2,6 +2,7 @@ import { Piscina } from 'piscina';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { AdmissionOutcome, AdmissionRequest } from '../admission/outcome.ts';
 import type { Config } from '../config.ts';
+import type { CouponChange } from './coupon-change.ts';
 import { shardOf } from './hash.ts';
 import { OverloadDetector } from './overload.ts';
 
@@ -96,6 +97,11 @@ export class ShardRouter {
         setImmediate(() => this.#flush(shard));
       }
     });
+  }
+
+  /** Tells the coupon's owner in this process that it changed; resolves once the worker applied it. */
+  async couponChanged(change: CouponChange): Promise<void> {
+    await this.#pools[shardOf(change.couponId, this.#pools.length)]!.run(change, { name: 'couponChanged' });
   }
 
   /** Tasks waiting for each shard's worker: the backlog a spike builds. */

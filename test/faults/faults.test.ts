@@ -3,13 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import { AdmissionScripts } from '../../src/admission/scripts.ts';
 import { createCoupon } from '../../src/catalog/coupons.ts';
 import { createUsers } from '../../src/catalog/users.ts';
+import type { Config } from '../../src/config.ts';
 import type { Orm } from '../../src/db/orm.ts';
 import type { Redis } from '../../src/redis.ts';
 import { testConfig, testEnv } from '../support/env.ts';
 import { FaultStack } from '../support/fault-stack.ts';
 import { Client } from '../support/http.ts';
 import { eventually, run, startApi, type Proc } from '../support/processes.ts';
-import { createTestTopics, openTestOrm, openTestRedis } from '../support/services.ts';
+import { createTestTopics, openTestOrm, openTestRedis, testKafka } from '../support/services.ts';
 import { percentile } from '../support/storm.ts';
 
 const PORT = 18_200;
@@ -37,11 +38,12 @@ describe('faults during a storm', { timeout: 900_000 }, () => {
   let redis: Redis;
   let api: Proc;
   let consumer: Proc;
+  let config: Config;
 
   before(async () => {
     await stack.startAll();
     env = testEnv({ ...stack.appEnv, PORT: String(PORT), SHARDS: '2', START_CONSUMER: 'false', CONSUMER_METRICS_PORT: '0' });
-    const config = testConfig(env);
+    config = testConfig(env);
     await createTestTopics(config);
     orm = await openTestOrm(config);
     redis = await openTestRedis(config);
@@ -145,6 +147,34 @@ describe('faults during a storm', { timeout: 900_000 }, () => {
     });
     assert.ok(results.some((r) => r.status === 503), 'the outage was seen as 503s');
     await settleAndCheck('kafka killed', coupon.id, results, faultAt, recoveredAt);
+  });
+
+  it('a poison message in the topic goes to the dead-letter topic while the storm flows', async () => {
+    const kafka = testKafka(config);
+    const dlq = kafka.consumer({ groupId: `${config.kafka.consumerGroup}-dlq-${Date.now()}` });
+    const dead: { value: string; reason: string }[] = [];
+    await dlq.connect();
+    await dlq.subscribe({ topic: config.kafka.deadLetterTopic, fromBeginning: true });
+    await dlq.run({ eachMessage: async ({ message }) => {
+      dead.push({ value: message.value?.toString() ?? '', reason: message.headers?.['x-dead-letter-reason']?.toString() ?? '' });
+    } });
+    const poison = `poison ${Date.now()}: not an issue event`;
+    try {
+      const { coupon, results, faultAt, recoveredAt } = await stormDuring(async (strike) => {
+        const producer = kafka.producer();
+        await producer.connect();
+        await strike();
+        // On every partition, so it sits in front of whatever partition the storm's coupon uses.
+        await producer.send({ topic: config.kafka.topic, acks: -1, messages: Array.from({ length: config.kafka.partitions }, (_, partition) => ({ partition, value: poison })) });
+        await producer.disconnect();
+        await new Promise((r) => setTimeout(r, 1_500));
+      });
+      await eventually('the poison in the dead-letter topic', async () => dead.filter((d) => d.value === poison).length === config.kafka.partitions, 60_000);
+      assert.ok(dead.filter((d) => d.value === poison).every((d) => /malformed/.test(d.reason)), JSON.stringify(dead.slice(0, 3)));
+      await settleAndCheck('poison message', coupon.id, results, faultAt, recoveredAt);
+    } finally {
+      await dlq.disconnect();
+    }
   });
 
   it('Redis restarted (AOF keeps every admission)', async () => {
