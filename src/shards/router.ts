@@ -52,7 +52,8 @@ export class ShardRouter {
   readonly #pools: Piscina[];
   readonly #pending: Waiting[][];
   readonly #scheduled: boolean[];
-  readonly #inFlight: number[];
+  /** Admit tasks out per shard (their count is what concurrentBatches limits). */
+  readonly #running: Set<Promise<void>>[];
   readonly #overload: OverloadDetector[];
   readonly #maxBatch: number;
   readonly #concurrentBatches: number;
@@ -80,7 +81,7 @@ export class ShardRouter {
     }));
     this.#pending = this.#pools.map(() => []);
     this.#scheduled = this.#pools.map(() => false);
-    this.#inFlight = this.#pools.map(() => 0);
+    this.#running = this.#pools.map(() => new Set());
     this.#overload = this.#pools.map(() => new OverloadDetector());
   }
 
@@ -123,9 +124,10 @@ export class ShardRouter {
   /** Lets queued work finish, flushes each worker's producer, then stops the threads. */
   async close(): Promise<void> {
     await Promise.all(this.#pools.map(async (pool, shard) => {
-      while (this.#pending[shard]!.length > 0 || this.#inFlight[shard]! > 0) {
+      const running = this.#running[shard]!;
+      while (this.#pending[shard]!.length > 0 || running.size > 0) {
         this.#flush(shard);
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        await Promise.race(running);
       }
       await pool.run(null, { name: 'close' }).catch(() => undefined);
       await pool.close();
@@ -150,22 +152,23 @@ export class ShardRouter {
         this.#onShed(stale);
       }
     }
-    while (pending.length > 0 && this.#inFlight[shard]! < this.#concurrentBatches) {
+    const running = this.#running[shard]!;
+    while (pending.length > 0 && running.size < this.#concurrentBatches) {
       const batch = pending.splice(0, this.#maxBatch);
       // The batch's last request waited least.
       const newest = batch.at(-1)!.blockedAt;
       overload.dispatched(newest === undefined ? 0 : now - newest);
-      this.#inFlight[shard]!++;
-      (pool.run(batch.map((w) => w.request), { name: 'admit' }) as Promise<AdmissionOutcome[]>).then(
+      const task: Promise<void> = (pool.run(batch.map((w) => w.request), { name: 'admit' }) as Promise<AdmissionOutcome[]>).then(
         (outcomes) => batch.forEach((w, i) => w.resolve(outcomes[i]!)),
         (err: Error) => batch.forEach((w) => w.reject(err)),
       ).finally(() => {
-        this.#inFlight[shard]!--;
+        running.delete(task);
         if (pending.length > 0 && !this.#scheduled[shard]) {
           this.#scheduled[shard] = true;
           setImmediate(() => this.#flush(shard));
         }
       });
+      running.add(task);
     }
     if (pending.length === 0) overload.drained();
     // What is left waits for a slot from now on. The marked ones are a prefix (FIFO), so walking
