@@ -1,5 +1,5 @@
 /**
- * `npm run bench:flood [-- --factor 2] [--seconds 10] [--capacity-seconds 10] [--workers 512]`
+ * `npm run bench:flood [-- --factor 2] [--seconds 10] [--capacity-seconds 10] [--workers 512] [--no-split]`
  *
  * Overload: what the API does when more arrives than it can serve. One run on this machine:
  *
@@ -16,6 +16,8 @@
  * generator costs about as much CPU per request as the API does, and on 2 cores could not offer
  * twice what the API serves. The API process is confined to the last core and the generator to the
  * first (taskset; Redis, Kafka and MariaDB float), for both phases, so the factor is honest.
+ * --no-split lets everything share both cores (here that measured no higher capacity, and a worse
+ * flood: the generator then takes its CPU from the API).
  *
  * The API runs with its production shedding settings (MAX_IN_FLIGHT, MAX_QUEUE_WAIT_MS,
  * MAX_EVENT_LOOP_DELAY_MS from the environment or their defaults), isolated like the tests.
@@ -44,8 +46,10 @@ const { values } = parseArgs({
     'capacity-seconds': { type: 'string', default: '10' },
     workers: { type: 'string', default: '512' },
     'max-workers': { type: 'string', default: '4000' },
+    split: { type: 'boolean', default: true },
   },
   strict: true,
+  allowNegative: true,
 });
 const num = (name: keyof typeof values, min: number): number => {
   const n = Number(values[name]);
@@ -63,8 +67,10 @@ const TOOLS = join(ROOT, '.data', 'tools', 'bin');
 const API_PORT = 18_096;
 /** Users (and units) seeded: enough for a warm-up, the capacity phase and --factor × any capacity this box reaches. */
 const USERS = 600_000;
-const GEN_CPU = '0';
-const API_CPU = String(availableParallelism() - 1);
+/** --no-split lets the API, vegeta and the services share every core. */
+const SPLIT = values.split!;
+const GEN_CPU = SPLIT ? '0' : `0-${availableParallelism() - 1}`;
+const API_CPU = SPLIT ? String(availableParallelism() - 1) : undefined;
 
 const log = (line: string) => console.error(`[flood] ${line}`);
 
@@ -133,7 +139,7 @@ const users = readSeedFile(usersFile);
 const base = `http://127.0.0.1:${API_PORT}`;
 const pathOf = (i: number) => `/api/coupons/${users.couponId}/issue-fcfs/${users.publicIds[i]}`;
 
-log(`API on core ${API_CPU}, vegeta on core ${GEN_CPU}`);
+log(SPLIT ? `API on core ${API_CPU}, vegeta on core ${GEN_CPU}` : 'API, vegeta and the services share every core');
 const api = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/start.ts'], env, API_CPU);
 let failed = false;
 try {
@@ -179,7 +185,7 @@ try {
   const p = (xs: ArrayLike<number>, q: number) => (xs.length ? round(percentile(xs, q)) : '-');
   console.log([
     '',
-    `flood at ${FACTOR} × capacity: ${rate} arrivals/s for ${SECONDS} s against a measured capacity of ${capacity} req/s (admitted path; API on core ${API_CPU}, vegeta on core ${GEN_CPU})`,
+    `flood at ${FACTOR} × capacity: ${rate} arrivals/s for ${SECONDS} s against a measured capacity of ${capacity} req/s (admitted path; ${SPLIT ? `API on core ${API_CPU}, vegeta on core ${GEN_CPU}` : 'all cores shared'})`,
     `  sent ${offered}`,
     `  202 accepted ${accepted.length} (${Math.round(accepted.length / SECONDS)}/s): p50 ${p(accepted, 50)} ms, p95 ${p(accepted, 95)} ms, p99 ${p(accepted, 99)} ms, max ${p(accepted, 100)} ms`,
     `  503 shed     ${shed.length}: p50 ${p(shedLat, 50)} ms, p99 ${p(shedLat, 99)} ms, all with Retry-After`,
