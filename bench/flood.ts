@@ -125,7 +125,9 @@ log(`${machine.cpuModel} × ${machine.cpus}, Node ${machine.node}, commit ${mach
 if (availableParallelism() < 2) throw new Error('the flood needs 2 cores: one for the generator, one for the API');
 vegeta();
 if (!(await freePort(API_PORT))) throw new Error(`port ${API_PORT} is taken`);
-const env = testEnv({ PORT: String(API_PORT), START_CONSUMER: 'true', CONSUMER_METRICS_PORT: '0', LOG_LEVEL: 'info' });
+// The consumer runs as its own process (`npm run consumer`), as deployed beside several API
+// processes, and is not confined with the API: a child of `npm start` would share its core.
+const env = testEnv({ PORT: String(API_PORT), START_CONSUMER: 'false', CONSUMER_METRICS_PORT: '0', LOG_LEVEL: 'info' });
 // The production shedding settings, not the tests'.
 for (const key of ['MAX_IN_FLIGHT', 'MAX_QUEUE_WAIT_MS', 'MAX_EVENT_LOOP_DELAY_MS']) {
   if (process.env[key] === undefined) delete env[key];
@@ -141,6 +143,7 @@ const pathOf = (i: number) => `/api/coupons/${users.couponId}/issue-fcfs/${users
 
 log(SPLIT ? `API on core ${API_CPU}, vegeta on core ${GEN_CPU}` : 'API, vegeta and the services share every core');
 const api = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/start.ts'], env, API_CPU);
+const consumer = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/consumer.ts'], env);
 let failed = false;
 try {
   await ready('the API', api, `${base}/health/ready`);
@@ -205,6 +208,7 @@ try {
 } finally {
   const stopping = performance.now();
   await api.stop();
+  await consumer.stop();
   const stopMs = Math.round(performance.now() - stopping);
   log(`API stopped (SIGTERM) in ${stopMs} ms`);
   if (stopMs > 10_000) log(`slow shutdown; the API's last lines:\n${api.output().split('\n').slice(-25).join('\n')}`);
