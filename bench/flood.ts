@@ -114,6 +114,43 @@ async function attack(name: string, from: number, count: number, args: string[])
   return out;
 }
 
+/** The issue route's duration histogram by status: cumulative bucket counts by upper bound (s). */
+async function issueDurations(baseUrl: string): Promise<Map<string, Map<number, number>>> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const out = new Map<string, Map<number, number>>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('http_request_duration_seconds_bucket{') || !line.includes('issue-fcfs') || !line.includes('method="POST"')) continue;
+    const status = /status_code="(\d+)"/.exec(line)?.[1];
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    if (!status || !le) continue;
+    const buckets = out.get(status) ?? new Map<number, number>();
+    buckets.set(le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), Number(line.slice(line.lastIndexOf(' ') + 1)));
+    out.set(status, buckets);
+  }
+  return out;
+}
+
+/** A quantile (ms) of what happened between two scrapes, interpolated within buckets as Prometheus does. */
+function serverQuantile(before: Map<string, Map<number, number>>, after: Map<string, Map<number, number>>, status: string, q: number): string {
+  const b = after.get(status);
+  if (!b) return '-';
+  const bounds = [...b.keys()].sort((x, y) => x - y);
+  const counts = bounds.map((le) => b.get(le)! - (before.get(status)?.get(le) ?? 0));
+  const total = counts.at(-1)!;
+  if (total <= 0) return '-';
+  const rank = q * total;
+  for (let i = 0; i < bounds.length; i++) {
+    if (counts[i]! >= rank) {
+      const lo = i === 0 ? 0 : bounds[i - 1]!;
+      const hi = bounds[i]!;
+      if (!Number.isFinite(hi)) return `> ${lo * 1000}`;
+      const below = i === 0 ? 0 : counts[i - 1]!;
+      return String(round((lo + ((hi - lo) * (rank - below)) / (counts[i]! - below)) * 1000));
+    }
+  }
+  return '-';
+}
+
 function tally(answers: Answer[]): Record<string, number> {
   const t: Record<string, number> = {};
   for (const a of answers) t[`${a.status} ${a.code}`.trim()] = (t[`${a.status} ${a.code}`.trim()] ?? 0) + 1;
@@ -156,6 +193,8 @@ try {
     return from;
   };
 
+  const serverBefore = await issueDurations(base);
+
   // 1. Capacity: a warm-up, then the measured closed loop (rate 0 = as fast as the workers go).
   // vegeta cycles through its targets: give each phase more users than it can possibly send.
   const warmCount = 40_000;
@@ -179,6 +218,8 @@ try {
   const other = flood.filter((a) => a.status !== 202 && a.status !== 503);
   const offered = flood.length;
 
+  const server = await issueDurations(base);
+
   // 3. Settle: every 202 of every phase must be exactly one row.
   log('waiting for the consumer to persist every admission');
   const rec = await awaitReconciliation(base, users.couponId, env.ADMIN_TOKEN!, 300_000);
@@ -193,6 +234,7 @@ try {
     `  202 accepted ${accepted.length} (${Math.round(accepted.length / SECONDS)}/s): p50 ${p(accepted, 50)} ms, p95 ${p(accepted, 95)} ms, p99 ${p(accepted, 99)} ms, max ${p(accepted, 100)} ms`,
     `  503 shed     ${shed.length}: p50 ${p(shedLat, 50)} ms, p99 ${p(shedLat, 99)} ms, all with Retry-After`,
     `  other        ${other.length}: ${JSON.stringify(tally(other))}`,
+    `  inside the API (Fastify's own timing, parse to reply, all phases, from /metrics): 202 p50 ${serverQuantile(serverBefore, server, '202', 0.5)} ms, p99 ${serverQuantile(serverBefore, server, '202', 0.99)} ms; 503 p99 ${serverQuantile(serverBefore, server, '503', 0.99)} ms`,
     `  promised (202 in every phase) ${promised}, rows persisted ${persisted}; reconciliation ${rec.reason} after ${round(rec.waitedMs / 1000)} s`,
     `  load average at the end ${loadavg().map((x) => round(x, 2)).join(' ')}`,
   ].join('\n'));
