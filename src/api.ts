@@ -82,7 +82,15 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     redis,
     router,
     async close() {
+      // In-flight requests get time to finish; a connection still open after that (a client that
+      // never finishes its request, a request stuck somewhere) must not hold the shutdown, which
+      // still has the shard workers' producers to flush.
+      const force = setTimeout(() => {
+        logger.warn({ issueRequestsInProgress: gate.inFlight, queued: router.queueDepths() }, 'connections still open 10 s into shutdown; closing them');
+        app.server.closeAllConnections();
+      }, 10_000);
       await app.close();
+      clearTimeout(force);
       logger.info('HTTP server closed; in-flight requests answered');
       await router.close();
       logger.info('shard workers closed; their producers flushed');
