@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { AdmissionScripts } from './admission/scripts.ts';
 import type { Config } from './config.ts';
 import { openOrm, updateSchema, type Orm } from './db/orm.ts';
+import { broadcastCouponChange } from './catalog/coupons.ts';
 import { registerDbPoolMetrics } from './metrics/db-pool.ts';
+import type { CouponChange } from './shards/coupon-change.ts';
 import { buildApp } from './http/app.ts';
 import { IssueGate } from './http/issue-gate.ts';
 import { IssueEventProducer } from './issuance/producer.ts';
@@ -39,15 +41,14 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   // Reconciliation's re-publishing only; issue requests publish from their shard worker.
   const producer = new IssueEventProducer({ kafka, topic: config.kafka.topic });
 
-  // The metrics read the router and the router reports sheds to the metrics: one is built first.
-  let metrics: ApiMetrics | undefined;
+  // The metrics read the router only at scrape time, so they can be built first.
+  const metrics = new ApiMetrics({ queueDepths: () => router.queueDepths(), workerMetrics: () => router.workerMetrics() });
   const router = new ShardRouter({
     config,
     shards: config.shards,
     maxQueueWaitMs: config.limits.maxQueueWaitMs,
-    onShed: (count) => metrics?.shed.inc({ reason: 'queue_wait' }, count),
+    onShed: (count) => metrics.shed.inc({ reason: 'queue_wait' }, count),
   });
-  metrics = new ApiMetrics({ queueDepths: () => router.queueDepths(), workerMetrics: () => router.workerMetrics() });
   registerDbPoolMetrics(metrics.registry, orm);
   const reconciler = new Reconciler({
     orm,
@@ -74,7 +75,12 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   };
 
   const gate = new IssueGate(config.limits, scripts, metrics, logger);
-  const app = await buildApp({ config, orm, redis, scripts, admit: (req) => router.admit(req), couponChanged: (change) => router.couponChanged(change), gate, reconciler, metrics, readiness });
+  // "Admits again at once" after a restock holds in this process before the broadcast lands.
+  const announce = async (change: CouponChange) => {
+    await router.couponChanged(change);
+    await broadcastCouponChange(redis, change);
+  };
+  const app = await buildApp({ config, orm, redis, scripts, admit: (req) => router.admit(req), announce, gate, reconciler, metrics, readiness });
 
   return {
     app,

@@ -4,7 +4,7 @@ import { Coupon } from '../db/entities.ts';
 import type { Redis } from '../redis.ts';
 import { COUPON_CHANGED_CHANNEL, COUPON_IDS, couponKeys } from '../admission/keys.ts';
 import type { AdmissionScripts } from '../admission/scripts.ts';
-import { encodeCouponChange } from '../shards/coupon-change.ts';
+import { encodeCouponChange, type CouponChange } from '../shards/coupon-change.ts';
 
 export interface NewCoupon {
   name: string;
@@ -36,13 +36,27 @@ export interface CatalogDeps {
   orm: Orm;
   redis: Redis;
   scripts: AdmissionScripts;
+  /**
+   * How the shards learn that a coupon changed. By default the Redis broadcast every process hears;
+   * the API also tells its own owner first, so the change holds there before it answers.
+   */
+  announce?: (change: CouponChange) => Promise<void>;
+}
+
+/** The broadcast every API process's shard workers subscribe to. */
+export async function broadcastCouponChange(redis: Redis, change: CouponChange): Promise<void> {
+  await redis.publish(COUPON_CHANGED_CHANNEL, encodeCouponChange(change));
+}
+
+function announce(deps: CatalogDeps, change: CouponChange): Promise<void> {
+  return deps.announce ? deps.announce(change) : broadcastCouponChange(deps.redis, change);
 }
 
 const ms = (d: Date | null | undefined) => (d ? d.getTime() : 0);
 
 /** The coupon in the database, then its admission state in Redis (stock, window). */
-export async function createCoupon({ orm, redis, scripts }: CatalogDeps, input: NewCoupon): Promise<CouponView> {
-  const em = orm.em.fork();
+export async function createCoupon(deps: CatalogDeps, input: NewCoupon): Promise<CouponView> {
+  const em = deps.orm.em.fork();
   const coupon = em.create(Coupon, {
     name: input.name,
     totalQuantity: input.totalQuantity,
@@ -52,9 +66,9 @@ export async function createCoupon({ orm, redis, scripts }: CatalogDeps, input: 
     createdAt: new Date(),
   });
   await em.flush();
-  const remaining = await initCouponState({ redis, scripts }, coupon);
+  const remaining = await initCouponState(deps, coupon);
   // A shard that was asked for this id before it existed remembers "not found" for a moment.
-  await redis.publish(COUPON_CHANGED_CHANNEL, encodeCouponChange({ kind: 'changed', couponId: coupon.id }));
+  await announce(deps, { kind: 'changed', couponId: coupon.id });
   return toView(coupon, remaining);
 }
 
@@ -86,14 +100,14 @@ export async function getCouponView({ orm, redis }: Pick<CatalogDeps, 'orm' | 'r
  * Adds units: the database total first (the record), then Redis stock, then every process is told
  * to forget that the coupon was sold out.
  */
-export async function addStock({ orm, redis, scripts }: CatalogDeps, couponId: number, add: number): Promise<CouponView | null> {
-  const em = orm.em.fork();
+export async function addStock(deps: CatalogDeps, couponId: number, add: number): Promise<CouponView | null> {
+  const em = deps.orm.em.fork();
   const updated = await em.nativeUpdate(Coupon, { id: couponId }, { totalQuantity: raw('total_quantity + ?', [add]) });
   if (updated === 0) return null;
-  const coupon = (await findCoupon(orm, couponId))!;
-  let remaining = await scripts.restock(couponId, add);
-  if (remaining < 0) remaining = await initCouponState({ redis, scripts }, coupon);
-  await redis.publish(COUPON_CHANGED_CHANNEL, encodeCouponChange({ kind: 'changed', couponId }));
+  const coupon = (await findCoupon(deps.orm, couponId))!;
+  let remaining = await deps.scripts.restock(couponId, add);
+  if (remaining < 0) remaining = await initCouponState(deps, coupon);
+  await announce(deps, { kind: 'changed', couponId });
   return toView(coupon, remaining);
 }
 

@@ -16,8 +16,8 @@ export interface AppDeps {
   scripts: AdmissionScripts;
   /** Hands an issue request to the shard worker that owns its coupon. */
   admit: (request: AdmissionRequest) => Promise<AdmissionOutcome>;
-  /** Tells this process's owner of a coupon that it changed (other processes hear it through Redis). */
-  couponChanged: (change: CouponChange) => Promise<void>;
+  /** Tells every shard that a coupon changed: this process's owner at once, the others through Redis. */
+  announce: (change: CouponChange) => Promise<void>;
   /** Load shedding and rate limits in front of admission. */
   gate: IssueGate;
   reconciler: Reconciler;

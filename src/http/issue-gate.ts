@@ -11,14 +11,14 @@ export interface Refusal {
   retryAfterSeconds: number;
 }
 
+const SHED: Refusal = { refused: true, status: 503, code: 'UNAVAILABLE', retryAfterSeconds: 1 };
+
 /**
  * What stands before admission on the issue route: load shedding (a cap on requests in progress
  * in this process, so a flood beyond capacity gets fast 503s instead of ever-growing latency) and
  * per-user and per-IP rate limits counted in Redis (shared by every API process). The limiter fails
  * open: if Redis cannot count, admission itself will decide (and answer 503 if Redis is down).
  */
-const SHED: Refusal = { refused: true, status: 503, code: 'UNAVAILABLE', retryAfterSeconds: 1 };
-
 export class IssueGate {
   readonly #limits: Config['limits'];
   readonly #exempt: Set<string>;

@@ -43,7 +43,6 @@ export function couponRoutes(app: FastifyInstance, deps: AppDeps): void {
     const endsAt = request.body.endsAt ? new Date(request.body.endsAt) : null;
     if (startsAt && endsAt && endsAt <= startsAt) throw new ApiError(400, 'INVALID_REQUEST', 'endsAt must be after startsAt');
     const view = await createCoupon(deps, { name: name.trim(), totalQuantity, startsAt, endsAt });
-    await deps.couponChanged({ kind: 'changed', couponId: view.id });
     return reply.code(201).send(view);
   });
 
@@ -78,8 +77,6 @@ export function couponRoutes(app: FastifyInstance, deps: AppDeps): void {
   }, async (request) => {
     const view = await addStock(deps, request.params.couponId, request.body.add);
     if (!view) throw notFound('COUPON_NOT_FOUND', 'Coupon');
-    // "Admits again at once" holds here without waiting for the broadcast.
-    await deps.couponChanged({ kind: 'changed', couponId: view.id });
     return view;
   });
 
