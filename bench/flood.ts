@@ -1,32 +1,40 @@
 /**
- * `npm run bench:flood [-- --factor 2] [--seconds 10] [--capacity-seconds 10] [--workers 512] [--no-split]`
+ * `npm run bench:flood [-- --factor 2] [--seconds 10] [--capacity-seconds 10] [--workers 512]
+ *   [--flood-workers 1000] [--no-split] [--profile]`
  *
  * Overload: what the API does when more arrives than it can serve. One run on this machine:
  *
  * 1. Capacity: a closed loop of --workers concurrent requests for --capacity-seconds (enough
  *    concurrency to saturate the API: its batches grow with the load, so a few connections would
- *    measure latency, not capacity), every request admitted (a new user each, stock for all).
- * 2. Flood: an open model at --factor × that capacity for --seconds (arrivals on a clock, however
- *    slowly the API answers), again every request a new user with stock left, so whatever is not
- *    shed is real work.
+ *    measure latency, not capacity), every request admitted (a new user each, stock for all), on
+ *    an API with shedding off: capacity is what the admitted path serves, not what it answers.
+ * 2. Flood: the API restarted with its production shedding settings (MAX_IN_FLIGHT,
+ *    IN_FLIGHT_TARGET_MS, MAX_QUEUE_WAIT_MS, MAX_EVENT_LOOP_DELAY_MS from the environment or their
+ *    defaults), warmed up at half the capacity, then an open model at --factor × the capacity for
+ *    --seconds, again every request a new user with stock left, so whatever is not shed is real
+ *    work. Latencies count from when each request was due, not when it was sent: a generator
+ *    whose --flood-workers are all held by a slow API sends late, and that wait is the API's
+ *    (coordinated omission, corrected as wrk2 does). The workers are a fixed pool: vegeta's
+ *    growing pool (-max-workers above -workers) measured seconds of p99 against a server that
+ *    answers instantly, here and at these rates; a fixed pool of 1,000 measured p99 60 ms at
+ *    20,000/s against the same server.
  * 3. Settle: waits until reconciliation says every admission is a database row, then compares the
  *    202s the generator received with the rows the coupon has.
  *
  * The generator is vegeta (Go, MIT; `go install`ed into .data/tools on first use): a Node
  * generator costs about as much CPU per request as the API does, and on 2 cores could not offer
  * twice what the API serves. The API process is confined to the last core and the generator to the
- * first (taskset; Redis, Kafka and MariaDB float), for both phases, so the factor is honest.
- * --no-split lets everything share both cores (here that measured no higher capacity, and a worse
- * flood: the generator then takes its CPU from the API).
+ * first (taskset; Redis, Kafka, MariaDB and the consumer float), for both phases, so the factor is
+ * honest. --no-split lets everything share both cores. It prints where the API's CPU went (per
+ * thread), why requests were shed, and how busy the generator was; --profile adds the API's CPU
+ * profile. FLOOD_API_NODE_ARGS passes extra Node flags to the API.
  *
- * The API runs with its production shedding settings (MAX_IN_FLIGHT, MAX_QUEUE_WAIT_MS,
- * MAX_EVENT_LOOP_DELAY_MS from the environment or their defaults), isolated like the tests.
  * Targets (issue #6): p99 of the accepted requests under 200 ms, the rest shed with 503 (no other
  * status, no connection errors), every 202 exactly one row. Exits 1 when a target is missed.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,9 +43,10 @@ import { awaitReconciliation } from '../src/loadtest/reconciliation.ts';
 import { machineInfo, readSeedFile } from '../src/loadtest/runner.ts';
 import { percentile, round, sortedCopy } from '../src/loadtest/stats.ts';
 import { testConfig, testEnv } from '../test/support/env.ts';
-import { eventually } from '../test/support/processes.ts';
+import { eventually, type Proc } from '../test/support/processes.ts';
 import { createTestTopics, openTestRedis } from '../test/support/services.ts';
-import { freePort, processCpuMs, ready, seed, spawnNode } from './harness.ts';
+import { summarizeProfile } from './profile.ts';
+import { freePort, processCpuMs, ready, seed, spawnNode, threadCpuDelta, threadCpuMs } from './harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -45,8 +54,9 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     'capacity-seconds': { type: 'string', default: '10' },
     workers: { type: 'string', default: '512' },
-    'max-workers': { type: 'string', default: '4000' },
+    'flood-workers': { type: 'string', default: '1000' },
     split: { type: 'boolean', default: true },
+    profile: { type: 'boolean', default: false },
   },
   strict: true,
   allowNegative: true,
@@ -60,7 +70,7 @@ const FACTOR = num('factor', 1);
 const SECONDS = num('seconds', 1);
 const CAPACITY_SECONDS = num('capacity-seconds', 1);
 const WORKERS = Math.round(num('workers', 1));
-const MAX_WORKERS = Math.round(num('max-workers', 1));
+const FLOOD_WORKERS = Math.round(num('flood-workers', 1));
 const ROOT = new URL('../', import.meta.url).pathname;
 const VEGETA_VERSION = 'v12.13.0';
 const TOOLS = join(ROOT, '.data', 'tools', 'bin');
@@ -83,14 +93,26 @@ function vegeta(): string {
   return bin;
 }
 
+/** CPU ms of this process's waited-for children (cutime + cstime), so a finished vegeta's share. */
+function childrenCpuMs(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / 100;
+}
+
 interface Answer {
   status: number;
   latencyMs: number;
+  /**
+   * How late the generator sent it against the schedule of an open-model phase (0 in a closed
+   * loop): a generator whose workers are all held by a slow API sends late, and that wait is the
+   * API's latency too (coordinated omission, as wrk2 corrects for).
+   */
+  lateMs: number;
   code: string;
 }
 
 /** One vegeta attack over the users [from, from + count), pinned to the generator's core. */
-async function attack(name: string, from: number, count: number, args: string[]): Promise<Answer[]> {
+async function attack(name: string, from: number, count: number, rate: number, args: string[]): Promise<Answer[]> {
   const dir = mkdtempSync(join(tmpdir(), `fcfs-flood-${name}-`));
   const targets = join(dir, 'targets.jsonl');
   const results = join(dir, 'results.bin');
@@ -100,18 +122,21 @@ async function attack(name: string, from: number, count: number, args: string[])
   const child = spawn('taskset', ['-c', GEN_CPU, vegeta(), 'attack', '-format=json', `-targets=${targets}`, '-timeout=30s', `-output=${results}`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const cpuBefore = childrenCpuMs();
+  const started = performance.now();
   const [code] = (await once(child, 'exit')) as [number | null];
   if (code !== 0) throw new Error(`vegeta ${name} exited ${code}: ${err}`);
+  log(`vegeta ${name}: ${round((childrenCpuMs() - cpuBefore) / (performance.now() - started), 2)} of a core over ${round((performance.now() - started) / 1000, 1)} s`);
   const csv = execFileSync(vegeta(), ['encode', '--to', 'csv', results], { maxBuffer: 1 << 30 }).toString();
-  const out: Answer[] = [];
-  for (const line of csv.split('\n')) {
-    if (!line) continue;
-    const f = line.split(',');
+  const rows = csv.split('\n').filter(Boolean).map((line) => line.split(','));
+  // Columns: timestamp (ns), status, latency (ns), bytes out, bytes in, error, body (base64), attack, seq, …
+  const began = rows.reduce((min, f) => Math.min(min, Number(f[0]) / 1e6), Number.POSITIVE_INFINITY);
+  return rows.map((f) => {
     const status = Number(f[1]);
     const body = status > 0 ? Buffer.from(f[6] ?? '', 'base64').toString() : '';
-    out.push({ status, latencyMs: Number(f[2]) / 1e6, code: /"(?:code|status)":"([A-Z_]+)"/.exec(body)?.[1] ?? (f[5] || '') });
-  }
-  return out;
+    const lateMs = rate > 0 ? Math.max(0, Number(f[0]) / 1e6 - began - (Number(f[8]) * 1000) / rate) : 0;
+    return { status, latencyMs: Number(f[2]) / 1e6, lateMs, code: /"(?:code|status)":"([A-Z_]+)"/.exec(body)?.[1] ?? (f[5] || '') };
+  });
 }
 
 /** The issue route's duration histogram by status: cumulative bucket counts by upper bound (s). */
@@ -151,6 +176,14 @@ function serverQuantile(before: Map<string, Map<number, number>>, after: Map<str
   return '-';
 }
 
+/** http_requests_shed_total by reason. */
+async function shedByReason(baseUrl: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^http_requests_shed_total\{reason="([^"]+)"\} (\S+)$/gm)) out.set(m[1]!, Number(m[2]));
+  return out;
+}
+
 function tally(answers: Answer[]): Record<string, number> {
   const t: Record<string, number> = {};
   for (const a of answers) t[`${a.status} ${a.code}`.trim()] = (t[`${a.status} ${a.code}`.trim()] ?? 0) + 1;
@@ -179,12 +212,20 @@ const base = `http://127.0.0.1:${API_PORT}`;
 const pathOf = (i: number) => `/api/coupons/${users.couponId}/issue-fcfs/${users.publicIds[i]}`;
 
 log(SPLIT ? `API on core ${API_CPU}, vegeta on core ${GEN_CPU}` : 'API, vegeta and the services share every core');
-const api = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/start.ts'], env, API_CPU);
+const profileDir = mkdtempSync(join(tmpdir(), 'fcfs-flood-profile-'));
+const profileArgs = [...(process.env.FLOOD_API_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+async function startApi(overrides: Record<string, string>): Promise<Proc> {
+  const proc = spawnNode(['--disable-warning=TimeoutNegativeWarning', ...profileArgs, 'src/cli/start.ts'], { ...env, ...overrides }, API_CPU);
+  await ready('the API', proc, `${base}/health/ready`);
+  await eventually('the API to be ready', async () => (await fetch(`${base}/health/ready`)).status === 200, 90_000);
+  return proc;
+}
+// Capacity is what the admitted path serves with nothing shed, so it is measured on an API without
+// shedding; the flood then meets one with its production settings.
+let api = await startApi({ MAX_IN_FLIGHT: '0', MAX_QUEUE_WAIT_MS: '0', MAX_EVENT_LOOP_DELAY_MS: '0' });
 const consumer = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/consumer.ts'], env);
 let failed = false;
 try {
-  await ready('the API', api, `${base}/health/ready`);
-  await eventually('the API to be ready', async () => (await fetch(`${base}/health/ready`)).status === 200, 90_000);
   let next = 0;
   const take = (n: number) => {
     const from = next;
@@ -193,48 +234,61 @@ try {
     return from;
   };
 
-  const serverBefore = await issueDurations(base);
-
   // 1. Capacity: a warm-up, then the measured closed loop (rate 0 = as fast as the workers go).
   // vegeta cycles through its targets: give each phase more users than it can possibly send.
   const warmCount = 40_000;
-  const warm = await attack('warmup', take(warmCount), warmCount, ['-rate=0', `-max-workers=${WORKERS}`, `-workers=${WORKERS}`, '-duration=2s']);
+  const warm = await attack('warmup', take(warmCount), warmCount, 0, ['-rate=0', `-max-workers=${WORKERS}`, `-workers=${WORKERS}`, '-duration=2s']);
   const capCount = 25_000 * CAPACITY_SECONDS;
   const cpu0 = processCpuMs(api.child.pid);
-  const cap = await attack('capacity', take(capCount), capCount, ['-rate=0', `-max-workers=${WORKERS}`, `-workers=${WORKERS}`, `-duration=${CAPACITY_SECONDS}s`]);
+  const cap = await attack('capacity', take(capCount), capCount, 0, ['-rate=0', `-max-workers=${WORKERS}`, `-workers=${WORKERS}`, `-duration=${CAPACITY_SECONDS}s`]);
   const cpu1 = processCpuMs(api.child.pid);
-  const capacity = Math.round(cap.length / CAPACITY_SECONDS);
+  // What it serves, not what it answers: a 503 in this phase is not capacity.
+  const capacity = Math.round(cap.filter((a) => a.status === 202).length / CAPACITY_SECONDS);
   const capLat = sortedCopy(cap.filter((a) => a.status === 202).map((a) => a.latencyMs));
   log(`capacity (admitted path, ${WORKERS} concurrent): ${capacity} req/s, p99 of 202s ${capLat.length ? round(percentile(capLat, 99)) : '-'} ms, ${JSON.stringify(tally(cap))}; API ${cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) * 1000) / cap.length) : '?'} µs CPU/request`);
 
-  // 2. Flood.
+  // 2. Flood, on an API with its production settings, warmed up below capacity first.
+  await api.stop();
+  api = await startApi({});
   const rate = Math.round(capacity * FACTOR);
+  const rewarmCount = Math.ceil(capacity * 2);
+  const rewarm = await attack('rewarm', take(rewarmCount), rewarmCount, Math.round(capacity / 2), [`-rate=${Math.round(capacity / 2)}/1s`, '-duration=2s', `-max-workers=${FLOOD_WORKERS}`, `-workers=${FLOOD_WORKERS}`]);
+  const serverBefore = await issueDurations(base);
   const floodCount = Math.ceil(rate * SECONDS * 1.02);
-  log(`flood: ${rate} arrivals/s (${FACTOR} × capacity) for ${SECONDS} s, up to ${MAX_WORKERS} requests in flight`);
-  const flood = await attack('flood', take(floodCount), floodCount, [`-rate=${rate}/1s`, `-duration=${SECONDS}s`, `-max-workers=${MAX_WORKERS}`, `-workers=${Math.min(MAX_WORKERS, 1000)}`]);
-  const accepted = sortedCopy(flood.filter((a) => a.status === 202).map((a) => a.latencyMs));
+  log(`flood: ${rate} arrivals/s (${FACTOR} × capacity) for ${SECONDS} s by ${FLOOD_WORKERS} workers`);
+  const shedBefore = await shedByReason(base);
+  const threadsBefore = threadCpuMs(api.child.pid);
+  const flood = await attack('flood', take(floodCount), floodCount, rate, [`-rate=${rate}/1s`, `-duration=${SECONDS}s`, `-max-workers=${FLOOD_WORKERS}`, `-workers=${FLOOD_WORKERS}`]);
+  // Measured from when each request was due, not when the generator got round to sending it.
+  const accepted = sortedCopy(flood.filter((a) => a.status === 202).map((a) => a.lateMs + a.latencyMs));
+  const acceptedAsSent = sortedCopy(flood.filter((a) => a.status === 202).map((a) => a.latencyMs));
+  const late = sortedCopy(flood.map((a) => a.lateMs));
   const shed = flood.filter((a) => a.status === 503);
-  const shedLat = sortedCopy(shed.map((a) => a.latencyMs));
+  const shedLat = sortedCopy(shed.map((a) => a.lateMs + a.latencyMs));
   const other = flood.filter((a) => a.status !== 202 && a.status !== 503);
   const offered = flood.length;
 
   const server = await issueDurations(base);
+  const threads = threadCpuDelta(threadsBefore, threadCpuMs(api.child.pid));
+  const shedAfter = await shedByReason(base);
+  const shedReasons = [...shedAfter].map(([reason, n]) => `${reason} ${n - (shedBefore.get(reason) ?? 0)}`).join(', ');
 
   // 3. Settle: every 202 of every phase must be exactly one row.
   log('waiting for the consumer to persist every admission');
   const rec = await awaitReconciliation(base, users.couponId, env.ADMIN_TOKEN!, 300_000);
-  const promised = [warm, cap, flood].reduce((n, answers) => n + answers.filter((a) => a.status === 202).length, 0);
+  const promised = [warm, cap, rewarm, flood].reduce((n, answers) => n + answers.filter((a) => a.status === 202).length, 0);
   const persisted = rec.report?.persisted ?? -1;
 
   const p = (xs: ArrayLike<number>, q: number) => (xs.length ? round(percentile(xs, q)) : '-');
   console.log([
     '',
     `flood at ${FACTOR} × capacity: ${rate} arrivals/s for ${SECONDS} s against a measured capacity of ${capacity} req/s (admitted path; ${SPLIT ? `API on core ${API_CPU}, vegeta on core ${GEN_CPU}` : 'all cores shared'})`,
-    `  sent ${offered}`,
-    `  202 accepted ${accepted.length} (${Math.round(accepted.length / SECONDS)}/s): p50 ${p(accepted, 50)} ms, p95 ${p(accepted, 95)} ms, p99 ${p(accepted, 99)} ms, max ${p(accepted, 100)} ms`,
-    `  503 shed     ${shed.length}: p50 ${p(shedLat, 50)} ms, p99 ${p(shedLat, 99)} ms, all with Retry-After`,
+    `  sent ${offered} (${Math.round(offered / SECONDS)}/s by ${FLOOD_WORKERS} workers); sent late against the schedule: p50 ${p(late, 50)} ms, p99 ${p(late, 99)} ms (counted in the latencies below)`,
+    `  202 accepted ${accepted.length} (${Math.round(accepted.length / SECONDS)}/s): p50 ${p(accepted, 50)} ms, p95 ${p(accepted, 95)} ms, p99 ${p(accepted, 99)} ms, max ${p(accepted, 100)} ms (as sent: p99 ${p(acceptedAsSent, 99)} ms)`,
+    `  503 shed     ${shed.length}: p50 ${p(shedLat, 50)} ms, p99 ${p(shedLat, 99)} ms, all with Retry-After (by reason: ${shedReasons || 'none'})`,
     `  other        ${other.length}: ${JSON.stringify(tally(other))}`,
-    `  inside the API (Fastify's own timing, parse to reply, all phases, from /metrics): 202 p50 ${serverQuantile(serverBefore, server, '202', 0.5)} ms, p99 ${serverQuantile(serverBefore, server, '202', 0.99)} ms; 503 p99 ${serverQuantile(serverBefore, server, '503', 0.99)} ms`,
+    `  inside the API (Fastify's own timing, parse to reply, from /metrics): 202 p50 ${serverQuantile(serverBefore, server, '202', 0.5)} ms, p99 ${serverQuantile(serverBefore, server, '202', 0.99)} ms; 503 p99 ${serverQuantile(serverBefore, server, '503', 0.99)} ms`,
+    `  API CPU during the flood by thread: ${threads.slice(0, 6).map(([name, ms]) => `${name} ${round(ms / 1000, 2)} s`).join(', ')} (${round(threads.reduce((n, [, ms]) => n + ms, 0) / 1000, 2)} s in ${SECONDS} s)`,
     `  promised (202 in every phase) ${promised}, rows persisted ${persisted}; reconciliation ${rec.reason} after ${round(rec.waitedMs / 1000)} s`,
     `  load average at the end ${loadavg().map((x) => round(x, 2)).join(' ')}`,
   ].join('\n'));
@@ -259,6 +313,13 @@ try {
   const redis = await openTestRedis(testConfig(env));
   for (let i = 0; i < users.publicIds.length; i += 10_000) await redis.hdel(USERS_BY_PUBLIC_ID, ...users.publicIds.slice(i, i + 10_000));
   redis.disconnect();
+}
+if (values.profile) {
+  for (const f of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
+    const p = summarizeProfile(join(profileDir, f), 25);
+    console.log(`\nCPU profile of the API, whole run (${f}: ${p.busyMs} ms busy of ${p.totalMs} ms):`);
+    for (const t of p.top) console.log(`  ${String(t.selfMs).padStart(7)} ms ${t.pct.toFixed(1).padStart(5)} %  ${t.fn}  ${t.where}`);
+  }
 }
 const errors = api.output().split('\n').filter((l) => /"level":(50|60)/.test(l));
 if (errors.length) log(`API logged ${errors.length} errors, first: ${errors[0]!.slice(0, 500)}`);

@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { eventually, watch, type Proc } from '../test/support/processes.ts';
 
@@ -22,6 +22,36 @@ export function processCpuMs(pid: number | undefined): number | null {
   }
 }
 
+/** CPU ms of each thread of a process, by thread id, with its name (from /proc; empty elsewhere). */
+export function threadCpuMs(pid: number | undefined): Map<string, { name: string; ms: number }> {
+  const out = new Map<string, { name: string; ms: number }>();
+  if (!pid) return out;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out.set(tid, { name, ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 });
+      } catch {
+        // The thread ended between the listing and the read.
+      }
+    }
+  } catch {
+    // Not Linux, or the process is gone.
+  }
+  return out;
+}
+
+/** Where a process's CPU went between two threadCpuMs readings: ms per thread name, busiest first. */
+export function threadCpuDelta(before: Map<string, { name: string; ms: number }>, after: Map<string, { name: string; ms: number }>): [string, number][] {
+  const byName = new Map<string, number>();
+  for (const [tid, t] of after) {
+    const d = t.ms - (before.get(tid)?.ms ?? 0);
+    if (d > 0) byName.set(`${t.name}`, (byName.get(t.name) ?? 0) + d);
+  }
+  return [...byName].sort((a, b) => b[1] - a[1]);
+}
 
 export function freePort(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -41,8 +41,12 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   // Reconciliation's re-publishing only; issue requests publish from their shard worker.
   const producer = new IssueEventProducer({ kafka, topic: config.kafka.topic });
 
-  // The metrics read the router only at scrape time, so they can be built first.
-  const metrics = new ApiMetrics({ queueDepths: () => router.queueDepths(), workerMetrics: () => router.workerMetrics() });
+  // The metrics read the router and the gate only at scrape time, so they can be built first.
+  const metrics = new ApiMetrics({
+    queueDepths: () => router.queueDepths(),
+    workerMetrics: () => router.workerMetrics(),
+    inFlight: (): { inFlight: number; limit: number } => ({ inFlight: gate.inFlight, limit: gate.limit }),
+  });
   const router = new ShardRouter({
     config,
     shards: config.shards,
@@ -74,7 +78,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     };
   };
 
-  const gate = new IssueGate(config.limits, scripts, metrics, logger);
+  const gate: IssueGate = new IssueGate(config.limits, scripts, metrics, logger);
   // "Admits again at once" after a restock holds in this process before the broadcast lands.
   const announce = async (change: CouponChange) => {
     await router.couponChanged(change);

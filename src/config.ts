@@ -9,6 +9,12 @@ export interface Config {
   env: 'development' | 'test' | 'production';
   host: string;
   port: number;
+  /**
+   * Connections the kernel may hold for the API before it accepts them (capped by
+   * net.core.somaxconn). An event opening is thousands of connects at once; beyond the backlog the
+   * kernel drops SYNs and those clients wait a whole retransmit (1 s, then 3 s) before even sending.
+   */
+  listenBacklog: number;
   logLevel: string;
   adminToken: string;
   /** True when ADMIN_TOKEN was not given and the development default is in use. */
@@ -30,8 +36,13 @@ export interface Config {
   userPreloadMax: number;
   /** Load shedding and rate limits on the issue route; 0 turns a limit off. */
   limits: {
-    /** Issue requests in progress per API process before new ones are shed with 503. */
+    /** Issue requests in progress per API process before new ones are shed with 503: the ceiling. */
     maxInFlight: number;
+    /**
+     * Latency (ms, inside the process) the in-flight limit steers admitted requests to: it moves
+     * between a floor and maxInFlight with the load (src/http/adaptive-limit.ts). 0: a fixed cap.
+     */
+    inFlightTargetMs: number;
     /** Longest an issue request may wait for its shard worker before it is shed with 503. */
     maxQueueWaitMs: number;
     /** Event-loop delay (ms) past which every route sheds with 503 (@fastify/under-pressure). */
@@ -124,6 +135,7 @@ export function loadConfig(env: Env = process.env): Config {
     env: nodeEnv,
     host: str(env, 'HOST', '127.0.0.1'),
     port: int(env, 'PORT', 8080, 0, 65535),
+    listenBacklog: int(env, 'LISTEN_BACKLOG', 4_096, 1, 1_000_000),
     logLevel: str(env, 'LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info'),
     adminToken: adminToken || DEFAULT_ADMIN_TOKEN,
     adminTokenIsDefault: adminToken === '',
@@ -142,6 +154,7 @@ export function loadConfig(env: Env = process.env): Config {
     userPreloadMax: int(env, 'USER_PRELOAD_MAX', 200_000, 0, 100_000_000),
     limits: {
       maxInFlight: int(env, 'MAX_IN_FLIGHT', 2_048, 0, 1_000_000),
+      inFlightTargetMs: int(env, 'IN_FLIGHT_TARGET_MS', 100, 0, 60_000),
       maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 100, 0, 60_000),
       maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
       perUser: int(env, 'RATE_LIMIT_PER_USER', 20, 0, 1_000_000),

@@ -14,7 +14,7 @@ if (config.adminTokenIsDefault) {
 }
 
 const api = await createApi(config, logger);
-await api.app.listen({ host: config.host, port: config.port });
+await api.app.listen({ host: config.host, port: config.port, backlog: config.listenBacklog });
 logger.info({ port: config.port, shards: config.shards }, 'API listening');
 
 let consumer: ChildProcess | undefined;

@@ -4,6 +4,7 @@ import fastifyUnderPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { loggerOptions } from '../log.ts';
 import type { AppDeps } from './deps.ts';
+import { earlyShedServer } from './early-shed.ts';
 import { frameworkErrors, registerErrorHandling } from './plugins/errors.ts';
 import { couponRoutes } from './routes/coupons.ts';
 import { issueRoutes } from './routes/issue.ts';
@@ -26,6 +27,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     disableRequestLogging: true,
     frameworkErrors,
     trustProxy: deps.config.limits.trustProxy,
+    serverFactory: earlyShedServer(deps.gate, deps.metrics),
   });
   app.setValidatorCompiler(validatorCompiler);
   // The API speaks JSON only: anything else is a 415, not a string that fails validation later.

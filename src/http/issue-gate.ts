@@ -2,6 +2,7 @@ import type { AdmissionScripts } from '../admission/scripts.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { ApiMetrics } from '../metrics/api-metrics.ts';
+import { AdaptiveLimit } from './adaptive-limit.ts';
 
 /** Why the gate turned a request away. */
 export interface Refusal {
@@ -14,10 +15,17 @@ export interface Refusal {
 const SHED: Refusal = { refused: true, status: 503, code: 'UNAVAILABLE', retryAfterSeconds: 1 };
 
 /**
- * What stands before admission on the issue route: load shedding (a cap on requests in progress
- * in this process, so a flood beyond capacity gets fast 503s instead of ever-growing latency) and
- * per-user and per-IP rate limits counted in Redis (shared by every API process). The limiter fails
- * open: if Redis cannot count, admission itself will decide (and answer 503 if Redis is down).
+ * The adaptive limit's floor: below a few full batches per shard worker, batching stops paying for
+ * the thread hop and the Redis and Kafka round trips, and throughput would fall with the limit.
+ */
+const MIN_IN_FLIGHT = 256;
+
+/**
+ * What stands before admission on the issue route: load shedding (a limit on requests in progress
+ * in this process, adapted to keep their latency on target, so a flood beyond capacity gets fast
+ * 503s instead of ever-growing latency) and per-user and per-IP rate limits counted in Redis
+ * (shared by every API process). The limiter fails open: if Redis cannot count, admission itself
+ * will decide (and answer 503 if Redis is down).
  */
 export class IssueGate {
   readonly #limits: Config['limits'];
@@ -25,6 +33,9 @@ export class IssueGate {
   readonly #scripts: AdmissionScripts;
   readonly #metrics: ApiMetrics;
   readonly #logger: Logger;
+  readonly #shedInFlight: { inc: () => void };
+  /** Undefined when there is no limit (MAX_IN_FLIGHT=0). */
+  readonly #limit: AdaptiveLimit | undefined;
   #inFlight = 0;
 
   constructor(limits: Config['limits'], scripts: AdmissionScripts, metrics: ApiMetrics, logger: Logger) {
@@ -33,22 +44,42 @@ export class IssueGate {
     this.#scripts = scripts;
     this.#metrics = metrics;
     this.#logger = logger;
+    this.#shedInFlight = metrics.shed.labels({ reason: 'in_flight' });
+    const { maxInFlight, inFlightTargetMs } = limits;
+    this.#limit = maxInFlight === 0 ? undefined
+      : inFlightTargetMs === 0 ? new AdaptiveLimit({ max: maxInFlight, min: maxInFlight, targetMs: Number.POSITIVE_INFINITY })
+      : new AdaptiveLimit({ max: maxInFlight, min: Math.min(MIN_IN_FLIGHT, maxInFlight), targetMs: inFlightTargetMs });
   }
 
   get inFlight(): number {
     return this.#inFlight;
   }
 
+  /** The in-flight limit as it stands (0: none). */
+  get limit(): number {
+    return this.#limit?.limit ?? 0;
+  }
+
+  /**
+   * Whether a new issue request must be shed now. Cheap enough to ask before the request is routed:
+   * under a flood, answering the excess must cost far less than serving it.
+   */
+  full(): boolean {
+    if (this.#limit === undefined || this.#inFlight < this.#limit.limit) return false;
+    this.#limit.refused(performance.now());
+    this.#shedInFlight.inc();
+    return true;
+  }
+
   /** Runs `work` if the gate lets the request through; the refusal otherwise. */
   through<T>(ip: string, publicId: string, work: () => Promise<T>): Promise<T | Refusal> {
-    const { maxInFlight, perUser, perIp } = this.#limits;
-    if (maxInFlight > 0 && this.#inFlight >= maxInFlight) {
-      this.#metrics.shed.inc({ reason: 'in_flight' });
-      return Promise.resolve(SHED);
-    }
+    if (this.full()) return Promise.resolve(SHED);
+    const { perUser, perIp } = this.#limits;
     this.#inFlight++;
+    const startedAt = performance.now();
     const done = () => {
       this.#inFlight--;
+      this.#limit?.completed(startedAt, performance.now());
     };
     // Every issue request passes here: without limits to count, no extra promise on the way.
     const counted = (perUser > 0 || perIp > 0) && !this.#exempt.has(ip);

@@ -8,6 +8,8 @@ export interface ApiMetricsOptions {
   queueDepths: () => number[];
   /** Each shard worker's own metrics, merged into the one /metrics. */
   workerMetrics: () => Promise<WorkerMetrics[]>;
+  /** Issue requests in progress and the in-flight limit as it stands (0: none), read at scrape time. */
+  inFlight: () => { inFlight: number; limit: number };
 }
 
 /** The API process's main-thread metrics, and the merge with its shard workers' registries. */
@@ -64,6 +66,22 @@ export class ApiMetrics {
       help: 'Issue requests refused with 429, by the limit hit (user, ip), or let through because the limiter failed (error).',
       labelNames: ['scope'],
       registers,
+    });
+    new Gauge({
+      name: 'issue_requests_in_flight',
+      help: 'Issue requests in progress in this process.',
+      registers,
+      collect() {
+        this.set(opts.inFlight().inFlight);
+      },
+    });
+    new Gauge({
+      name: 'issue_in_flight_limit',
+      help: 'The adaptive in-flight limit: issue requests beyond it are shed (0: no limit).',
+      registers,
+      collect() {
+        this.set(opts.inFlight().limit);
+      },
     });
     new Gauge({
       name: 'shard_queue_depth',

@@ -87,6 +87,76 @@ describe('load shedding', () => {
   });
 });
 
+describe('load shedding before routing (a real listener)', () => {
+  let api: Api;
+  let base: string;
+  before(async () => {
+    api = await start({ MAX_IN_FLIGHT: '4', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_PER_IP: '0' });
+    base = await api.app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  after(() => api.close());
+
+  it('answers the excess with the same 503 as the route before Fastify sees it, takes nothing for it, and counts it', async () => {
+    const id = await coupon(api, 1_000);
+    const users = await createUsers(api.orm, api.redis, Array.from({ length: 300 }, (_, i) => `early${i}`));
+    const replies = await Promise.all(users.map(async (u) => {
+      const res = await fetch(`${base}/api/coupons/${id}/issue-fcfs/${u.publicId}`, { method: 'POST' });
+      return { status: res.status, type: res.headers.get('content-type'), retryAfter: res.headers.get('retry-after'), body: (await res.json()) as { code?: string } };
+    }));
+    const shed = replies.filter((r) => r.status === 503);
+    const accepted = replies.filter((r) => r.status === 202);
+    assert.equal(shed.length + accepted.length, users.length, 'only 202 or 503');
+    assert.ok(shed.length > 0, 'a burst beyond the limit is shed');
+    assert.ok(accepted.length >= 4, 'the limit still admits');
+    for (const r of shed) {
+      assert.deepEqual([r.body.code, r.retryAfter, r.type], ['UNAVAILABLE', '1', 'application/json; charset=utf-8']);
+    }
+    assert.equal(await api.redis.scard(couponKeys(id).users), accepted.length, 'a shed request took no stock');
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /^issue_in_flight_limit 4$/m);
+    const shedCount = Number(/^http_requests_shed_total\{reason="in_flight"\} (\d+)$/m.exec(metrics)?.[1]);
+    assert.ok(shedCount >= shed.length, `every 503 counted (${shedCount} counted, ${shed.length} answered)`);
+    assert.match(metrics, /http_request_duration_seconds_count\{route="\/api\/coupons\/:couponId\/issue-fcfs\/:publicId",method="POST",status_code="503"\} [1-9]/);
+  });
+
+  it('sheds only issue requests: status reads among a burst are all answered', async () => {
+    const id = await coupon(api, 1_000);
+    const users = await createUsers(api.orm, api.redis, Array.from({ length: 300 }, (_, i) => `mixed${i}`));
+    const replies = await Promise.all(users.map(async (u, i) => {
+      const res = await fetch(`${base}/api/coupons/${id}/issue-fcfs/${u.publicId}`, { method: i % 3 === 0 ? 'GET' : 'POST' });
+      await res.arrayBuffer();
+      return { get: i % 3 === 0, status: res.status };
+    }));
+    assert.ok(replies.some((r) => !r.get && r.status === 503), 'the burst filled the limit');
+    assert.deepEqual([...new Set(replies.filter((r) => r.get).map((r) => r.status))], [200]);
+  });
+});
+
+describe('the adaptive in-flight limit', () => {
+  let api: Api;
+  before(async () => {
+    // A target no request can meet: every window is slow, so the limit must come down.
+    api = await start({ MAX_IN_FLIGHT: '1000', IN_FLIGHT_TARGET_MS: '1', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_PER_IP: '0' });
+  });
+  after(() => api.close());
+
+  it('shrinks towards its floor while admitted requests take longer than the target', async () => {
+    const id = await coupon(api, 20_000);
+    const users = await createUsers(api.orm, api.redis, Array.from({ length: 3_000 }, (_, i) => `adaptive${i}`));
+    const before = await api.app.inject({ method: 'GET', url: '/metrics' });
+    assert.match(before.body, /^issue_in_flight_limit 1000$/m);
+    for (let wave = 0; wave < 6; wave++) {
+      const slice = users.slice(wave * 500, (wave + 1) * 500);
+      const replies = await Promise.all(slice.map((u) => api.app.inject({ method: 'POST', url: `/api/coupons/${id}/issue-fcfs/${u.publicId}` })));
+      assert.ok(replies.every((r) => r.statusCode === 202 || r.statusCode === 503), 'only 202 or 503');
+      await new Promise((r) => setTimeout(r, 120)); // a window passes
+    }
+    const after = await api.app.inject({ method: 'GET', url: '/metrics' });
+    const limit = Number(/^issue_in_flight_limit (\d+)$/m.exec(after.body)?.[1]);
+    assert.ok(limit >= 256 && limit < 1000, `limit ${limit} should be between its floor (256) and its ceiling (1000)`);
+  });
+});
+
 describe('shedding by time waited for the shard worker', () => {
   let api: Api;
   before(async () => {

@@ -3,6 +3,7 @@ import { couponKeys } from '../../admission/keys.ts';
 import type { AdmissionOutcome } from '../../admission/outcome.ts';
 import { findUser } from '../../catalog/users.ts';
 import type { AppDeps } from '../deps.ts';
+import { ISSUE_ROUTE } from '../early-shed.ts';
 import { isRefusal } from '../issue-gate.ts';
 import { couponId, errorResponses, publicId } from '../schemas.ts';
 
@@ -38,7 +39,7 @@ const MESSAGE: Record<AdmissionOutcome['result'], string> = {
 };
 
 export function issueRoutes(app: FastifyInstance, deps: AppDeps): void {
-  app.post<{ Params: Params }>('/api/coupons/:couponId/issue-fcfs/:publicId', {
+  app.post<{ Params: Params }>(ISSUE_ROUTE, {
     schema: {
       tags: ['issue'],
       summary: 'Ask for one unit of a first-come-first-served coupon',
@@ -68,7 +69,7 @@ export function issueRoutes(app: FastifyInstance, deps: AppDeps): void {
     return reply.code(STATUS[outcome.result]).send({ code: outcome.result, message: MESSAGE[outcome.result] });
   });
 
-  app.get<{ Params: Params }>('/api/coupons/:couponId/issue-fcfs/:publicId', {
+  app.get<{ Params: Params }>(ISSUE_ROUTE, {
     schema: {
       tags: ['issue'],
       summary: 'Where an issue request stands: PENDING until its row exists, then ISSUED',
