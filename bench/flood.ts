@@ -38,7 +38,6 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { USERS_BY_PUBLIC_ID } from '../src/admission/keys.ts';
 import { awaitReconciliation } from '../src/loadtest/reconciliation.ts';
 import { machineInfo, readSeedFile } from '../src/loadtest/runner.ts';
 import { percentile, round, sortedCopy } from '../src/loadtest/stats.ts';
@@ -46,7 +45,7 @@ import { testConfig, testEnv } from '../test/support/env.ts';
 import { eventually, type Proc } from '../test/support/processes.ts';
 import { createTestTopics, openTestRedis } from '../test/support/services.ts';
 import { summarizeProfile } from './profile.ts';
-import { freePort, processCpuMs, ready, seed, spawnNode, threadCpuDelta, threadCpuMs } from './harness.ts';
+import { freePort, processCpuMs, ready, scratchDatabase, seed, spawnNode, threadCpuDelta, threadCpuMs } from './harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -184,6 +183,23 @@ async function shedByReason(baseUrl: string): Promise<Map<string, number>> {
   return out;
 }
 
+/** CPU ms of the local services and the consumer, by name (found by their command lines). */
+function serviceCpuMs(): Map<string, number> {
+  const out = new Map<string, number>();
+  const find = (name: string, pattern: string) => {
+    try {
+      for (const pid of execFileSync('pgrep', ['-f', pattern]).toString().trim().split('\n')) out.set(name, (out.get(name) ?? 0) + (processCpuMs(Number(pid)) ?? 0));
+    } catch {
+      // Not running.
+    }
+  };
+  find('kafka', 'kafka.Kafka');
+  find('redis', 'redis-server');
+  find('mariadb', 'mariadbd');
+  find('consumer', 'src/cli/consumer.ts');
+  return out;
+}
+
 function tally(answers: Answer[]): Record<string, number> {
   const t: Record<string, number> = {};
   for (const a of answers) t[`${a.status} ${a.code}`.trim()] = (t[`${a.status} ${a.code}`.trim()] ?? 0) + 1;
@@ -197,9 +213,14 @@ vegeta();
 if (!(await freePort(API_PORT))) throw new Error(`port ${API_PORT} is taken`);
 // The consumer runs as its own process (`npm run consumer`), as deployed beside several API
 // processes, and is not confined with the API: a child of `npm start` would share its core.
-const env = testEnv({ PORT: String(API_PORT), START_CONSUMER: 'false', CONSUMER_METRICS_PORT: '0', LOG_LEVEL: 'info' });
+// A database and a Redis database of its own, emptied before and after: the test ones would keep
+// its 600,000 users (which every API the tests start preloads), and ids would collide run to run.
+const database = await scratchDatabase(testEnv().DATABASE_URL!, 'coupons_flood');
+const env = testEnv({ PORT: String(API_PORT), START_CONSUMER: 'false', CONSUMER_METRICS_PORT: '0', LOG_LEVEL: 'info', DATABASE_URL: database.url, REDIS_URL: 'redis://127.0.0.1:6379/2' });
+const scratch = await openTestRedis(testConfig(env), 'flood');
+await scratch.flushdb();
 // The production shedding settings, not the tests'.
-for (const key of ['MAX_IN_FLIGHT', 'MAX_QUEUE_WAIT_MS', 'MAX_EVENT_LOOP_DELAY_MS']) {
+for (const key of ['MAX_IN_FLIGHT', 'IN_FLIGHT_TARGET_MS', 'MAX_QUEUE_WAIT_MS', 'MAX_EVENT_LOOP_DELAY_MS']) {
   if (process.env[key] === undefined) delete env[key];
   else env[key] = process.env[key]!;
 }
@@ -258,6 +279,7 @@ try {
   log(`flood: ${rate} arrivals/s (${FACTOR} × capacity) for ${SECONDS} s by ${FLOOD_WORKERS} workers`);
   const shedBefore = await shedByReason(base);
   const threadsBefore = threadCpuMs(api.child.pid);
+  const servicesBefore = serviceCpuMs();
   const flood = await attack('flood', take(floodCount), floodCount, rate, [`-rate=${rate}/1s`, `-duration=${SECONDS}s`, `-max-workers=${FLOOD_WORKERS}`, `-workers=${FLOOD_WORKERS}`]);
   // Measured from when each request was due, not when the generator got round to sending it.
   const accepted = sortedCopy(flood.filter((a) => a.status === 202).map((a) => a.lateMs + a.latencyMs));
@@ -270,6 +292,8 @@ try {
 
   const server = await issueDurations(base);
   const threads = threadCpuDelta(threadsBefore, threadCpuMs(api.child.pid));
+  const servicesAfter = serviceCpuMs();
+  const services = [...servicesAfter].map(([name, ms]) => `${name} ${round((ms - (servicesBefore.get(name) ?? 0)) / 1000, 2)} s`).join(', ');
   const shedAfter = await shedByReason(base);
   const shedReasons = [...shedAfter].map(([reason, n]) => `${reason} ${n - (shedBefore.get(reason) ?? 0)}`).join(', ');
 
@@ -289,6 +313,7 @@ try {
     `  other        ${other.length}: ${JSON.stringify(tally(other))}`,
     `  inside the API (Fastify's own timing, parse to reply, from /metrics): 202 p50 ${serverQuantile(serverBefore, server, '202', 0.5)} ms, p99 ${serverQuantile(serverBefore, server, '202', 0.99)} ms; 503 p99 ${serverQuantile(serverBefore, server, '503', 0.99)} ms`,
     `  API CPU during the flood by thread: ${threads.slice(0, 6).map(([name, ms]) => `${name} ${round(ms / 1000, 2)} s`).join(', ')} (${round(threads.reduce((n, [, ms]) => n + ms, 0) / 1000, 2)} s in ${SECONDS} s)`,
+    `  the services' CPU during the flood (on either core): ${services}`,
     `  promised (202 in every phase) ${promised}, rows persisted ${persisted}; reconciliation ${rec.reason} after ${round(rec.waitedMs / 1000)} s`,
     `  load average at the end ${loadavg().map((x) => round(x, 2)).join(' ')}`,
   ].join('\n'));
@@ -308,11 +333,9 @@ try {
   const stopMs = Math.round(performance.now() - stopping);
   log(`API stopped (SIGTERM) in ${stopMs} ms`);
   if (stopMs > 10_000) log(`slow shutdown; the API's last lines:\n${api.output().split('\n').slice(-25).join('\n')}`);
-  // Its 600,000 users would otherwise fill the test database's user directory, which every API
-  // started by the tests preloads.
-  const redis = await openTestRedis(testConfig(env));
-  for (let i = 0; i < users.publicIds.length; i += 10_000) await redis.hdel(USERS_BY_PUBLIC_ID, ...users.publicIds.slice(i, i + 10_000));
-  redis.disconnect();
+  await scratch.flushdb();
+  scratch.disconnect();
+  await database.drop();
 }
 if (values.profile) {
   for (const f of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).sort()) {

@@ -6,6 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { openOrm } from '../src/db/orm.ts';
 import { eventually, watch, type Proc } from '../test/support/processes.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -51,6 +52,27 @@ export function threadCpuDelta(before: Map<string, { name: string; ms: number }>
     if (d > 0) byName.set(`${t.name}`, (byName.get(t.name) ?? 0) + d);
   }
   return [...byName].sort((a, b) => b[1] - a[1]);
+}
+
+/**
+ * A database of the benchmark's own beside the test database (same server, same grants), created
+ * empty: hundreds of thousands of seeded users per run would otherwise pile up in coupons_test and
+ * slow every later test and run. `drop()` removes it.
+ */
+export async function scratchDatabase(testUrl: string, name: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const orm = await openOrm({ databaseUrl: testUrl, poolMax: 1 });
+  const sql = orm.em.getConnection();
+  await sql.execute(`drop database if exists \`${name}\``);
+  await sql.execute(`create database \`${name}\``);
+  const url = new URL(testUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.href,
+    async drop() {
+      await sql.execute(`drop database if exists \`${name}\``);
+      await orm.close();
+    },
+  };
 }
 
 export function freePort(port: number): Promise<boolean> {

@@ -154,7 +154,7 @@ export function loadConfig(env: Env = process.env): Config {
     userPreloadMax: int(env, 'USER_PRELOAD_MAX', 200_000, 0, 100_000_000),
     limits: {
       maxInFlight: int(env, 'MAX_IN_FLIGHT', 2_048, 0, 1_000_000),
-      inFlightTargetMs: int(env, 'IN_FLIGHT_TARGET_MS', 100, 0, 60_000),
+      inFlightTargetMs: int(env, 'IN_FLIGHT_TARGET_MS', 50, 0, 60_000),
       maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 100, 0, 60_000),
       maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
       perUser: int(env, 'RATE_LIMIT_PER_USER', 20, 0, 1_000_000),

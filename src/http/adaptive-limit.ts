@@ -7,8 +7,7 @@
  * (AIMD): when more than 1 % of the requests completed in a window took longer than the target,
  * the limit shrinks by a fifth; when a window's requests kept to the target and the limit turned
  * requests away, it grows by a tenth (a window in which nothing completed changes nothing). It starts at its ceiling, so the first second of an event
- * opening is served in full, and never goes below its floor, under which batches to the shard
- * workers would be too small to pay for their round trips.
+ * opening is served in full, and never goes below its floor.
  */
 export interface AdaptiveLimitOptions {
   /** The ceiling, and where the limit starts. */

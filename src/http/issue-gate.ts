@@ -15,10 +15,11 @@ export interface Refusal {
 const SHED: Refusal = { refused: true, status: 503, code: 'UNAVAILABLE', retryAfterSeconds: 1 };
 
 /**
- * The adaptive limit's floor: below a few full batches per shard worker, batching stops paying for
- * the thread hop and the Redis and Kafka round trips, and throughput would fall with the limit.
+ * The adaptive limit's floor, so a run of slow windows cannot close admission. Low on purpose: in a
+ * flood at twice capacity a floor of 256 kept the admitted path busy enough to take the whole core,
+ * leaving none to answer the excess, which then queued unread in the kernel (bench/flood.ts).
  */
-const MIN_IN_FLIGHT = 256;
+const MIN_IN_FLIGHT = 64;
 
 /**
  * What stands before admission on the issue route: load shedding (a limit on requests in progress

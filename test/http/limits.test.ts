@@ -153,7 +153,7 @@ describe('the adaptive in-flight limit', () => {
     }
     const after = await api.app.inject({ method: 'GET', url: '/metrics' });
     const limit = Number(/^issue_in_flight_limit (\d+)$/m.exec(after.body)?.[1]);
-    assert.ok(limit >= 256 && limit < 1000, `limit ${limit} should be between its floor (256) and its ceiling (1000)`);
+    assert.ok(limit >= 64 && limit < 1000, `limit ${limit} should be between its floor (64) and its ceiling (1000)`);
   });
 });
 
