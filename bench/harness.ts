@@ -11,13 +11,19 @@ import { eventually, watch, type Proc } from '../test/support/processes.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 
+/** A /proc stat file's command name and utime + stime in ms (throws if it is gone). */
+function readStat(path: string): { name: string; ms: number } {
+  const stat = readFileSync(path, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Clock ticks of 10 ms (CLK_TCK 100).
+  return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 };
+}
+
 /** utime + stime of a process and all its threads, in ms (from /proc; null elsewhere). */
 export function processCpuMs(pid: number | undefined): number | null {
   if (!pid) return null;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms (CLK_TCK 100)
+    return readStat(`/proc/${pid}/stat`).ms;
   } catch {
     return null;
   }
@@ -30,10 +36,7 @@ export function threadCpuMs(pid: number | undefined): Map<string, { name: string
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
-        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        out.set(tid, { name, ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 });
+        out.set(tid, readStat(`/proc/${pid}/task/${tid}/stat`));
       } catch {
         // The thread ended between the listing and the read.
       }
@@ -49,7 +52,7 @@ export function threadCpuDelta(before: Map<string, { name: string; ms: number }>
   const byName = new Map<string, number>();
   for (const [tid, t] of after) {
     const d = t.ms - (before.get(tid)?.ms ?? 0);
-    if (d > 0) byName.set(`${t.name}`, (byName.get(t.name) ?? 0) + d);
+    if (d > 0) byName.set(t.name, (byName.get(t.name) ?? 0) + d);
   }
   return [...byName].sort((a, b) => b[1] - a[1]);
 }

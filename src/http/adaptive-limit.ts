@@ -6,8 +6,9 @@
  * Kafka) where no one sheds. So, after TCP's congestion control and Netflix's concurrency-limits
  * (AIMD): when more than 1 % of the requests completed in a window took longer than the target,
  * the limit shrinks by a fifth; when a window's requests kept to the target and the limit turned
- * requests away, it grows by a tenth (a window in which nothing completed changes nothing). It starts at its ceiling, so the first second of an event
- * opening is served in full, and never goes below its floor.
+ * requests away, it grows by a tenth (a window in which nothing completed changes nothing). It
+ * starts at its ceiling, so the first second of an event opening is served in full, and never goes
+ * below its floor.
  */
 export interface AdaptiveLimitOptions {
   /** The ceiling, and where the limit starts. */
@@ -22,6 +23,12 @@ export interface AdaptiveLimitOptions {
 
 /** Share of a window's requests allowed over the target before the limit shrinks (its p99). */
 const SLOW_SHARE = 0.01;
+/**
+ * Gentler than TCP's halving: an API restarted cold into a storm is slow for a second, and halving
+ * brought it below the storm's 256 connections and into 503s (test/e2e/storm.test.ts); at a
+ * flood's onset halving would get to the floor sooner (bench/flood.ts: p99 from due 0.54 s, not
+ * 0.7-2.2 s), a trade not taken.
+ */
 const DECREASE = 0.8;
 const INCREASE = 0.1;
 

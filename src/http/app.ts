@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { loggerOptions } from '../log.ts';
 import type { AppDeps } from './deps.ts';
 import { earlyShedServer } from './early-shed.ts';
+import { OVERLOADED } from './issue-gate.ts';
 import { frameworkErrors, registerErrorHandling } from './plugins/errors.ts';
 import { couponRoutes } from './routes/coupons.ts';
 import { issueRoutes } from './routes/issue.ts';
@@ -65,7 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         deps.metrics.shed.inc({ reason: 'event_loop' });
         reply.code(503).header('retry-after', '1');
         // under-pressure sends a non-null return value as the body (its typings say void).
-        return { code: 'UNAVAILABLE', message: 'Overloaded, retry shortly' } as unknown as void;
+        return OVERLOADED as unknown as void;
       },
     });
   }

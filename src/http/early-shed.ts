@@ -1,11 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { ApiMetrics } from '../metrics/api-metrics.ts';
-import type { IssueGate } from './issue-gate.ts';
+import { OVERLOADED, type IssueGate } from './issue-gate.ts';
+import { ISSUE_ROUTE } from './routes/issue.ts';
 
-/** The issue route's template, as Fastify labels its metrics. */
-export const ISSUE_ROUTE = '/api/coupons/:couponId/issue-fcfs/:publicId';
-
-const BODY = JSON.stringify({ code: 'UNAVAILABLE', message: 'Overloaded, retry shortly' });
+const BODY = JSON.stringify(OVERLOADED);
 const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(BODY)), 'retry-after': '1' };
 
 /**

@@ -14,6 +14,9 @@ export interface Refusal {
 
 const SHED: Refusal = { refused: true, status: 503, code: 'UNAVAILABLE', retryAfterSeconds: 1 };
 
+/** What a shed request is told, wherever it was shed. */
+export const OVERLOADED = { code: 'UNAVAILABLE', message: 'Overloaded, retry shortly' } as const;
+
 /**
  * The adaptive limit's floor, so a run of slow windows cannot close admission. Low on purpose: in a
  * flood at twice capacity a floor of 256 kept the admitted path busy enough to take the whole core,
@@ -47,6 +50,7 @@ export class IssueGate {
     this.#logger = logger;
     this.#shedInFlight = metrics.shed.labels({ reason: 'in_flight' });
     const { maxInFlight, inFlightTargetMs } = limits;
+    // A fixed cap is an adaptive limit whose floor is its ceiling.
     this.#limit = maxInFlight === 0 ? undefined
       : inFlightTargetMs === 0 ? new AdaptiveLimit({ max: maxInFlight, min: maxInFlight, targetMs: Number.POSITIVE_INFINITY })
       : new AdaptiveLimit({ max: maxInFlight, min: Math.min(MIN_IN_FLIGHT, maxInFlight), targetMs: inFlightTargetMs });
