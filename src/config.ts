@@ -43,7 +43,7 @@ export interface Config {
      * between a floor and maxInFlight with the load (src/http/adaptive-limit.ts). 0: a fixed cap.
      */
     inFlightTargetMs: number;
-    /** Longest an issue request may wait for its shard worker before it is shed with 503. */
+    /** Longest an issue request may wait for its shard worker before it is shed with 503 (0: off, the default). */
     maxQueueWaitMs: number;
     /** Event-loop delay (ms) past which every route sheds with 503 (@fastify/under-pressure). */
     maxEventLoopDelayMs: number;
@@ -155,7 +155,7 @@ export function loadConfig(env: Env = process.env): Config {
     limits: {
       maxInFlight: int(env, 'MAX_IN_FLIGHT', 2_048, 0, 1_000_000),
       inFlightTargetMs: int(env, 'IN_FLIGHT_TARGET_MS', 50, 0, 60_000),
-      maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 100, 0, 60_000),
+      maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 0, 0, 60_000),
       maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
       perUser: int(env, 'RATE_LIMIT_PER_USER', 20, 0, 1_000_000),
       perIp: int(env, 'RATE_LIMIT_PER_IP', 2_000, 0, 100_000_000),
