@@ -100,10 +100,17 @@ export async function getCouponView({ orm, redis }: Pick<CatalogDeps, 'orm' | 'r
  * Adds units: the database total first (the record), then Redis stock, then every process is told
  * to forget that the coupon was sold out.
  */
-export async function addStock(deps: CatalogDeps, couponId: number, add: number): Promise<CouponView | null> {
+/**
+ * The most units a coupon may hold in all: each restock is bounded by the API, but their sum is
+ * not, and past the column's range (a signed 32-bit int) the database refuses the update.
+ */
+export const MAX_TOTAL_QUANTITY = 2_000_000_000;
+
+/** The coupon after `add` more units; null if there is no such coupon, 'OVER_MAX' if it would exceed MAX_TOTAL_QUANTITY. */
+export async function addStock(deps: CatalogDeps, couponId: number, add: number): Promise<CouponView | null | 'OVER_MAX'> {
   const em = deps.orm.em.fork();
-  const updated = await em.nativeUpdate(Coupon, { id: couponId }, { totalQuantity: raw('total_quantity + ?', [add]) });
-  if (updated === 0) return null;
+  const updated = await em.nativeUpdate(Coupon, { id: couponId, totalQuantity: { $lte: MAX_TOTAL_QUANTITY - add } }, { totalQuantity: raw('total_quantity + ?', [add]) });
+  if (updated === 0) return (await findCoupon(deps.orm, couponId)) ? 'OVER_MAX' : null;
   const coupon = (await findCoupon(deps.orm, couponId))!;
   let remaining = await deps.scripts.restock(couponId, add);
   if (remaining < 0) remaining = await initCouponState(deps, coupon);

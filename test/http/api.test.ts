@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { createApi, type Api } from '../../src/api.ts';
 import { USERS_BY_PUBLIC_ID } from '../../src/admission/keys.ts';
+import { MAX_TOTAL_QUANTITY } from '../../src/catalog/coupons.ts';
 import { testConfig, testEnv } from '../support/env.ts';
 import { eventually } from '../support/processes.ts';
 import { createTestTopics } from '../support/services.ts';
@@ -128,6 +129,18 @@ describe('HTTP API contract', () => {
     expectError(await inject('POST', `/api/coupons/${id}/stock`, { add: 0 }, ADMIN), 400, 'INVALID_REQUEST');
     expectError(await inject('POST', `/api/coupons/${id}/stock`, { add: -3 }, ADMIN), 400, 'INVALID_REQUEST');
     expectError(await inject('POST', '/api/coupons/999999999/stock', { add: 1 }, ADMIN), 404, 'COUPON_NOT_FOUND');
+  });
+
+  it('refuses stock past the most a coupon can hold with 400, and leaves the coupon as it was', async () => {
+    const id = await newCoupon({ totalQuantity: 10 });
+    // Restocks are bounded one by one, their sum is not: a coupon restocked for long enough.
+    await api.orm.em.getConnection().execute('update coupons set total_quantity = ? where id = ?', [MAX_TOTAL_QUANTITY - 5, id]);
+    expectError(await inject('POST', `/api/coupons/${id}/stock`, { add: 10_000_000 }, ADMIN), 400, 'INVALID_REQUEST');
+    expectError(await inject('POST', `/api/coupons/${id}/stock`, { add: 6 }, ADMIN), 400, 'INVALID_REQUEST');
+    assert.equal((await inject('GET', `/api/coupons/${id}`)).json().totalQuantity, MAX_TOTAL_QUANTITY - 5);
+    const res = await inject('POST', `/api/coupons/${id}/stock`, { add: 5 }, ADMIN);
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json().totalQuantity, MAX_TOTAL_QUANTITY);
   });
 
   it('reports status PENDING then ISSUED, lists the user coupons, and reconciles', async () => {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { addStock, createCoupon, getCouponView } from '../../catalog/coupons.ts';
+import { addStock, createCoupon, getCouponView, MAX_TOTAL_QUANTITY } from '../../catalog/coupons.ts';
 import type { AppDeps } from '../deps.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { adminAuth } from '../plugins/admin-auth.ts';
@@ -77,6 +77,7 @@ export function couponRoutes(app: FastifyInstance, deps: AppDeps): void {
   }, async (request) => {
     const view = await addStock(deps, request.params.couponId, request.body.add);
     if (!view) throw notFound('COUPON_NOT_FOUND', 'Coupon');
+    if (view === 'OVER_MAX') throw new ApiError(400, 'INVALID_REQUEST', `A coupon holds at most ${MAX_TOTAL_QUANTITY} units in all`);
     return view;
   });
 
