@@ -34,7 +34,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -44,8 +44,8 @@ import { percentile, round, sortedCopy } from '../src/loadtest/stats.ts';
 import { testConfig, testEnv } from '../test/support/env.ts';
 import { eventually, type Proc } from '../test/support/processes.ts';
 import { createTestTopics, openTestRedis } from '../test/support/services.ts';
-import { summarizeProfile } from './profile.ts';
-import { freePort, processCpuMs, ready, scratchDatabase, seed, spawnNode, threadCpuDelta, threadCpuMs } from './harness.ts';
+import { formatProfile, profilesIn } from './profile.ts';
+import { childrenCpuMs, freePort, processCpuMs, ready, scratchDatabase, seed, spawnNode, threadCpuDelta, threadCpuMs } from './harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -90,12 +90,6 @@ function vegeta(): string {
   mkdirSync(TOOLS, { recursive: true });
   execFileSync('go', ['install', `github.com/tsenart/vegeta/v12@${VEGETA_VERSION}`], { env: { ...process.env, GOBIN: TOOLS }, stdio: 'inherit' });
   return bin;
-}
-
-/** CPU ms of this process's waited-for children (cutime + cstime), so a finished vegeta's share. */
-function childrenCpuMs(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[13]) + Number(fields[14])) * 1000) / 100;
 }
 
 interface Answer {
@@ -337,13 +331,7 @@ try {
   scratch.disconnect();
   await database.drop();
 }
-if (values.profile) {
-  for (const f of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
-    const p = summarizeProfile(join(profileDir, f), 25);
-    console.log(`\nCPU profile of the API, whole run (${f}: ${p.busyMs} ms busy of ${p.totalMs} ms):`);
-    for (const t of p.top) console.log(`  ${String(t.selfMs).padStart(7)} ms ${t.pct.toFixed(1).padStart(5)} %  ${t.fn}  ${t.where}`);
-  }
-}
+if (values.profile) for (const p of profilesIn(profileDir, 25)) console.log(`\n${formatProfile(p)}`);
 const errors = api.output().split('\n').filter((l) => /"level":(50|60)/.test(l));
 if (errors.length) log(`API logged ${errors.length} errors, first: ${errors[0]!.slice(0, 500)}`);
 process.exit(failed ? 1 : 0);

@@ -11,12 +11,25 @@ import { eventually, watch, type Proc } from '../test/support/processes.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 
-/** A /proc stat file's command name and utime + stime in ms (throws if it is gone). */
-function readStat(path: string): { name: string; ms: number } {
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim() || '100');
+
+/**
+ * A /proc stat file's command name, its utime + stime and its waited-for children's cutime +
+ * cstime, in ms (throws if it is gone). After the command: utime is field 14 (man 5 proc).
+ */
+function readStat(path: string): { name: string; ms: number; childrenMs: number } {
   const stat = readFileSync(path, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Clock ticks of 10 ms (CLK_TCK 100).
-  return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 };
+  return {
+    name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    ms: (Number(fields[11]) + Number(fields[12])) * TICK_MS,
+    childrenMs: (Number(fields[13]) + Number(fields[14])) * TICK_MS,
+  };
+}
+
+/** CPU ms of this process's waited-for children: what a child that has exited used. */
+export function childrenCpuMs(): number {
+  return readStat('/proc/self/stat').childrenMs;
 }
 
 /** utime + stime of a process and all its threads, in ms (from /proc; null elsewhere). */

@@ -1,5 +1,6 @@
 /** Reads V8 .cpuprofile files (node --cpu-prof) and ranks functions by self time. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 interface ProfileNode {
   id: number;
@@ -68,4 +69,18 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
     s.selfMs = Math.round(s.selfMs);
   }
   return { file, totalMs: Math.round(total / 1000), busyMs: Math.round(busy / 1000), top: ranked };
+}
+
+/** Every .cpuprofile in `dir` (node --cpu-prof-dir), summarised, in file order; none if it is missing. */
+export function profilesIn(dir: string, top: number): ProfileSummary[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort().map((f) => summarizeProfile(join(dir, f), top));
+}
+
+/** A profile's heading and its functions by self time, one per line. */
+export function formatProfile(p: ProfileSummary): string {
+  return [
+    `CPU profile ${p.file} (${p.busyMs} ms busy of ${p.totalMs} ms):`,
+    ...p.top.map((t) => `  ${String(t.selfMs).padStart(7)} ms ${t.pct.toFixed(1).padStart(5)} %  ${t.fn}  ${t.where}`),
+  ].join('\n');
 }

@@ -13,7 +13,7 @@
  * coupons_test, Redis db 1, a Kafka topic of its own). --profile (or BENCH_API_NODE_ARGS) starts
  * it under `node --cpu-prof` and ranks the functions by self time.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,7 +28,7 @@ import { testConfig, testEnv } from '../test/support/env.ts';
 import { eventually } from '../test/support/processes.ts';
 import { createTestTopics } from '../test/support/services.ts';
 import { busyShare, freePort, processCpuMs, ready, seed, spawnNode } from './harness.ts';
-import { summarizeProfile, type ProfileSummary } from './profile.ts';
+import { formatProfile, profilesIn } from './profile.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const RESULTS = new URL('./results.json', import.meta.url).pathname;
@@ -110,10 +110,7 @@ function toRow(label: string, m: MetricSummary, outcomes: Record<string, number>
   return { case: label, requests: m.http_reqs.count, seconds: round(m.seconds), rps: Math.round(m.http_reqs.rate), p50: round(d.med), p95: round(d.p95), p99: round(d.p99), max: round(d.max), serverCpuUsPerReq: null, generatorCpuPct: null, outcomes };
 }
 
-function profiles(): ProfileSummary[] {
-  if (!existsSync(profileDir)) return [];
-  return readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).sort().map((f) => summarizeProfile(join(profileDir, f), 15));
-}
+
 
 // ---------------------------------------------------------------------------------------------
 const waitQuietMs = Number(values['wait-quiet']) * 60_000;
@@ -238,11 +235,8 @@ const lines = [
 if (checks.length) lines.push(`checks failed: ${checks.join('; ')}`);
 console.log(lines.join('\n'));
 
-const prof = profiles();
-for (const p of prof) {
-  console.log(`\nCPU profile ${p.file} (${p.busyMs} ms busy of ${p.totalMs} ms):`);
-  for (const t of p.top) console.log(`  ${pad(t.selfMs, 7)} ms ${pad(t.pct.toFixed(1), 5)} %  ${t.fn}  ${t.where}`);
-}
+const prof = profilesIn(profileDir, 15);
+for (const p of prof) console.log(`\n${formatProfile(p)}`);
 
 if (CASES.size < 4) log('not recorded in bench/results.json: not every case ran');
 else if (!values['no-record']) {

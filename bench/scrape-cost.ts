@@ -25,8 +25,6 @@
  * Load shedding is off (MAX_IN_FLIGHT=0, MAX_EVENT_LOOP_DELAY_MS=0): on a busy machine it would
  * answer part of a run with cheap 503s and measure the shedding instead.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { loadavg, availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { AdmissionScripts } from '../src/admission/scripts.ts';
@@ -37,6 +35,7 @@ import { Client } from '../test/support/http.ts';
 import { startApi } from '../test/support/processes.ts';
 import { createTestTopics, openTestOrm, openTestRedis } from '../test/support/services.ts';
 import { fire, type StormRequest } from '../test/support/storm.ts';
+import { processCpuMs } from './harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -87,14 +86,8 @@ const env = testEnv({
   MAX_IN_FLIGHT: '0',
   MAX_EVENT_LOOP_DELAY_MS: '0',
 });
-const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim() || '100');
 /** CPU time (user + system, every thread) the process has used so far, in ms. */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After the command: state is field 3, utime 14 and stime 15 (man 5 proc).
-  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-}
+const cpuMs = (pid: number): number => processCpuMs(pid)!;
 const config = testConfig(env);
 const base = `http://127.0.0.1:${PORT}`;
 

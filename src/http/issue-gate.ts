@@ -38,6 +38,8 @@ export class IssueGate {
   readonly #metrics: ApiMetrics;
   readonly #logger: Logger;
   readonly #shedInFlight: { inc: () => void };
+  /** Whether any rate limit is on (then every request not exempt is counted in Redis). */
+  readonly #rateLimited: boolean;
   /** Undefined when there is no limit (MAX_IN_FLIGHT=0). */
   readonly #limit: AdaptiveLimit | undefined;
   #inFlight = 0;
@@ -49,6 +51,7 @@ export class IssueGate {
     this.#metrics = metrics;
     this.#logger = logger;
     this.#shedInFlight = metrics.shed.labels({ reason: 'in_flight' });
+    this.#rateLimited = limits.perUser > 0 || limits.perIp > 0;
     const { maxInFlight, inFlightTargetMs } = limits;
     // A fixed cap is an adaptive limit whose floor is its ceiling.
     this.#limit = maxInFlight === 0 ? undefined
@@ -79,7 +82,6 @@ export class IssueGate {
   /** Runs `work` if the gate lets the request through; the refusal otherwise. */
   through<T>(ip: string, publicId: string, work: () => Promise<T>): Promise<T | Refusal> {
     if (this.full()) return Promise.resolve(SHED);
-    const { perUser, perIp } = this.#limits;
     this.#inFlight++;
     const startedAt = performance.now();
     const done = () => {
@@ -87,7 +89,7 @@ export class IssueGate {
       this.#limit?.completed(startedAt, performance.now());
     };
     // Every issue request passes here: without limits to count, no extra promise on the way.
-    const counted = (perUser > 0 || perIp > 0) && !this.#exempt.has(ip);
+    const counted = this.#rateLimited && !this.#exempt.has(ip);
     const result: Promise<T | Refusal> = counted ? this.#rateLimit(ip, publicId).then<T | Refusal>((limited) => limited ?? work()) : work();
     result.then(done, done);
     return result;
