@@ -43,6 +43,13 @@ export interface Config {
      * between a floor and maxInFlight with the load (src/http/adaptive-limit.ts). 0: a fixed cap.
      */
     inFlightTargetMs: number;
+    /**
+     * Mean delay (ms) of the main thread's event loop over 100 ms past which the in-flight limit
+     * shrinks: requests are then waiting unread (0: not watched).
+     */
+    loopDelayTargetMs: number;
+    /** How long after its first issue request a process holds its in-flight limit still (ms; cold code is slow, not overloaded). */
+    inFlightWarmupMs: number;
     /** Longest an issue request may wait for its shard worker before it is shed with 503 (0: off, the default). */
     maxQueueWaitMs: number;
     /** Event-loop delay (ms) past which every route sheds with 503 (@fastify/under-pressure). */
@@ -153,8 +160,10 @@ export function loadConfig(env: Env = process.env): Config {
     soldOutTtlMs: int(env, 'SOLD_OUT_TTL_MS', 1_000, 0, 3_600_000),
     userPreloadMax: int(env, 'USER_PRELOAD_MAX', 200_000, 0, 100_000_000),
     limits: {
-      maxInFlight: int(env, 'MAX_IN_FLIGHT', 2_048, 0, 1_000_000),
+      maxInFlight: int(env, 'MAX_IN_FLIGHT', 256, 0, 1_000_000),
       inFlightTargetMs: int(env, 'IN_FLIGHT_TARGET_MS', 50, 0, 60_000),
+      loopDelayTargetMs: int(env, 'LOOP_DELAY_TARGET_MS', 10, 0, 60_000),
+      inFlightWarmupMs: int(env, 'IN_FLIGHT_WARMUP_MS', 2_000, 0, 600_000),
       maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 0, 0, 60_000),
       maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
       perUser: int(env, 'RATE_LIMIT_PER_USER', 20, 0, 1_000_000),

@@ -1,13 +1,25 @@
 /**
- * How many issue requests may be in progress at once, steered so that admitted requests take no
- * longer than a target inside the process. A fixed cap only bounds latency at one throughput: the
- * same 2,048 requests in flight are 100 ms of work on a quiet machine and a second of it on a
- * loaded one, and beyond the cap's worth the wait just moves into the queues (router, worker,
- * Kafka) where no one sheds. So, after TCP's congestion control and Netflix's concurrency-limits
- * (AIMD): when more than 1 % of the requests completed in a window took longer than the target,
- * the limit shrinks by a fifth; when a window's requests kept to the target and the limit turned
- * requests away, it grows by a tenth (a window in which nothing completed changes nothing). It
- * starts at its ceiling, so the first second of an event opening is served in full, and never goes
+ * How many issue requests may be in progress at once, steered so that the process keeps up with
+ * what arrives. A fixed cap only bounds latency at one throughput: the same requests in flight are
+ * 50 ms of work on a quiet machine and half a second of it on a loaded one. So, after TCP's
+ * congestion control and Netflix's concurrency-limits (AIMD), each window (100 ms) looks at two
+ * signals and:
+ *
+ * - shrinks the limit when more than 1 % of the requests completed in it took longer than the
+ *   target inside the process (by a fifth), or when the main thread's event loop was late by more
+ *   than its target on average (in proportion to how late, at most by half). The second signal is
+ *   the one a flood trips: the main thread is where every request is read and answered, shed ones
+ *   included, and while admitted work keeps it (or the core it shares with the shard workers)
+ *   saturated, requests wait unread in the kernel, where no in-process latency can see them. Only
+ *   admitting fewer frees the time to read them: a shed request costs a third of an admitted one;
+ * - shrinks from what was really in flight in the window when that was less than the limit (TCP's
+ *   application-limited case), so a limit that sat high through a quiet spell comes down in one step;
+ * - grows by a tenth when a window kept to both targets and the limit turned requests away (a window
+ *   in which nothing completed changes nothing).
+ *
+ * It starts at its ceiling and, for `warmupMs` after the first request, never shrinks: a process
+ * that has just started runs unoptimised code, and its latencies then say that it is cold, not that
+ * it is overloaded (an API restarted into a storm would otherwise shed the storm). It never goes
  * below its floor.
  */
 export interface AdaptiveLimitOptions {
@@ -19,17 +31,26 @@ export interface AdaptiveLimitOptions {
   targetMs: number;
   /** How often the limit is reconsidered. */
   windowMs?: number;
+  /**
+   * The event loop's mean delay (ms) since the previous call; each call starts a new window. Absent:
+   * not watched.
+   */
+  lag?: () => number;
+  /** Mean event-loop delay (ms) over a window above which the limit shrinks. */
+  lagTargetMs?: number;
+  /** How long after the first request the limit holds still (see above). */
+  warmupMs?: number;
 }
 
 /** Share of a window's requests allowed over the target before the limit shrinks (its p99). */
 const SLOW_SHARE = 0.01;
 /**
- * Gentler than TCP's halving: an API restarted cold into a storm is slow for a second, and halving
- * brought it below the storm's 256 connections and into 503s (test/e2e/storm.test.ts); at a
- * flood's onset halving would get to the floor sooner (bench/flood.ts: p99 from due 0.54 s, not
- * 0.7-2.2 s), a trade not taken.
+ * Gentler than TCP's halving when only admitted requests are slow: an API restarted cold into a
+ * storm is slow for a second. A late event loop is the flood's signal and is answered harder (down
+ * to half) in proportion to how late it was.
  */
 const DECREASE = 0.8;
+const MOST_DECREASE = 0.5;
 const INCREASE = 0.1;
 
 export class AdaptiveLimit {
@@ -37,25 +58,40 @@ export class AdaptiveLimit {
   readonly #min: number;
   readonly #targetMs: number;
   readonly #windowMs: number;
+  readonly #lag: () => number;
+  readonly #lagTargetMs: number;
+  readonly #warmupMs: number;
   #limit: number;
+  #warmUntil: number | undefined;
   #windowEnd = Number.NEGATIVE_INFINITY;
   /** When the limit last shrank: requests started before it say nothing about the new limit. */
   #changedAt = Number.NEGATIVE_INFINITY;
   #completed = 0;
   #slow = 0;
   #refused = false;
+  /** The most requests in flight at once in this window. */
+  #peak = 0;
 
-  constructor({ max, min, targetMs, windowMs = 100 }: AdaptiveLimitOptions) {
+  constructor({ max, min, targetMs, windowMs = 100, lag = () => 0, lagTargetMs = Number.POSITIVE_INFINITY, warmupMs = 0 }: AdaptiveLimitOptions) {
     if (!(min >= 1 && max >= min)) throw new RangeError(`need 1 <= min <= max, got min ${min}, max ${max}`);
     this.#max = max;
     this.#min = min;
     this.#targetMs = targetMs;
     this.#windowMs = windowMs;
+    this.#lag = lag;
+    this.#lagTargetMs = lagTargetMs;
+    this.#warmupMs = warmupMs;
     this.#limit = max;
   }
 
   get limit(): number {
     return this.#limit;
+  }
+
+  /** A request was let in, and `inFlight` are now in progress. */
+  started(inFlight: number, now: number): void {
+    this.#roll(now);
+    if (inFlight > this.#peak) this.#peak = inFlight;
   }
 
   /** A request that started at `startedAt` finished at `now` (performance.now() ms). */
@@ -73,17 +109,28 @@ export class AdaptiveLimit {
   }
 
   #roll(now: number): void {
+    this.#warmUntil ??= now + this.#warmupMs;
     if (now < this.#windowEnd) return;
-    if (this.#completed > 0 && this.#slow > this.#completed * SLOW_SHARE) {
-      const shrunk = Math.max(this.#min, Math.floor(this.#limit * DECREASE));
-      if (shrunk < this.#limit) this.#changedAt = now;
-      this.#limit = shrunk;
+    const lag = this.#lag();
+    const slow = this.#completed > 0 && this.#slow > this.#completed * SLOW_SHARE;
+    const lagging = lag > this.#lagTargetMs;
+    if (now < this.#warmUntil) {
+      // Cold: nothing to learn yet.
+    } else if (slow || lagging) {
+      const factor = lagging ? Math.max(MOST_DECREASE, Math.min(DECREASE, this.#lagTargetMs / lag)) : DECREASE;
+      const inUse = this.#peak > 0 ? Math.min(this.#limit, this.#peak) : this.#limit;
+      const shrunk = Math.max(this.#min, Math.floor(inUse * factor));
+      if (shrunk < this.#limit) {
+        this.#changedAt = now;
+        this.#limit = shrunk;
+      }
     } else if (this.#refused && this.#completed > 0) {
       this.#limit = Math.min(this.#max, this.#limit + Math.max(1, Math.round(this.#limit * INCREASE)));
     }
     this.#completed = 0;
     this.#slow = 0;
     this.#refused = false;
+    this.#peak = 0;
     this.#windowEnd = now + this.#windowMs;
   }
 }

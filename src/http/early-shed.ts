@@ -18,7 +18,7 @@ export function earlyShedServer(gate: IssueGate, metrics: ApiMetrics) {
   return (handler: (req: IncomingMessage, res: ServerResponse) => void, fastifyOptions: Record<string, unknown>): Server => {
     const opts = fastifyOptions as unknown as ServerTimeouts;
     const server = createServer((req, res) => {
-      if (req.method === 'POST' && req.url!.includes('/issue-fcfs/') && gate.full()) {
+      if (req.method === 'POST' && gate.full(issueCouponOf(req.url!))) {
         res.writeHead(503, HEADERS);
         res.end(BODY);
         metrics.observeRequest(ISSUE_ROUTE, 'POST', 503, 0);
@@ -32,6 +32,17 @@ export function earlyShedServer(gate: IssueGate, metrics: ApiMetrics) {
     server.setTimeout(opts.connectionTimeout);
     return server;
   };
+}
+
+const ISSUE_PATH = /^\/api\/coupons\/([1-9]\d{0,9})\/issue-fcfs\/[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}(?:\?|$)/i;
+
+/**
+ * The coupon id of a well-formed issue path; NaN for any other path. A malformed issue request is
+ * not shed: it is answered 400 by validation, since "retry shortly" would be a lie for it.
+ */
+export function issueCouponOf(url: string): number {
+  const match = ISSUE_PATH.exec(url);
+  return match ? Number(match[1]) : Number.NaN;
 }
 
 /** Fastify's options as it hands them to a server factory, defaults applied. */

@@ -1,3 +1,5 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { AdmissionOutcome } from '../admission/outcome.ts';
 import type { AdmissionScripts } from '../admission/scripts.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
@@ -19,17 +21,25 @@ export const OVERLOADED = { code: 'UNAVAILABLE', message: 'Overloaded, retry sho
 
 /**
  * The adaptive limit's floor, so a run of slow windows cannot close admission. Low on purpose: in a
- * flood at twice capacity a floor of 256 kept the admitted path busy enough to take the whole core,
- * leaving none to answer the excess, which then queued unread in the kernel (bench/flood.ts).
+ * flood at twice capacity a floor of 64 (and before it 256) kept the admitted path busy enough to
+ * take most of the core, leaving too little to answer the excess, which then queued unread in the
+ * kernel (bench/flood.ts); a few admissions in flight at once, batched, still serve thousands a second.
  */
-const MIN_IN_FLIGHT = 64;
+const MIN_IN_FLIGHT = 16;
+/** How often the event loop's delay is sampled for the limit (ms). */
+const LAG_RESOLUTION_MS = 5;
 
 /**
  * What stands before admission on the issue route: load shedding (a limit on requests in progress
- * in this process, adapted to keep their latency on target, so a flood beyond capacity gets fast
- * 503s instead of ever-growing latency) and per-user and per-IP rate limits counted in Redis
- * (shared by every API process). The limiter fails open: if Redis cannot count, admission itself
- * will decide (and answer 503 if Redis is down).
+ * in this process, adapted so the process keeps up with arrivals and admitted requests keep their
+ * latency target, so a flood beyond capacity gets fast 503s instead of ever-growing latency) and
+ * per-user and per-IP rate limits counted in Redis (shared by every API process). The limiter fails
+ * open: if Redis cannot count, admission itself will decide (and answer 503 if Redis is down).
+ *
+ * Requests for a coupon that its shard last reported sold out are never shed: the shard answers them
+ * from memory, so shedding saves little, and "retry shortly" would invite the very retries a final
+ * SOLD_OUT ends. What the gate knows of sold-out coupons is a hint only: if stock was added
+ * elsewhere, the next request goes to the shard, is admitted, and clears it.
  */
 export class IssueGate {
   readonly #limits: Config['limits'];
@@ -42,6 +52,7 @@ export class IssueGate {
   readonly #rateLimited: boolean;
   /** Undefined when there is no limit (MAX_IN_FLIGHT=0). */
   readonly #limit: AdaptiveLimit | undefined;
+  readonly #soldOut = new Set<number>();
   #inFlight = 0;
 
   constructor(limits: Config['limits'], scripts: AdmissionScripts, metrics: ApiMetrics, logger: Logger) {
@@ -52,11 +63,17 @@ export class IssueGate {
     this.#logger = logger;
     this.#shedInFlight = metrics.shed.labels({ reason: 'in_flight' });
     this.#rateLimited = limits.perUser > 0 || limits.perIp > 0;
-    const { maxInFlight, inFlightTargetMs } = limits;
+    const { maxInFlight, inFlightTargetMs, loopDelayTargetMs, inFlightWarmupMs } = limits;
     // A fixed cap is an adaptive limit whose floor is its ceiling.
     this.#limit = maxInFlight === 0 ? undefined
       : inFlightTargetMs === 0 ? new AdaptiveLimit({ max: maxInFlight, min: maxInFlight, targetMs: Number.POSITIVE_INFINITY })
-      : new AdaptiveLimit({ max: maxInFlight, min: Math.min(MIN_IN_FLIGHT, maxInFlight), targetMs: inFlightTargetMs });
+      : new AdaptiveLimit({
+        max: maxInFlight,
+        min: Math.min(MIN_IN_FLIGHT, maxInFlight),
+        targetMs: inFlightTargetMs,
+        warmupMs: inFlightWarmupMs,
+        ...(loopDelayTargetMs > 0 ? { lag: eventLoopDelay(), lagTargetMs: loopDelayTargetMs } : {}),
+      });
   }
 
   get inFlight(): number {
@@ -69,30 +86,40 @@ export class IssueGate {
   }
 
   /**
-   * Whether a new issue request must be shed now. Cheap enough to ask before the request is routed:
-   * under a flood, answering the excess must cost far less than serving it.
+   * Whether a new issue request for `couponId` (NaN: not an issue request) must be shed now. Cheap
+   * enough to ask before the request is routed: under a flood, answering the excess must cost far
+   * less than serving it.
    */
-  full(): boolean {
-    if (this.#limit === undefined || this.#inFlight < this.#limit.limit) return false;
+  full(couponId: number): boolean {
+    if (this.#limit === undefined || this.#inFlight < this.#limit.limit || Number.isNaN(couponId) || this.#soldOut.has(couponId)) return false;
     this.#limit.refused(performance.now());
     this.#shedInFlight.inc();
     return true;
   }
 
-  /** Runs `work` if the gate lets the request through; the refusal otherwise. */
-  through<T>(ip: string, publicId: string, work: () => Promise<T>): Promise<T | Refusal> {
-    if (this.full()) return Promise.resolve(SHED);
-    this.#inFlight++;
+  /** Runs `work` (the admission of one request) if the gate lets it through; the refusal otherwise. */
+  through(ip: string, publicId: string, couponId: number, work: () => Promise<AdmissionOutcome>): Promise<AdmissionOutcome | Refusal> {
+    if (this.full(couponId)) return Promise.resolve(SHED);
+    const inFlight = ++this.#inFlight;
     const startedAt = performance.now();
-    const done = () => {
+    this.#limit?.started(inFlight, startedAt);
+    const done = (outcome?: AdmissionOutcome | Refusal) => {
       this.#inFlight--;
       this.#limit?.completed(startedAt, performance.now());
+      if (outcome === undefined || isRefusal(outcome)) return;
+      if (outcome.result === 'SOLD_OUT') this.#soldOut.add(couponId);
+      else if (outcome.result === 'ACCEPTED') this.#soldOut.delete(couponId);
     };
     // Every issue request passes here: without limits to count, no extra promise on the way.
     const counted = this.#rateLimited && !this.#exempt.has(ip);
-    const result: Promise<T | Refusal> = counted ? this.#rateLimit(ip, publicId).then<T | Refusal>((limited) => limited ?? work()) : work();
-    result.then(done, done);
+    const result: Promise<AdmissionOutcome | Refusal> = counted ? this.#rateLimit(ip, publicId).then<AdmissionOutcome | Refusal>((limited) => limited ?? work()) : work();
+    result.then(done, () => done());
     return result;
+  }
+
+  /** Stock was added to the coupon (or it changed): it may admit again, so it may be shed again. */
+  couponChanged(couponId: number): void {
+    this.#soldOut.delete(couponId);
   }
 
   async #rateLimit(ip: string, publicId: string): Promise<Refusal | undefined> {
@@ -113,6 +140,17 @@ export class IssueGate {
       return undefined;
     }
   }
+}
+
+/** The main thread's mean event-loop delay (ms, beyond the sampling interval) since the last call. */
+function eventLoopDelay(): () => number {
+  const histogram = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+  histogram.enable();
+  return () => {
+    const mean = histogram.count > 0 ? histogram.mean / 1e6 - LAG_RESOLUTION_MS : 0;
+    histogram.reset();
+    return Math.max(0, mean);
+  };
 }
 
 export function isRefusal(value: unknown): value is Refusal {

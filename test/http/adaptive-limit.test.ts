@@ -56,6 +56,44 @@ describe('AdaptiveLimit', () => {
     assert.equal(l.limit, 800, 'a window with refusals but no completions');
   });
 
+  it('shrinks from what was really in flight when that was less than the limit', () => {
+    const l = new AdaptiveLimit({ max: 2048, min: 10, targetMs: 100, windowMs: 100 });
+    l.completed(0, 0);
+    for (let n = 1; n <= 300; n++) l.started(n, 10);
+    complete(l, 300, 150, 50);
+    l.completed(99, 100);
+    assert.equal(l.limit, 240, 'a fifth off the 300 in flight, not off the 2,048 it never reached');
+  });
+
+  it('shrinks when the event loop is late, in proportion to how late and at most by half, whatever the admitted latency', () => {
+    const lags = [0, 12, 15, 40, 0];
+    const l = new AdaptiveLimit({ max: 1000, min: 10, targetMs: 100, windowMs: 100, lag: () => lags.shift() ?? 0, lagTargetMs: 10 });
+    l.completed(0, 0); // the first window opens (lag 0 read)
+    const window = (end: number) => {
+      complete(l, 50, 5, end - 50);
+      l.completed(end - 1, end);
+    };
+    window(100); // lag 12 against 10: by 10/12, but never gentler than a fifth
+    assert.equal(l.limit, 800);
+    window(200); // lag 15: by 10/15
+    assert.equal(l.limit, 533);
+    window(300); // lag 40: by 10/40 would be too much; by half
+    assert.equal(l.limit, 266);
+    complete(l, 50, 5, 350);
+    l.refused(360);
+    l.completed(399, 400); // on time again, and turning requests away: grows by a tenth
+    assert.equal(l.limit, 293);
+  });
+
+  it('holds still while the process warms up, then steers', () => {
+    const l = new AdaptiveLimit({ max: 1000, min: 10, targetMs: 100, windowMs: 100, lag: () => 50, lagTargetMs: 10, warmupMs: 1_000 });
+    for (let t = 0; t < 1_000; t += 100) complete(l, 10, 500, t);
+    assert.equal(l.limit, 1000, 'slow and late while cold: no change');
+    complete(l, 10, 500, 1_050);
+    l.completed(1_099, 1_100);
+    assert.equal(l.limit, 500);
+  });
+
   it('never goes below its floor', () => {
     const l = new AdaptiveLimit({ max: 1000, min: 300, targetMs: 100, windowMs: 100 });
     for (let t = 1_000; t < 5_000; t += 200) complete(l, 100, 150, t);

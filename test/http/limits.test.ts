@@ -130,13 +130,46 @@ describe('load shedding before routing (a real listener)', () => {
     assert.ok(replies.some((r) => !r.get && r.status === 503), 'the burst filled the limit');
     assert.deepEqual([...new Set(replies.filter((r) => r.get).map((r) => r.status))], [200]);
   });
+
+  it('answers malformed issue requests with 400 even while the limit is full: "retry shortly" would be a lie', async () => {
+    const id = await coupon(api, 1_000);
+    const users = await createUsers(api.orm, api.redis, Array.from({ length: 300 }, (_, i) => `malformed${i}`));
+    const paths = users.map((u, i) => (i % 3 === 0 ? `/api/coupons/${id}/issue-fcfs/${u.publicId.slice(1)}` : i % 3 === 1 ? `/api/coupons/x${id}/issue-fcfs/${u.publicId}` : `/api/coupons/${id}/issue-fcfs/${u.publicId}`));
+    const replies = await Promise.all(paths.map(async (path, i) => {
+      const res = await fetch(`${base}${path}`, { method: 'POST' });
+      return { valid: i % 3 === 2, status: res.status, code: ((await res.json()) as { code?: string }).code };
+    }));
+    assert.ok(replies.some((r) => r.valid && r.status === 503), 'the burst filled the limit');
+    assert.deepEqual([...new Set(replies.filter((r) => !r.valid).map((r) => `${r.status} ${r.code}`))], ['400 INVALID_REQUEST']);
+  });
+
+  it('never sheds a coupon its shard reported sold out, until stock is added', async () => {
+    const id = await coupon(api, 1);
+    const users = await createUsers(api.orm, api.redis, Array.from({ length: 302 }, (_, i) => `soldout${i}`));
+    const issue = async (publicId: string) => {
+      const res = await fetch(`${base}/api/coupons/${id}/issue-fcfs/${publicId}`, { method: 'POST' });
+      return `${res.status} ${((await res.json()) as { code?: string; status?: string }).code ?? 'ACCEPTED'}`;
+    };
+    assert.equal(await issue(users[0]!.publicId), '202 ACCEPTED');
+    assert.equal(await issue(users[1]!.publicId), '409 SOLD_OUT');
+    // Beyond the limit of 4, yet every one gets the final answer rather than "retry shortly".
+    const burst = await Promise.all(users.slice(2).map((u) => issue(u.publicId)));
+    assert.deepEqual([...new Set(burst)], ['409 SOLD_OUT']);
+
+    const restock = await api.app.inject({ method: 'POST', url: `/api/coupons/${id}/stock`, payload: { add: 1_000 }, headers: { authorization: 'Bearer test-admin-token-123' } });
+    assert.equal(restock.statusCode, 200);
+    const again = await Promise.all(users.slice(2).map((u) => issue(u.publicId)));
+    assert.ok(again.includes('202 ACCEPTED'), 'admits again after the restock');
+    assert.ok(again.includes('503 UNAVAILABLE'), 'and sheds again beyond the limit');
+  });
 });
 
 describe('the adaptive in-flight limit', () => {
   let api: Api;
   before(async () => {
-    // A target no request can meet: every window is slow, so the limit must come down.
-    api = await start({ MAX_IN_FLIGHT: '1000', IN_FLIGHT_TARGET_MS: '1', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_PER_IP: '0' });
+    // A target no request can meet: every window is slow, so the limit must come down (at once:
+    // no warm-up hold).
+    api = await start({ MAX_IN_FLIGHT: '1000', IN_FLIGHT_TARGET_MS: '1', IN_FLIGHT_WARMUP_MS: '0', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_PER_IP: '0' });
   });
   after(() => api.close());
 
@@ -153,7 +186,7 @@ describe('the adaptive in-flight limit', () => {
     }
     const after = await api.app.inject({ method: 'GET', url: '/metrics' });
     const limit = Number(/^issue_in_flight_limit (\d+)$/m.exec(after.body)?.[1]);
-    assert.ok(limit >= 64 && limit < 1000, `limit ${limit} should be between its floor (64) and its ceiling (1000)`);
+    assert.ok(limit >= 16 && limit < 1000, `limit ${limit} should be between its floor (16) and its ceiling (1000)`);
   });
 });
 
