@@ -44,12 +44,10 @@ export interface Config {
      */
     inFlightTargetMs: number;
     /**
-     * Mean delay (ms) of the main thread's event loop over 100 ms past which the in-flight limit
-     * shrinks: requests are then waiting unread (0: not watched).
+     * How long (ms, on average over 100 ms) arriving requests may wait before the main thread's
+     * event loop reads them before the in-flight limit shrinks (0: not watched).
      */
     loopDelayTargetMs: number;
-    /** How long after its first issue request a process holds its in-flight limit still (ms; cold code is slow, not overloaded). */
-    inFlightWarmupMs: number;
     /** Longest an issue request may wait for its shard worker before it is shed with 503 (0: off, the default). */
     maxQueueWaitMs: number;
     /** Event-loop delay (ms) past which every route sheds with 503 (@fastify/under-pressure). */
@@ -162,8 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
     limits: {
       maxInFlight: int(env, 'MAX_IN_FLIGHT', 256, 0, 1_000_000),
       inFlightTargetMs: int(env, 'IN_FLIGHT_TARGET_MS', 50, 0, 60_000),
-      loopDelayTargetMs: int(env, 'LOOP_DELAY_TARGET_MS', 10, 0, 60_000),
-      inFlightWarmupMs: int(env, 'IN_FLIGHT_WARMUP_MS', 2_000, 0, 600_000),
+      loopDelayTargetMs: int(env, 'LOOP_DELAY_TARGET_MS', 20, 0, 60_000),
       maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 0, 0, 60_000),
       maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
       perUser: int(env, 'RATE_LIMIT_PER_USER', 20, 0, 1_000_000),

@@ -6,21 +6,20 @@
  * signals and:
  *
  * - shrinks the limit when more than 1 % of the requests completed in it took longer than the
- *   target inside the process (by a fifth), or when the main thread's event loop was late by more
- *   than its target on average (in proportion to how late, at most by half). The second signal is
- *   the one a flood trips: the main thread is where every request is read and answered, shed ones
- *   included, and while admitted work keeps it (or the core it shares with the shard workers)
- *   saturated, requests wait unread in the kernel, where no in-process latency can see them. Only
- *   admitting fewer frees the time to read them: a shed request costs a third of an admitted one;
+ *   target inside the process (by a fifth), or when arriving requests waited longer than a target
+ *   on average before the main thread's event loop read them (in proportion to how long, at most by
+ *   half). The second signal is the one a flood trips: the main thread is where every request is
+ *   read and answered, shed ones included, and while admitted work keeps it (or the core it shares
+ *   with the shard workers) saturated, requests wait unread in the kernel, where no latency measured
+ *   inside the process can see them. Only admitting fewer frees the time to read them: a shed
+ *   request costs about a third of an admitted one;
  * - shrinks from what was really in flight in the window when that was less than the limit (TCP's
  *   application-limited case), so a limit that sat high through a quiet spell comes down in one step;
  * - grows by a tenth when a window kept to both targets and the limit turned requests away (a window
  *   in which nothing completed changes nothing).
  *
- * It starts at its ceiling and, for `warmupMs` after the first request, never shrinks: a process
- * that has just started runs unoptimised code, and its latencies then say that it is cold, not that
- * it is overloaded (an API restarted into a storm would otherwise shed the storm). It never goes
- * below its floor.
+ * It starts at its ceiling and never goes below its floor. A process that has just started runs
+ * cold code, and under a flood it sheds more until its code is warm: that is what it can take.
  */
 export interface AdaptiveLimitOptions {
   /** The ceiling, and where the limit starts. */
@@ -32,14 +31,12 @@ export interface AdaptiveLimitOptions {
   /** How often the limit is reconsidered. */
   windowMs?: number;
   /**
-   * The event loop's mean delay (ms) since the previous call; each call starts a new window. Absent:
-   * not watched.
+   * How long (ms) requests arriving since the previous call waited on average before the event loop
+   * read them (src/http/loop-wait.ts); each call starts a new window. Absent: not watched.
    */
   lag?: () => number;
-  /** Mean event-loop delay (ms) over a window above which the limit shrinks. */
+  /** That wait above which the limit shrinks. */
   lagTargetMs?: number;
-  /** How long after the first request the limit holds still (see above). */
-  warmupMs?: number;
 }
 
 /** Share of a window's requests allowed over the target before the limit shrinks (its p99). */
@@ -60,9 +57,7 @@ export class AdaptiveLimit {
   readonly #windowMs: number;
   readonly #lag: () => number;
   readonly #lagTargetMs: number;
-  readonly #warmupMs: number;
   #limit: number;
-  #warmUntil: number | undefined;
   #windowEnd = Number.NEGATIVE_INFINITY;
   /** When the limit last shrank: requests started before it say nothing about the new limit. */
   #changedAt = Number.NEGATIVE_INFINITY;
@@ -72,7 +67,7 @@ export class AdaptiveLimit {
   /** The most requests in flight at once in this window. */
   #peak = 0;
 
-  constructor({ max, min, targetMs, windowMs = 100, lag = () => 0, lagTargetMs = Number.POSITIVE_INFINITY, warmupMs = 0 }: AdaptiveLimitOptions) {
+  constructor({ max, min, targetMs, windowMs = 100, lag = () => 0, lagTargetMs = Number.POSITIVE_INFINITY }: AdaptiveLimitOptions) {
     if (!(min >= 1 && max >= min)) throw new RangeError(`need 1 <= min <= max, got min ${min}, max ${max}`);
     this.#max = max;
     this.#min = min;
@@ -80,7 +75,6 @@ export class AdaptiveLimit {
     this.#windowMs = windowMs;
     this.#lag = lag;
     this.#lagTargetMs = lagTargetMs;
-    this.#warmupMs = warmupMs;
     this.#limit = max;
   }
 
@@ -109,14 +103,11 @@ export class AdaptiveLimit {
   }
 
   #roll(now: number): void {
-    this.#warmUntil ??= now + this.#warmupMs;
     if (now < this.#windowEnd) return;
     const lag = this.#lag();
     const slow = this.#completed > 0 && this.#slow > this.#completed * SLOW_SHARE;
     const lagging = lag > this.#lagTargetMs;
-    if (now < this.#warmUntil) {
-      // Cold: nothing to learn yet.
-    } else if (slow || lagging) {
+    if (slow || lagging) {
       const factor = lagging ? Math.max(MOST_DECREASE, Math.min(DECREASE, this.#lagTargetMs / lag)) : DECREASE;
       const inUse = this.#peak > 0 ? Math.min(this.#limit, this.#peak) : this.#limit;
       const shrunk = Math.max(this.#min, Math.floor(inUse * factor));

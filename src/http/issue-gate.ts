@@ -1,10 +1,10 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { AdmissionOutcome } from '../admission/outcome.ts';
 import type { AdmissionScripts } from '../admission/scripts.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { ApiMetrics } from '../metrics/api-metrics.ts';
 import { AdaptiveLimit } from './adaptive-limit.ts';
+import { watchLoopWait } from './loop-wait.ts';
 
 /** Why the gate turned a request away. */
 export interface Refusal {
@@ -26,8 +26,6 @@ export const OVERLOADED = { code: 'UNAVAILABLE', message: 'Overloaded, retry sho
  * kernel (bench/flood.ts); a few admissions in flight at once, batched, still serve thousands a second.
  */
 const MIN_IN_FLIGHT = 16;
-/** How often the event loop's delay is sampled for the limit (ms). */
-const LAG_RESOLUTION_MS = 5;
 
 /**
  * What stands before admission on the issue route: load shedding (a limit on requests in progress
@@ -63,7 +61,7 @@ export class IssueGate {
     this.#logger = logger;
     this.#shedInFlight = metrics.shed.labels({ reason: 'in_flight' });
     this.#rateLimited = limits.perUser > 0 || limits.perIp > 0;
-    const { maxInFlight, inFlightTargetMs, loopDelayTargetMs, inFlightWarmupMs } = limits;
+    const { maxInFlight, inFlightTargetMs, loopDelayTargetMs } = limits;
     // A fixed cap is an adaptive limit whose floor is its ceiling.
     this.#limit = maxInFlight === 0 ? undefined
       : inFlightTargetMs === 0 ? new AdaptiveLimit({ max: maxInFlight, min: maxInFlight, targetMs: Number.POSITIVE_INFINITY })
@@ -71,8 +69,7 @@ export class IssueGate {
         max: maxInFlight,
         min: Math.min(MIN_IN_FLIGHT, maxInFlight),
         targetMs: inFlightTargetMs,
-        warmupMs: inFlightWarmupMs,
-        ...(loopDelayTargetMs > 0 ? { lag: eventLoopDelay(), lagTargetMs: loopDelayTargetMs } : {}),
+        ...(loopDelayTargetMs > 0 ? { lag: watchLoopWait(), lagTargetMs: loopDelayTargetMs } : {}),
       });
   }
 
@@ -140,17 +137,6 @@ export class IssueGate {
       return undefined;
     }
   }
-}
-
-/** The main thread's mean event-loop delay (ms, beyond the sampling interval) since the last call. */
-function eventLoopDelay(): () => number {
-  const histogram = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
-  histogram.enable();
-  return () => {
-    const mean = histogram.count > 0 ? histogram.mean / 1e6 - LAG_RESOLUTION_MS : 0;
-    histogram.reset();
-    return Math.max(0, mean);
-  };
 }
 
 export function isRefusal(value: unknown): value is Refusal {

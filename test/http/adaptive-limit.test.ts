@@ -85,15 +85,6 @@ describe('AdaptiveLimit', () => {
     assert.equal(l.limit, 293);
   });
 
-  it('holds still while the process warms up, then steers', () => {
-    const l = new AdaptiveLimit({ max: 1000, min: 10, targetMs: 100, windowMs: 100, lag: () => 50, lagTargetMs: 10, warmupMs: 1_000 });
-    for (let t = 0; t < 1_000; t += 100) complete(l, 10, 500, t);
-    assert.equal(l.limit, 1000, 'slow and late while cold: no change');
-    complete(l, 10, 500, 1_050);
-    l.completed(1_099, 1_100);
-    assert.equal(l.limit, 500);
-  });
-
   it('never goes below its floor', () => {
     const l = new AdaptiveLimit({ max: 1000, min: 300, targetMs: 100, windowMs: 100 });
     for (let t = 1_000; t < 5_000; t += 200) complete(l, 100, 150, t);

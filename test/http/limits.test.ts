@@ -6,6 +6,7 @@ import { createApi, type Api } from '../../src/api.ts';
 import { couponKeys } from '../../src/admission/keys.ts';
 import { createUsers } from '../../src/catalog/users.ts';
 import { testConfig, testEnv } from '../support/env.ts';
+import { eventually } from '../support/processes.ts';
 import { createTestTopics } from '../support/services.ts';
 
 const ip = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(256)}`;
@@ -15,6 +16,9 @@ async function start(overrides: Record<string, string>): Promise<Api> {
   await createTestTopics(config);
   const api = await createApi(config, pino({ level: 'warn' }));
   await api.app.ready();
+  // Every shard's Kafka producer connected: a burst before that is answered UNAVAILABLE by the
+  // shards, which would be counted here as if it had been shed.
+  await eventually('the API to be ready', async () => (await api.app.inject({ method: 'GET', url: '/health/ready' })).statusCode === 200);
   return api;
 }
 
@@ -167,9 +171,8 @@ describe('load shedding before routing (a real listener)', () => {
 describe('the adaptive in-flight limit', () => {
   let api: Api;
   before(async () => {
-    // A target no request can meet: every window is slow, so the limit must come down (at once:
-    // no warm-up hold).
-    api = await start({ MAX_IN_FLIGHT: '1000', IN_FLIGHT_TARGET_MS: '1', IN_FLIGHT_WARMUP_MS: '0', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_PER_IP: '0' });
+    // A target no request can meet: every window is slow, so the limit must come down.
+    api = await start({ MAX_IN_FLIGHT: '1000', IN_FLIGHT_TARGET_MS: '1', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_PER_IP: '0' });
   });
   after(() => api.close());
 
@@ -187,6 +190,38 @@ describe('the adaptive in-flight limit', () => {
     const after = await api.app.inject({ method: 'GET', url: '/metrics' });
     const limit = Number(/^issue_in_flight_limit (\d+)$/m.exec(after.body)?.[1]);
     assert.ok(limit >= 16 && limit < 1000, `limit ${limit} should be between its floor (16) and its ceiling (1000)`);
+  });
+});
+
+describe('the adaptive in-flight limit and a late event loop', () => {
+  let api: Api;
+  before(async () => {
+    // Admitted requests always within their target: only the event loop can bring the limit down.
+    api = await start({ MAX_IN_FLIGHT: '1000', IN_FLIGHT_TARGET_MS: '60000', LOOP_DELAY_TARGET_MS: '5', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_PER_IP: '0' });
+  });
+  after(() => api.close());
+
+  it('shrinks while requests would wait unread behind long turns of the event loop', async () => {
+    const id = await coupon(api, 20_000);
+    const users = await createUsers(api.orm, api.redis, Array.from({ length: 2_000 }, (_, i) => `late${i}`));
+    // Turns of 40 ms every 50 ms: an arrival would wait 16 ms on average before being read.
+    const hog = setInterval(() => {
+      const until = performance.now() + 40;
+      while (performance.now() < until);
+    }, 10);
+    try {
+      for (let wave = 0; wave < 8; wave++) {
+        const slice = users.slice(wave * 250, (wave + 1) * 250);
+        const replies = await Promise.all(slice.map((u) => api.app.inject({ method: 'POST', url: `/api/coupons/${id}/issue-fcfs/${u.publicId}` })));
+        assert.ok(replies.every((r) => r.statusCode === 202 || r.statusCode === 503), 'only 202 or 503');
+        await new Promise((r) => setTimeout(r, 120)); // a window passes
+      }
+    } finally {
+      clearInterval(hog);
+    }
+    const metrics = await api.app.inject({ method: 'GET', url: '/metrics' });
+    const limit = Number(/^issue_in_flight_limit (\d+)$/m.exec(metrics.body)?.[1]);
+    assert.ok(limit < 1000, `limit ${limit} should have come down from its ceiling (1000)`);
   });
 });
 
