@@ -34,7 +34,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -74,6 +74,13 @@ const ROOT = new URL('../', import.meta.url).pathname;
 const VEGETA_VERSION = 'v12.13.0';
 const TOOLS = join(ROOT, '.data', 'tools', 'bin');
 const API_PORT = 18_096;
+/**
+ * The flood's API listens on a port of its own: the capacity phase's API, stopped, leaves its
+ * connections in TIME_WAIT on its port, and the generator's new connections at the flood's onset
+ * collided with them (the kernel dropped those SYNs, TcpExtPAWSTimewait, and the clients waited the
+ * 1 s and 3 s SYN retransmits: the onset's seconds-long latencies were the benchmark's own).
+ */
+const FLOOD_API_PORT = 18_098;
 const INTAKE_PORT = 18_097;
 /** How long the intake floor is measured (s). */
 const INTAKE_SECONDS = 5;
@@ -197,6 +204,20 @@ function serviceCpuMs(): Map<string, number> {
   return out;
 }
 
+/** TCP counters that say whether connections were dropped or retried (from /proc/net/netstat). */
+function tcpCounters(): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+    const names = lines[0]!.split(' ').slice(1);
+    const values = lines[1]!.split(' ').slice(1).map(Number);
+    for (const name of ['ListenOverflows', 'TCPSynRetrans', 'PAWSTimewait', 'TCPTimeouts']) out.set(name, values[names.indexOf(name)] ?? 0);
+  } catch {
+    // Not Linux.
+  }
+  return out;
+}
+
 function tally(answers: Answer[]): Record<string, number> {
   const t: Record<string, number> = {};
   for (const a of answers) t[`${a.status} ${a.code}`.trim()] = (t[`${a.status} ${a.code}`.trim()] ?? 0) + 1;
@@ -207,7 +228,7 @@ const machine = machineInfo();
 log(`${machine.cpuModel} × ${machine.cpus}, Node ${machine.node}, commit ${machine.commit}; load average ${machine.loadavg.join(' ')}`);
 if (availableParallelism() < 2) throw new Error('the flood needs 2 cores: one for the generator, one for the API');
 vegeta();
-if (!(await freePort(API_PORT))) throw new Error(`port ${API_PORT} is taken`);
+for (const port of [API_PORT, FLOOD_API_PORT]) if (!(await freePort(port))) throw new Error(`port ${port} is taken`);
 // The consumer runs as its own process (`npm run consumer`), as deployed beside several API
 // processes, and is not confined with the API: a child of `npm start` would share its core.
 // A database and a Redis database of its own, emptied before and after: the test ones would keep
@@ -226,14 +247,15 @@ const usersFile = join(mkdtempSync(join(tmpdir(), 'fcfs-flood-')), 'users.json')
 log(`seeding ${USERS} users and a coupon with a unit for each`);
 await seed(env, USERS, USERS, usersFile);
 const users = readSeedFile(usersFile);
-const base = `http://127.0.0.1:${API_PORT}`;
+let base = `http://127.0.0.1:${API_PORT}`;
 const pathOf = (i: number) => `/api/coupons/${users.couponId}/issue-fcfs/${users.publicIds[i]}`;
 
 log(SPLIT ? `API on core ${API_CPU}, vegeta on core ${GEN_CPU}` : 'API, vegeta and the services share every core');
 const profileDir = mkdtempSync(join(tmpdir(), 'fcfs-flood-profile-'));
 const profileArgs = [...(process.env.FLOOD_API_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
-async function startApi(overrides: Record<string, string>): Promise<Proc> {
-  const proc = spawnNode(['--disable-warning=TimeoutNegativeWarning', ...profileArgs, 'src/cli/start.ts'], { ...env, ...overrides }, API_CPU);
+async function startApi(overrides: Record<string, string>, port = API_PORT): Promise<Proc> {
+  base = `http://127.0.0.1:${port}`;
+  const proc = spawnNode(['--disable-warning=TimeoutNegativeWarning', ...profileArgs, 'src/cli/start.ts'], { ...env, PORT: String(port), ...overrides }, API_CPU);
   await ready('the API', proc, `${base}/health/ready`);
   await eventually('the API to be ready', async () => (await fetch(`${base}/health/ready`)).status === 200, 90_000);
   return proc;
@@ -290,7 +312,7 @@ try {
   log(intakeLine);
 
   // 2. Flood, on an API with its production settings, warmed up below capacity first.
-  api = await startApi({});
+  api = await startApi({}, FLOOD_API_PORT);
   const rewarmCount = Math.ceil(capacity * 2);
   const rewarm = await attack('rewarm', take(rewarmCount), rewarmCount, Math.round(capacity / 2), [`-rate=${Math.round(capacity / 2)}/1s`, '-duration=2s', `-max-workers=${FLOOD_WORKERS}`, `-workers=${FLOOD_WORKERS}`]);
   const serverBefore = await issueDurations(base);
@@ -298,6 +320,7 @@ try {
   log(`flood: ${rate} arrivals/s (${FACTOR} × capacity) for ${SECONDS} s by ${FLOOD_WORKERS} workers`);
   const shedBefore = await shedByReason(base);
   const threadsBefore = threadCpuMs(api.child.pid);
+  const tcpBefore = tcpCounters();
   const servicesBefore = serviceCpuMs();
   const flood = await attack('flood', take(floodCount), floodCount, rate, [`-rate=${rate}/1s`, `-duration=${SECONDS}s`, `-max-workers=${FLOOD_WORKERS}`, `-workers=${FLOOD_WORKERS}`]);
   // Measured from when each request was due, not when the generator got round to sending it.
@@ -309,6 +332,7 @@ try {
   const other = flood.filter((a) => a.status !== 202 && a.status !== 503);
   const offered = flood.length;
 
+  const tcp = tcpCounters();
   const server = await issueDurations(base);
   const threads = threadCpuDelta(threadsBefore, threadCpuMs(api.child.pid));
   const servicesAfter = serviceCpuMs();
@@ -335,6 +359,7 @@ try {
     `  the services' CPU during the flood (on either core): ${services}`,
     `  promised (202 in every phase) ${promised}, rows persisted ${persisted}; reconciliation ${rec.reason} after ${round(rec.waitedMs / 1000)} s`,
     `  ${intakeLine}`,
+    `  the kernel during the flood: ${[...tcp].map(([name, n]) => `${name} ${n - (tcpBefore.get(name) ?? 0)}`).join(', ')}`,
     `  load average at the end ${loadavg().map((x) => round(x, 2)).join(' ')}`,
   ].join('\n'));
 

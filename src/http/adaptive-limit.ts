@@ -7,8 +7,8 @@
  *
  * - shrinks the limit when more than 1 % of the requests completed in it took longer than the
  *   target inside the process (by a fifth), or when arriving requests waited longer than a target
- *   on average before the main thread's event loop read them (in proportion to how long, at most by
- *   half). The second signal is the one a flood trips: the main thread is where every request is
+ *   on average before the main thread's event loop read them, two windows in a row (in proportion
+ *   to how long, at most by half). The second signal is the one a flood trips: the main thread is where every request is
  *   read and answered, shed ones included, and while admitted work keeps it (or the core it shares
  *   with the shard workers) saturated, requests wait unread in the kernel, where no latency measured
  *   inside the process can see them. Only admitting fewer frees the time to read them: a shed
@@ -66,6 +66,8 @@ export class AdaptiveLimit {
   #refused = false;
   /** The most requests in flight at once in this window. */
   #peak = 0;
+  /** Windows in a row in which arrivals waited longer than the target. */
+  #lateWindows = 0;
 
   constructor({ max, min, targetMs, windowMs = 100, lag = () => 0, lagTargetMs = Number.POSITIVE_INFINITY }: AdaptiveLimitOptions) {
     if (!(min >= 1 && max >= min)) throw new RangeError(`need 1 <= min <= max, got min ${min}, max ${max}`);
@@ -106,7 +108,10 @@ export class AdaptiveLimit {
     if (now < this.#windowEnd) return;
     const lag = this.#lag();
     const slow = this.#completed > 0 && this.#slow > this.#completed * SLOW_SHARE;
-    const lagging = lag > this.#lagTargetMs;
+    // A late loop counts from the second window in a row (CoDel's interval): one long pause, a
+    // garbage collection or code being compiled, is not a backlog.
+    this.#lateWindows = lag > this.#lagTargetMs ? this.#lateWindows + 1 : 0;
+    const lagging = this.#lateWindows >= 2;
     if (slow || lagging) {
       const factor = lagging ? Math.max(MOST_DECREASE, Math.min(DECREASE, this.#lagTargetMs / lag)) : DECREASE;
       const inUse = this.#peak > 0 ? Math.min(this.#limit, this.#peak) : this.#limit;

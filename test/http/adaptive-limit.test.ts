@@ -65,23 +65,26 @@ describe('AdaptiveLimit', () => {
     assert.equal(l.limit, 240, 'a fifth off the 300 in flight, not off the 2,048 it never reached');
   });
 
-  it('shrinks when the event loop is late, in proportion to how late and at most by half, whatever the admitted latency', () => {
-    const lags = [0, 12, 15, 40, 0];
+  it('shrinks while arrivals wait for the event loop two windows in a row, in proportion to how long and at most by half', () => {
+    const lags = [0, 12, 12, 15, 40, 0, 40, 0];
     const l = new AdaptiveLimit({ max: 1000, min: 10, targetMs: 100, windowMs: 100, lag: () => lags.shift() ?? 0, lagTargetMs: 10 });
     l.completed(0, 0); // the first window opens (lag 0 read)
-    const window = (end: number) => {
+    const window = (end: number, refused = false) => {
       complete(l, 50, 5, end - 50);
+      if (refused) l.refused(end - 40);
       l.completed(end - 1, end);
     };
-    window(100); // lag 12 against 10: by 10/12, but never gentler than a fifth
+    window(100); // lag 12 against 10: once is a pause, not a backlog
+    assert.equal(l.limit, 1000);
+    window(200); // twice in a row: by 10/12, but never gentler than a fifth
     assert.equal(l.limit, 800);
-    window(200); // lag 15: by 10/15
+    window(300); // lag 15: by 10/15
     assert.equal(l.limit, 533);
-    window(300); // lag 40: by 10/40 would be too much; by half
+    window(400); // lag 40: by 10/40 would be too much; by half
     assert.equal(l.limit, 266);
-    complete(l, 50, 5, 350);
-    l.refused(360);
-    l.completed(399, 400); // on time again, and turning requests away: grows by a tenth
+    window(500, true); // on time again, and turning requests away: grows by a tenth
+    assert.equal(l.limit, 293);
+    window(600); // late once more: holds
     assert.equal(l.limit, 293);
   });
 

@@ -204,7 +204,8 @@ describe('the adaptive in-flight limit and a late event loop', () => {
   it('shrinks while requests would wait unread behind long turns of the event loop', async () => {
     const id = await coupon(api, 20_000);
     const users = await createUsers(api.orm, api.redis, Array.from({ length: 2_000 }, (_, i) => `late${i}`));
-    // Turns of 40 ms every 50 ms: an arrival would wait 16 ms on average before being read.
+    // Turns of 40 ms every 50 ms, window after window: an arrival would wait 16 ms on average before
+    // being read.
     const hog = setInterval(() => {
       const until = performance.now() + 40;
       while (performance.now() < until);
