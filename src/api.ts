@@ -81,7 +81,6 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   const gate: IssueGate = new IssueGate(config.limits, scripts, metrics, logger);
   // "Admits again at once" after a restock holds in this process before the broadcast lands.
   const announce = async (change: CouponChange) => {
-    gate.couponChanged(change.couponId);
     await router.couponChanged(change);
     await broadcastCouponChange(redis, change);
   };

@@ -7,6 +7,13 @@ const BODY = JSON.stringify(OVERLOADED);
 const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(BODY)), 'retry-after': '1' };
 
 /**
+ * The shape of an issue path: a numeric coupon id and a UUID. A request not of that shape is never
+ * shed: validation answers it 400, and "retry shortly" would be a lie for a request that can never
+ * succeed.
+ */
+const ISSUE_PATH = /^\/api\/coupons\/[1-9]\d{0,9}\/issue-fcfs\/[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}(?:\?|$)/i;
+
+/**
  * The HTTP server under Fastify, answering the issue requests the gate has no room for before
  * they are routed. In a flood the excess is most of the traffic, and what shedding it costs decides
  * whether the process keeps up with arrivals at all: through Fastify (request and reply objects, a
@@ -18,7 +25,7 @@ export function earlyShedServer(gate: IssueGate, metrics: ApiMetrics) {
   return (handler: (req: IncomingMessage, res: ServerResponse) => void, fastifyOptions: Record<string, unknown>): Server => {
     const opts = fastifyOptions as unknown as ServerTimeouts;
     const server = createServer((req, res) => {
-      if (req.method === 'POST' && gate.full(issueCouponOf(req.url!))) {
+      if (req.method === 'POST' && ISSUE_PATH.test(req.url!) && gate.full()) {
         res.writeHead(503, HEADERS);
         res.end(BODY);
         metrics.observeRequest(ISSUE_ROUTE, 'POST', 503, 0);
@@ -32,17 +39,6 @@ export function earlyShedServer(gate: IssueGate, metrics: ApiMetrics) {
     server.setTimeout(opts.connectionTimeout);
     return server;
   };
-}
-
-const ISSUE_PATH = /^\/api\/coupons\/([1-9]\d{0,9})\/issue-fcfs\/[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}(?:\?|$)/i;
-
-/**
- * The coupon id of a well-formed issue path; NaN for any other path. A malformed issue request is
- * not shed: it is answered 400 by validation, since "retry shortly" would be a lie for it.
- */
-export function issueCouponOf(url: string): number {
-  const match = ISSUE_PATH.exec(url);
-  return match ? Number(match[1]) : Number.NaN;
 }
 
 /** Fastify's options as it hands them to a server factory, defaults applied. */

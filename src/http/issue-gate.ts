@@ -1,4 +1,3 @@
-import type { AdmissionOutcome } from '../admission/outcome.ts';
 import type { AdmissionScripts } from '../admission/scripts.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
@@ -33,11 +32,7 @@ const MIN_IN_FLIGHT = 16;
  * latency target, so a flood beyond capacity gets fast 503s instead of ever-growing latency) and
  * per-user and per-IP rate limits counted in Redis (shared by every API process). The limiter fails
  * open: if Redis cannot count, admission itself will decide (and answer 503 if Redis is down).
- *
- * Requests for a coupon that its shard last reported sold out are never shed: the shard answers them
- * from memory, so shedding saves little, and "retry shortly" would invite the very retries a final
- * SOLD_OUT ends. What the gate knows of sold-out coupons is a hint only: if stock was added
- * elsewhere, the next request goes to the shard, is admitted, and clears it.
+
  */
 export class IssueGate {
   readonly #limits: Config['limits'];
@@ -50,7 +45,6 @@ export class IssueGate {
   readonly #rateLimited: boolean;
   /** Undefined when there is no limit (MAX_IN_FLIGHT=0). */
   readonly #limit: AdaptiveLimit | undefined;
-  readonly #soldOut = new Set<number>();
   #inFlight = 0;
 
   constructor(limits: Config['limits'], scripts: AdmissionScripts, metrics: ApiMetrics, logger: Logger) {
@@ -83,40 +77,31 @@ export class IssueGate {
   }
 
   /**
-   * Whether a new issue request for `couponId` (NaN: not an issue request) must be shed now. Cheap
-   * enough to ask before the request is routed: under a flood, answering the excess must cost far
-   * less than serving it.
+   * Whether a new issue request must be shed now. Cheap enough to ask before the request is routed:
+   * under a flood, answering the excess must cost far less than serving it.
    */
-  full(couponId: number): boolean {
-    if (this.#limit === undefined || this.#inFlight < this.#limit.limit || Number.isNaN(couponId) || this.#soldOut.has(couponId)) return false;
+  full(): boolean {
+    if (this.#limit === undefined || this.#inFlight < this.#limit.limit) return false;
     this.#limit.refused(performance.now());
     this.#shedInFlight.inc();
     return true;
   }
 
-  /** Runs `work` (the admission of one request) if the gate lets it through; the refusal otherwise. */
-  through(ip: string, publicId: string, couponId: number, work: () => Promise<AdmissionOutcome>): Promise<AdmissionOutcome | Refusal> {
-    if (this.full(couponId)) return Promise.resolve(SHED);
+  /** Runs `work` if the gate lets the request through; the refusal otherwise. */
+  through<T>(ip: string, publicId: string, work: () => Promise<T>): Promise<T | Refusal> {
+    if (this.full()) return Promise.resolve(SHED);
     const inFlight = ++this.#inFlight;
     const startedAt = performance.now();
     this.#limit?.started(inFlight, startedAt);
-    const done = (outcome?: AdmissionOutcome | Refusal) => {
+    const done = () => {
       this.#inFlight--;
       this.#limit?.completed(startedAt, performance.now());
-      if (outcome === undefined || isRefusal(outcome)) return;
-      if (outcome.result === 'SOLD_OUT') this.#soldOut.add(couponId);
-      else if (outcome.result === 'ACCEPTED') this.#soldOut.delete(couponId);
     };
     // Every issue request passes here: without limits to count, no extra promise on the way.
     const counted = this.#rateLimited && !this.#exempt.has(ip);
-    const result: Promise<AdmissionOutcome | Refusal> = counted ? this.#rateLimit(ip, publicId).then<AdmissionOutcome | Refusal>((limited) => limited ?? work()) : work();
-    result.then(done, () => done());
+    const result: Promise<T | Refusal> = counted ? this.#rateLimit(ip, publicId).then<T | Refusal>((limited) => limited ?? work()) : work();
+    result.then(done, done);
     return result;
-  }
-
-  /** Stock was added to the coupon (or it changed): it may admit again, so it may be shed again. */
-  couponChanged(couponId: number): void {
-    this.#soldOut.delete(couponId);
   }
 
   async #rateLimit(ip: string, publicId: string): Promise<Refusal | undefined> {

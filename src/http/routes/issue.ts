@@ -57,8 +57,7 @@ export function issueRoutes(app: FastifyInstance, deps: AppDeps): void {
     },
   }, async (request, reply) => {
     const publicId = request.params.publicId.toLowerCase();
-    const { couponId } = request.params;
-    const outcome = await deps.gate.through(request.ip, publicId, couponId, () => deps.admit({ couponId, publicId }).catch((err: unknown): AdmissionOutcome => {
+    const outcome = await deps.gate.through(request.ip, publicId, () => deps.admit({ couponId: request.params.couponId, publicId }).catch((err: unknown): AdmissionOutcome => {
       request.log.error({ err }, 'shard worker failed');
       return { result: 'UNAVAILABLE', retryAfterSeconds: 1 };
     }));
