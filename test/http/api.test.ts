@@ -20,6 +20,9 @@ describe('HTTP API contract', () => {
     await createTestTopics(config);
     api = await createApi(config, pino({ level: 'warn' }));
     await api.app.ready();
+    // As a load balancer would: traffic only once the API says it is ready. Right after start the
+    // event-loop backstop may still be judging the start-up's long turns (503 to everything).
+    await eventually('the API to be ready', async () => (await api.app.inject({ method: 'GET', url: '/health/ready' })).statusCode === 200);
   });
   after(() => api.close());
 

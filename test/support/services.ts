@@ -2,6 +2,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { Config } from '../../src/config.ts';
 import { openOrm, updateSchema, type Orm } from '../../src/db/orm.ts';
 import { connectRedis, createRedis, type Redis } from '../../src/redis.ts';
+import { eventually } from './processes.ts';
 
 /** Real clients of the real local services (started by `npm test` through infra/services.sh). */
 export async function openTestOrm(config: Config): Promise<Orm> {
@@ -24,14 +25,18 @@ export function testKafka(config: Config): Kafka {
 export async function createTestTopics(config: Config): Promise<void> {
   const admin = testKafka(config).admin();
   await admin.connect();
+  const topics = [
+    { topic: config.kafka.topic, numPartitions: config.kafka.partitions, replicationFactor: 1 },
+    { topic: config.kafka.deadLetterTopic, numPartitions: 1, replicationFactor: 1 },
+  ];
   try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        { topic: config.kafka.topic, numPartitions: config.kafka.partitions, replicationFactor: 1 },
-        { topic: config.kafka.deadLetterTopic, numPartitions: 1, replicationFactor: 1 },
-      ],
-    });
+    // A broker that has just started (the fault tests' own) can take longer to elect leaders for new
+    // partitions than kafkajs's own wait allows: wait here, asking again, until every one has a leader.
+    await eventually('the test topics to have leaders', async () => {
+      await admin.createTopics({ topics, waitForLeaders: false });
+      const { topics: found } = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
+      return found.length === topics.length && found.every((t, i) => t.partitions.length === topics[i]!.numPartitions && t.partitions.every((p) => p.leader >= 0));
+    }, 120_000, 250);
   } finally {
     await admin.disconnect();
   }
