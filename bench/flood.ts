@@ -8,17 +8,20 @@
  *    concurrency to saturate the API: its batches grow with the load, so a few connections would
  *    measure latency, not capacity), every request admitted (a new user each, stock for all), on
  *    an API with shedding off: capacity is what the admitted path serves, not what it answers.
- * 2. Flood: the API restarted with its production shedding settings (MAX_IN_FLIGHT,
- *    IN_FLIGHT_TARGET_MS, MAX_QUEUE_WAIT_MS, MAX_EVENT_LOOP_DELAY_MS from the environment or their
- *    defaults), warmed up at half the capacity, then an open model at --factor × the capacity for
- *    --seconds, again every request a new user with stock left, so whatever is not shed is real
- *    work. Latencies count from when each request was due, not when it was sent: a generator
+ * 2. The floor: a plain Node server that only answers the API's 503 (bench/intake-server.ts), on
+ *    the API's core, warmed up, then flooded at the same rate for 5 s: what reading and answering
+ *    alone cost there. If it misses the target, no shedding inside the API can meet it.
+ * 3. Flood: the API restarted with its production shedding settings (MAX_IN_FLIGHT,
+ *    IN_FLIGHT_TARGET_MS, LOOP_DELAY_TARGET_MS, MAX_QUEUE_WAIT_MS, MAX_EVENT_LOOP_DELAY_MS from the
+ *    environment or their defaults) on a port of its own, warmed up at half the capacity, then an
+ *    open model at --factor × the capacity for --seconds, again every request a new user with stock
+ *    left, so whatever is not shed is real work. Latencies count from when each request was due, not when it was sent: a generator
  *    whose --flood-workers are all held by a slow API sends late, and that wait is the API's
  *    (coordinated omission, corrected as wrk2 does). The workers are a fixed pool: vegeta's
  *    growing pool (-max-workers above -workers) measured seconds of p99 against a server that
  *    answers instantly, here and at these rates; a fixed pool of 1,000 measured p99 60 ms at
  *    20,000/s against the same server.
- * 3. Settle: waits until reconciliation says every admission is a database row, then compares the
+ * 4. Settle: waits until reconciliation says every admission is a database row, then compares the
  *    202s the generator received with the rows the coupon has.
  *
  * The generator is vegeta (Go, MIT; `go install`ed into .data/tools on first use): a Node
@@ -238,7 +241,7 @@ const env = testEnv({ PORT: String(API_PORT), START_CONSUMER: 'false', CONSUMER_
 const scratch = await openTestRedis(testConfig(env), 'flood');
 await scratch.flushdb();
 // The production shedding settings, not the tests'.
-for (const key of ['MAX_IN_FLIGHT', 'IN_FLIGHT_TARGET_MS', 'MAX_QUEUE_WAIT_MS', 'MAX_EVENT_LOOP_DELAY_MS']) {
+for (const key of ['MAX_IN_FLIGHT', 'IN_FLIGHT_TARGET_MS', 'LOOP_DELAY_TARGET_MS', 'MAX_QUEUE_WAIT_MS', 'MAX_EVENT_LOOP_DELAY_MS']) {
   if (process.env[key] === undefined) delete env[key];
   else env[key] = process.env[key]!;
 }

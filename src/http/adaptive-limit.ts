@@ -8,11 +8,11 @@
  * - shrinks the limit when more than 1 % of the requests completed in it took longer than the
  *   target inside the process (by a fifth), or when arriving requests waited longer than a target
  *   on average before the main thread's event loop read them, two windows in a row (in proportion
- *   to how long, at most by half). The second signal is the one a flood trips: the main thread is where every request is
- *   read and answered, shed ones included, and while admitted work keeps it (or the core it shares
- *   with the shard workers) saturated, requests wait unread in the kernel, where no latency measured
- *   inside the process can see them. Only admitting fewer frees the time to read them: a shed
- *   request costs about a third of an admitted one;
+ *   to how long, at most by half). The second signal is the one a flood trips: the main thread is
+ *   where every request is read and answered, shed ones included, and while admitted work keeps it
+ *   (or the core it shares with the shard workers) saturated, requests wait unread in the kernel,
+ *   where no latency measured inside the process can see them. Only admitting fewer frees the time
+ *   to read them: a shed request costs about a third of an admitted one;
  * - shrinks from what was really in flight in the window when that was less than the limit (TCP's
  *   application-limited case), so a limit that sat high through a quiet spell comes down in one step;
  * - grows by a tenth when a window kept to both targets and the limit turned requests away (a window

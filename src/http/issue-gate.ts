@@ -32,7 +32,6 @@ const MIN_IN_FLIGHT = 16;
  * latency target, so a flood beyond capacity gets fast 503s instead of ever-growing latency) and
  * per-user and per-IP rate limits counted in Redis (shared by every API process). The limiter fails
  * open: if Redis cannot count, admission itself will decide (and answer 503 if Redis is down).
-
  */
 export class IssueGate {
   readonly #limits: Config['limits'];
