@@ -35,7 +35,8 @@ export async function createTestTopics(config: Config): Promise<void> {
     await eventually('the test topics to have leaders', async () => {
       await admin.createTopics({ topics, waitForLeaders: false });
       const { topics: found } = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
-      return found.length === topics.length && found.every((t, i) => t.partitions.length === topics[i]!.numPartitions && t.partitions.every((p) => p.leader >= 0));
+      const partitions = new Map(found.map((t) => [t.name, t.partitions]));
+      return topics.every((t) => partitions.get(t.topic)?.length === t.numPartitions && partitions.get(t.topic)!.every((p) => p.leader >= 0));
     }, 120_000, 250);
   } finally {
     await admin.disconnect();
