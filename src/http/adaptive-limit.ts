@@ -13,10 +13,13 @@
  *   (or the core it shares with the shard workers) saturated, requests wait unread in the kernel,
  *   where no latency measured inside the process can see them. Only admitting fewer frees the time
  *   to read them: a shed request costs about a third of an admitted one;
- * - shrinks from what was really in flight in the window when that was less than the limit (TCP's
- *   application-limited case), so a limit that sat high through a quiet spell comes down in one step;
- * - grows by a tenth when a window kept to both targets and the limit turned requests away (a window
- *   in which nothing completed changes nothing).
+ * - grows by a tenth when a window kept to both targets (a window in which nothing completed
+ *   changes nothing).
+ *
+ * It only moves in windows in which it turned requests away. A limit that holds nobody back is not
+ * what keeps the process behind: a process just started, still compiling its code, is slow under a
+ * light load too, and shrinking then only sheds the next small pile-up (the CI smoke profile's 170
+ * requests a second got a 503 that way on a slow machine). In a flood it binds at once.
  *
  * It starts at its ceiling and never goes below its floor. A process that has just started runs
  * cold code, and under a flood it sheds more until its code is warm: that is what it can take.
@@ -64,8 +67,6 @@ export class AdaptiveLimit {
   #completed = 0;
   #slow = 0;
   #refused = false;
-  /** The most requests in flight at once in this window. */
-  #peak = 0;
   /** Windows in a row in which arrivals waited longer than the target. */
   #lateWindows = 0;
 
@@ -82,12 +83,6 @@ export class AdaptiveLimit {
 
   get limit(): number {
     return this.#limit;
-  }
-
-  /** A request was let in, and `inFlight` are now in progress. */
-  started(inFlight: number, now: number): void {
-    this.#roll(now);
-    if (inFlight > this.#peak) this.#peak = inFlight;
   }
 
   /** A request that started at `startedAt` finished at `now` (performance.now() ms). */
@@ -112,21 +107,21 @@ export class AdaptiveLimit {
     // garbage collection or code being compiled, is not a backlog.
     this.#lateWindows = lag > this.#lagTargetMs ? this.#lateWindows + 1 : 0;
     const lagging = this.#lateWindows >= 2;
-    if (slow || lagging) {
+    if (!this.#refused) {
+      // Not binding: nothing to learn about the limit.
+    } else if (slow || lagging) {
       const factor = lagging ? Math.max(MOST_DECREASE, Math.min(DECREASE, this.#lagTargetMs / lag)) : DECREASE;
-      const inUse = this.#peak > 0 ? Math.min(this.#limit, this.#peak) : this.#limit;
-      const shrunk = Math.max(this.#min, Math.floor(inUse * factor));
+      const shrunk = Math.max(this.#min, Math.floor(this.#limit * factor));
       if (shrunk < this.#limit) {
         this.#changedAt = now;
         this.#limit = shrunk;
       }
-    } else if (this.#refused && this.#completed > 0) {
+    } else if (this.#completed > 0 && this.#lateWindows === 0) {
       this.#limit = Math.min(this.#max, this.#limit + Math.max(1, Math.round(this.#limit * INCREASE)));
     }
     this.#completed = 0;
     this.#slow = 0;
     this.#refused = false;
-    this.#peak = 0;
     this.#windowEnd = now + this.#windowMs;
   }
 }

@@ -89,9 +89,8 @@ export class IssueGate {
   /** Runs `work` if the gate lets the request through; the refusal otherwise. */
   through<T>(ip: string, publicId: string, work: () => Promise<T>): Promise<T | Refusal> {
     if (this.full()) return Promise.resolve(SHED);
-    const inFlight = ++this.#inFlight;
+    this.#inFlight++;
     const startedAt = performance.now();
-    this.#limit?.started(inFlight, startedAt);
     const done = () => {
       this.#inFlight--;
       this.#limit?.completed(startedAt, performance.now());

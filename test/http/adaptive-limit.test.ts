@@ -17,6 +17,7 @@ describe('AdaptiveLimit', () => {
     l.completed(0, 0); // opens the first window, [0, 100)
     complete(l, 97, 20, 50);
     complete(l, 2, 150, 60);
+    l.refused(70); // the limit is what holds requests back
     l.completed(99, 100); // closes it
     assert.equal(l.limit, 800);
   });
@@ -29,6 +30,7 @@ describe('AdaptiveLimit', () => {
     l.completed(99, 100);
     assert.equal(l.limit, 1000, 'at its ceiling it cannot grow');
     complete(l, 500, 300, 150);
+    l.refused(160);
     l.completed(199, 200);
     assert.equal(l.limit, 800);
     // Requests that started before the cut say nothing about the new limit.
@@ -46,6 +48,7 @@ describe('AdaptiveLimit', () => {
     const l = new AdaptiveLimit({ max: 1000, min: 10, targetMs: 100, windowMs: 100 });
     l.completed(0, 0);
     complete(l, 100, 500, 50);
+    l.refused(60);
     l.completed(100, 100);
     assert.equal(l.limit, 800);
     complete(l, 100, 10, 150);
@@ -56,22 +59,22 @@ describe('AdaptiveLimit', () => {
     assert.equal(l.limit, 800, 'a window with refusals but no completions');
   });
 
-  it('shrinks from what was really in flight when that was less than the limit', () => {
-    const l = new AdaptiveLimit({ max: 2048, min: 10, targetMs: 100, windowMs: 100 });
-    l.completed(0, 0);
-    for (let n = 1; n <= 300; n++) l.started(n, 10);
-    complete(l, 300, 150, 50);
-    l.completed(99, 100);
-    assert.equal(l.limit, 240, 'a fifth off the 300 in flight, not off the 2,048 it never reached');
+  it('holds still while it turns nobody away, however slow the requests or late the loop', () => {
+    const l = new AdaptiveLimit({ max: 256, min: 10, targetMs: 100, windowMs: 100, lag: () => 500, lagTargetMs: 10 });
+    for (let t = 0; t <= 1_000; t += 100) complete(l, 5, 400, t);
+    assert.equal(l.limit, 256, 'a light load on a cold process: shrinking would only shed the next pile-up');
+    l.refused(1_050);
+    l.completed(1_099, 1_100);
+    assert.equal(l.limit, 128, 'once it binds, the late loop halves it');
   });
 
   it('shrinks while arrivals wait for the event loop two windows in a row, in proportion to how long and at most by half', () => {
     const lags = [0, 12, 12, 15, 40, 0, 40, 0];
     const l = new AdaptiveLimit({ max: 1000, min: 10, targetMs: 100, windowMs: 100, lag: () => lags.shift() ?? 0, lagTargetMs: 10 });
     l.completed(0, 0); // the first window opens (lag 0 read)
-    const window = (end: number, refused = false) => {
+    const window = (end: number) => {
       complete(l, 50, 5, end - 50);
-      if (refused) l.refused(end - 40);
+      l.refused(end - 40);
       l.completed(end - 1, end);
     };
     window(100); // lag 12 against 10: once is a pause, not a backlog
@@ -82,15 +85,18 @@ describe('AdaptiveLimit', () => {
     assert.equal(l.limit, 533);
     window(400); // lag 40: by 10/40 would be too much; by half
     assert.equal(l.limit, 266);
-    window(500, true); // on time again, and turning requests away: grows by a tenth
+    window(500); // on time again, and turning requests away: grows by a tenth
     assert.equal(l.limit, 293);
-    window(600); // late once more: holds
+    window(600); // late once: neither shrinks nor grows
     assert.equal(l.limit, 293);
   });
 
   it('never goes below its floor', () => {
     const l = new AdaptiveLimit({ max: 1000, min: 300, targetMs: 100, windowMs: 100 });
-    for (let t = 1_000; t < 5_000; t += 200) complete(l, 100, 150, t);
+    for (let t = 1_000; t < 5_000; t += 200) {
+      complete(l, 100, 150, t);
+      l.refused(t);
+    }
     assert.equal(l.limit, 300);
   });
 
