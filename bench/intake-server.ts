@@ -5,16 +5,13 @@
  * the API can meet it on that machine at that moment, since reading and answering are all it does.
  */
 import { createServer } from 'node:http';
-import { OVERLOADED } from '../src/http/issue-gate.ts';
-
-const BODY = JSON.stringify(OVERLOADED);
-const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(BODY)), 'retry-after': '1' };
+import { SHED_BODY, SHED_HEADERS } from '../src/http/early-shed.ts';
 
 const server = createServer((req, res) => {
   // A GET tells the bench it is up.
   if (req.method === 'GET') return void res.end('ok');
-  res.writeHead(503, HEADERS);
-  res.end(BODY);
+  res.writeHead(503, SHED_HEADERS);
+  res.end(SHED_BODY);
 });
 server.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 18_095), backlog: 4_096 }, () => console.log('listening'));
 process.once('SIGTERM', () => server.close(() => process.exit(0)));

@@ -3,8 +3,9 @@ import type { ApiMetrics } from '../metrics/api-metrics.ts';
 import { OVERLOADED, type IssueGate } from './issue-gate.ts';
 import { ISSUE_ROUTE } from './routes/issue.ts';
 
-const BODY = JSON.stringify(OVERLOADED);
-const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(BODY)), 'retry-after': '1' };
+/** The shed answer's bytes, as the route's own 503 would be (bench/intake-server.ts answers the same). */
+export const SHED_BODY = JSON.stringify(OVERLOADED);
+export const SHED_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(SHED_BODY)), 'retry-after': '1' };
 
 /**
  * The shape of an issue path: a numeric coupon id and a UUID. A request not of that shape is never
@@ -26,8 +27,8 @@ export function earlyShedServer(gate: IssueGate, metrics: ApiMetrics) {
     const opts = fastifyOptions as unknown as ServerTimeouts;
     const server = createServer((req, res) => {
       if (req.method === 'POST' && ISSUE_PATH.test(req.url!) && gate.full()) {
-        res.writeHead(503, HEADERS);
-        res.end(BODY);
+        res.writeHead(503, SHED_HEADERS);
+        res.end(SHED_BODY);
         metrics.observeRequest(ISSUE_ROUTE, 'POST', 503, 0);
         return;
       }
