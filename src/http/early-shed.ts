@@ -25,11 +25,12 @@ const ISSUE_PATH = /^\/api\/coupons\/[1-9]\d{0,9}\/issue-fcfs\/[\da-f]{8}-[\da-f
 export function earlyShedServer(gate: IssueGate, metrics: ApiMetrics) {
   return (handler: (req: IncomingMessage, res: ServerResponse) => void, fastifyOptions: Record<string, unknown>): Server => {
     const opts = fastifyOptions as unknown as ServerTimeouts;
+    const countShed = metrics.instantRequests({ route: ISSUE_ROUTE, method: 'POST', status_code: '503' });
     const server = createServer((req, res) => {
       if (req.method === 'POST' && ISSUE_PATH.test(req.url!) && gate.full()) {
         res.writeHead(503, SHED_HEADERS);
         res.end(SHED_BODY);
-        metrics.observeRequest(ISSUE_ROUTE, 'POST', 503, 0);
+        countShed();
         return;
       }
       handler(req, res);

@@ -39,7 +39,6 @@ export class IssueGate {
   readonly #scripts: AdmissionScripts;
   readonly #metrics: ApiMetrics;
   readonly #logger: Logger;
-  readonly #shedInFlight: { inc: () => void };
   /** Whether any rate limit is on (then every request not exempt is counted in Redis). */
   readonly #rateLimited: boolean;
   /** Undefined when there is no limit (MAX_IN_FLIGHT=0). */
@@ -52,7 +51,6 @@ export class IssueGate {
     this.#scripts = scripts;
     this.#metrics = metrics;
     this.#logger = logger;
-    this.#shedInFlight = metrics.shed.labels({ reason: 'in_flight' });
     this.#rateLimited = limits.perUser > 0 || limits.perIp > 0;
     const { maxInFlight, inFlightTargetMs, loopDelayTargetMs } = limits;
     // A fixed cap is an adaptive limit whose floor is its ceiling.
@@ -82,7 +80,7 @@ export class IssueGate {
   full(): boolean {
     if (this.#limit === undefined || this.#inFlight < this.#limit.limit) return false;
     this.#limit.refused(performance.now());
-    this.#shedInFlight.inc();
+    this.#metrics.countInFlightShed();
     return true;
   }
 
