@@ -1,30 +1,31 @@
 /**
- * `npm run bench:flood [-- --factor 2] [--seconds 10] [--capacity-seconds 10] [--workers 512]
- *   [--flood-workers 1000] [--no-split] [--profile]`
+ * `npm run bench:flood [-- --factor 2] [--seconds 10] [--capacity-seconds 10] [--conns 512]
+ *   [--flood-conns 1000] [--no-split] [--profile]`
  *
  * Overload: what the API does when more arrives than it can serve. One run on this machine:
  *
- * 1. Capacity: a closed loop of --workers concurrent requests for --capacity-seconds (enough
- *    concurrency to saturate the API: its batches grow with the load, so a few connections would
- *    measure latency, not capacity), every request admitted (a new user each, stock for all), on
- *    an API with shedding off: capacity is what the admitted path serves, not what it answers.
+ * 1. Capacity: a closed loop over --conns connections for --capacity-seconds (enough concurrency to
+ *    saturate the API: its batches grow with the load, so a few connections would measure latency,
+ *    not capacity), every request admitted (a new user each, stock for all), on an API with
+ *    shedding off: capacity is what the admitted path serves, not what it answers.
  * 2. The floor: a plain Node server that only answers the API's 503 (bench/intake-server.ts), on
  *    the API's core, warmed up, then flooded at the same rate for 5 s: what reading and answering
  *    alone cost there. If it misses the target, no shedding inside the API can meet it.
  * 3. Flood: the API restarted with its production shedding settings (MAX_IN_FLIGHT,
  *    IN_FLIGHT_TARGET_MS, LOOP_DELAY_TARGET_MS, MAX_QUEUE_WAIT_MS, MAX_EVENT_LOOP_DELAY_MS from the
  *    environment or their defaults) on a port of its own, warmed up at half the capacity, then an
- *    open model at --factor × the capacity for --seconds, again every request a new user with stock
- *    left, so whatever is not shed is real work. Latencies count from when each request was due, not when it was sent: a generator
- *    whose --flood-workers are all held by a slow API sends late, and that wait is the API's
- *    (coordinated omission, corrected as wrk2 does). The workers are a fixed pool: vegeta's
- *    growing pool (-max-workers above -workers) measured seconds of p99 against a server that
- *    answers instantly, here and at these rates; a fixed pool of 1,000 measured p99 60 ms at
- *    20,000/s against the same server.
+ *    open model at --factor × the capacity for --seconds over --flood-conns connections, again
+ *    every request a new user with stock left, so whatever is not shed is real work. Latencies
+ *    count from when each request was due, not when it was sent: a generator whose connections are
+ *    all held by a slow API sends late, and that wait is the API's (coordinated omission, corrected
+ *    as wrk2 does).
  * 4. Settle: waits until reconciliation says every admission is a database row, then compares the
  *    202s the generator received with the rows the coupon has.
  *
- * The generator is vegeta (Go, MIT; `go install`ed into .data/tools on first use): a Node
+ * The generator is bench/loadgen (Go, standard library only, built into .data/tools on first
+ * use; its header says why not vegeta, which earlier runs used: on one core vegeta's own tail was
+ * most of what it measured). Its connections are dialled before each phase's clock starts, as a
+ * proxy's pool to the API, or users' browsers that loaded the event page, would be. A Node
  * generator costs about as much CPU per request as the API does, and on 2 cores could not offer
  * twice what the API serves. The API process is confined to the last core and the generator to the
  * first (taskset; Redis, Kafka, MariaDB and the consumer float), for both phases, so the factor is
@@ -37,7 +38,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -55,8 +56,8 @@ const { values } = parseArgs({
     factor: { type: 'string', default: '2' },
     seconds: { type: 'string', default: '10' },
     'capacity-seconds': { type: 'string', default: '10' },
-    workers: { type: 'string', default: '512' },
-    'flood-workers': { type: 'string', default: '1000' },
+    conns: { type: 'string', default: '512' },
+    'flood-conns': { type: 'string', default: '1000' },
     split: { type: 'boolean', default: true },
     profile: { type: 'boolean', default: false },
   },
@@ -71,10 +72,9 @@ const num = (name: keyof typeof values, min: number): number => {
 const FACTOR = num('factor', 1);
 const SECONDS = num('seconds', 1);
 const CAPACITY_SECONDS = num('capacity-seconds', 1);
-const WORKERS = Math.round(num('workers', 1));
-const FLOOD_WORKERS = Math.round(num('flood-workers', 1));
+const CONNS = Math.round(num('conns', 1));
+const FLOOD_CONNS = Math.round(num('flood-conns', 1));
 const ROOT = new URL('../', import.meta.url).pathname;
-const VEGETA_VERSION = 'v12.13.0';
 const TOOLS = join(ROOT, '.data', 'tools', 'bin');
 const API_PORT = 18_096;
 /**
@@ -89,19 +89,24 @@ const INTAKE_PORT = 18_097;
 const INTAKE_SECONDS = 5;
 /** Users (and units) seeded: enough for a warm-up, the capacity phase and --factor × any capacity this box reaches. */
 const USERS = 600_000;
-/** --no-split lets the API, vegeta and the services share every core. */
+/** --no-split lets the API, the generator and the services share every core. */
 const SPLIT = values.split!;
 const GEN_CPU = SPLIT ? '0' : `0-${availableParallelism() - 1}`;
 const API_CPU = SPLIT ? String(availableParallelism() - 1) : undefined;
 
 const log = (line: string) => console.error(`[flood] ${line}`);
 
-function vegeta(): string {
-  const bin = join(TOOLS, 'vegeta');
-  if (existsSync(bin)) return bin;
-  log(`installing vegeta ${VEGETA_VERSION} into .data/tools/bin (go install)`);
+/**
+ * The generator, built from bench/loadgen (Go, standard library only) into .data/tools/bin when
+ * missing or older than its source.
+ */
+function loadgen(): string {
+  const bin = join(TOOLS, 'loadgen');
+  const source = join(ROOT, 'bench', 'loadgen', 'main.go');
+  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(source).mtimeMs) return bin;
+  log('building bench/loadgen into .data/tools/bin (go build)');
   mkdirSync(TOOLS, { recursive: true });
-  execFileSync('go', ['install', `github.com/tsenart/vegeta/v12@${VEGETA_VERSION}`], { env: { ...process.env, GOBIN: TOOLS }, stdio: 'inherit' });
+  execFileSync('go', ['build', '-o', bin, '.'], { cwd: join(ROOT, 'bench', 'loadgen'), stdio: 'inherit' });
   return bin;
 }
 
@@ -110,38 +115,42 @@ interface Answer {
   latencyMs: number;
   /**
    * How late the generator sent it against the schedule of an open-model phase (0 in a closed
-   * loop): a generator whose workers are all held by a slow API sends late, and that wait is the
+   * loop): a generator whose connections are all held by a slow API sends late, and that wait is the
    * API's latency too (coordinated omission, as wrk2 corrects for).
    */
   lateMs: number;
   code: string;
 }
 
-/** One vegeta attack over the users [from, from + count) at `target` (the API by default), pinned to the generator's core. */
-async function attack(name: string, from: number, count: number, rate: number, args: string[], target = base): Promise<Answer[]> {
+/** How a phase sends: an open model at `rate` per second (0: a closed loop) over `conns` connections for `seconds`. */
+interface Load {
+  rate: number;
+  seconds: number;
+  conns: number;
+}
+
+/** One phase of load over the users [from, from + count) at `target` (the API by default), the generator pinned to its core. */
+async function attack(name: string, from: number, count: number, load: Load, target = base): Promise<Answer[]> {
   const dir = mkdtempSync(join(tmpdir(), `fcfs-flood-${name}-`));
-  const targets = join(dir, 'targets.jsonl');
-  const results = join(dir, 'results.bin');
+  const targets = join(dir, 'paths.txt');
+  const results = join(dir, 'results.csv');
   const lines: string[] = [];
-  for (let i = from; i < from + count; i++) lines.push(JSON.stringify({ method: 'POST', url: `${target}${pathOf(i)}` }));
+  for (let i = from; i < from + count; i++) lines.push(pathOf(i));
   writeFileSync(targets, `${lines.join('\n')}\n`);
-  const child = spawn('taskset', ['-c', GEN_CPU, vegeta(), 'attack', '-format=json', `-targets=${targets}`, '-timeout=30s', `-output=${results}`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const args = [`-addr=${new URL(target).host}`, `-targets=${targets}`, `-rate=${load.rate}`, `-duration=${load.seconds}s`, `-conns=${load.conns}`, '-timeout=30s', `-out=${results}`];
+  const child = spawn('taskset', ['-c', GEN_CPU, loadgen(), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
   const cpuBefore = childrenCpuMs();
   const started = performance.now();
   const [code] = (await once(child, 'exit')) as [number | null];
-  if (code !== 0) throw new Error(`vegeta ${name} exited ${code}: ${err}`);
-  log(`vegeta ${name}: ${round((childrenCpuMs() - cpuBefore) / (performance.now() - started), 2)} of a core over ${round((performance.now() - started) / 1000, 1)} s`);
-  const csv = execFileSync(vegeta(), ['encode', '--to', 'csv', results], { maxBuffer: 1 << 30 }).toString();
-  const rows = csv.split('\n').filter(Boolean).map((line) => line.split(','));
-  // Columns: timestamp (ns), status, latency (ns), bytes out, bytes in, error, body (base64), attack, seq, …
-  const began = rows.reduce((min, f) => Math.min(min, Number(f[0]) / 1e6), Number.POSITIVE_INFINITY);
-  return rows.map((f) => {
-    const status = Number(f[1]);
-    const body = status > 0 ? Buffer.from(f[6] ?? '', 'base64').toString() : '';
-    const lateMs = rate > 0 ? Math.max(0, Number(f[0]) / 1e6 - began - (Number(f[8]) * 1000) / rate) : 0;
-    return { status, latencyMs: Number(f[2]) / 1e6, lateMs, code: /"(?:code|status)":"([A-Z_]+)"/.exec(body)?.[1] ?? (f[5] || '') };
+  if (code !== 0) throw new Error(`loadgen ${name} exited ${code}: ${err}`);
+  log(`generator ${name}: ${round((childrenCpuMs() - cpuBefore) / (performance.now() - started), 2)} of a core over ${round((performance.now() - started) / 1000, 1)} s`);
+  // Columns: seq, due, sent, done (µs since the phase's start), status (0: no answer), code, error.
+  return readFileSync(results, 'utf8').split('\n').filter(Boolean).map((line) => {
+    const f = line.split(',');
+    const [due, sent, done, status] = [Number(f[1]), Number(f[2]), Number(f[3]), Number(f[4])];
+    return { status, latencyMs: (done - sent) / 1000, lateMs: load.rate > 0 ? Math.max(0, sent - due) / 1000 : 0, code: f[5] || f[6] || '' };
   });
 }
 
@@ -230,7 +239,7 @@ function tally(answers: Answer[]): Record<string, number> {
 const machine = machineInfo();
 log(`${machine.cpuModel} × ${machine.cpus}, Node ${machine.node}, commit ${machine.commit}; load average ${machine.loadavg.join(' ')}`);
 if (availableParallelism() < 2) throw new Error('the flood needs 2 cores: one for the generator, one for the API');
-vegeta();
+loadgen();
 for (const port of [API_PORT, FLOOD_API_PORT]) if (!(await freePort(port))) throw new Error(`port ${port} is taken`);
 // The consumer runs as its own process (`npm run consumer`), as deployed beside several API
 // processes, and is not confined with the API: a child of `npm start` would share its core.
@@ -253,7 +262,7 @@ const users = readSeedFile(usersFile);
 let base = `http://127.0.0.1:${API_PORT}`;
 const pathOf = (i: number) => `/api/coupons/${users.couponId}/issue-fcfs/${users.publicIds[i]}`;
 
-log(SPLIT ? `API on core ${API_CPU}, vegeta on core ${GEN_CPU}` : 'API, vegeta and the services share every core');
+log(SPLIT ? `API on core ${API_CPU}, generator on core ${GEN_CPU}` : 'API, generator and the services share every core');
 const profileDir = mkdtempSync(join(tmpdir(), 'fcfs-flood-profile-'));
 const profileArgs = [...(process.env.FLOOD_API_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
 async function startApi(overrides: Record<string, string>, port = API_PORT): Promise<Proc> {
@@ -278,18 +287,18 @@ try {
     return from;
   };
 
-  // 1. Capacity: a warm-up, then the measured closed loop (rate 0 = as fast as the workers go).
-  // vegeta cycles through its targets: give each phase more users than it can possibly send.
+  // 1. Capacity: a warm-up, then the measured closed loop (rate 0 = as fast as the connections go).
+  // The generator cycles through its targets: give each phase more users than it can possibly send.
   const warmCount = 40_000;
-  const warm = await attack('warmup', take(warmCount), warmCount, 0, ['-rate=0', `-max-workers=${WORKERS}`, `-workers=${WORKERS}`, '-duration=2s']);
+  const warm = await attack('warmup', take(warmCount), warmCount, { rate: 0, seconds: 2, conns: CONNS });
   const capCount = 25_000 * CAPACITY_SECONDS;
   const cpu0 = processCpuMs(api.child.pid);
-  const cap = await attack('capacity', take(capCount), capCount, 0, ['-rate=0', `-max-workers=${WORKERS}`, `-workers=${WORKERS}`, `-duration=${CAPACITY_SECONDS}s`]);
+  const cap = await attack('capacity', take(capCount), capCount, { rate: 0, seconds: CAPACITY_SECONDS, conns: CONNS });
   const cpu1 = processCpuMs(api.child.pid);
   // What it serves, not what it answers: a 503 in this phase is not capacity.
   const capacity = Math.round(cap.filter((a) => a.status === 202).length / CAPACITY_SECONDS);
   const capLat = sortedCopy(cap.filter((a) => a.status === 202).map((a) => a.latencyMs));
-  log(`capacity (admitted path, ${WORKERS} concurrent): ${capacity} req/s, p99 of 202s ${capLat.length ? round(percentile(capLat, 99)) : '-'} ms, ${JSON.stringify(tally(cap))}; API ${cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) * 1000) / cap.length) : '?'} µs CPU/request`);
+  log(`capacity (admitted path, ${CONNS} connections): ${capacity} req/s, p99 of 202s ${capLat.length ? round(percentile(capLat, 99)) : '-'} ms, ${JSON.stringify(tally(cap))}; API ${cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) * 1000) / cap.length) : '?'} µs CPU/request`);
 
   await api.stop();
   const rate = Math.round(capacity * FACTOR);
@@ -301,10 +310,10 @@ try {
   try {
     await ready('the intake server', intakeServer, `http://127.0.0.1:${INTAKE_PORT}/`);
     // Warmed up first as the API is: a server's first second runs cold code.
-    await attack('intake-warmup', next, rate, Math.round(rate / 2), [`-rate=${Math.round(rate / 2)}/1s`, '-duration=2s', `-max-workers=${FLOOD_WORKERS}`, `-workers=${FLOOD_WORKERS}`], `http://127.0.0.1:${INTAKE_PORT}`);
+    await attack('intake-warmup', next, rate, { rate: Math.round(rate / 2), seconds: 2, conns: FLOOD_CONNS }, `http://127.0.0.1:${INTAKE_PORT}`);
     const cpuBefore = processCpuMs(intakeServer.child.pid);
     // The same users as the flood will use: the paths, and so the bytes parsed, are the same.
-    const answers = await attack('intake', next, Math.ceil(rate * INTAKE_SECONDS * 1.02), rate, [`-rate=${rate}/1s`, `-duration=${INTAKE_SECONDS}s`, `-max-workers=${FLOOD_WORKERS}`, `-workers=${FLOOD_WORKERS}`], `http://127.0.0.1:${INTAKE_PORT}`);
+    const answers = await attack('intake', next, Math.ceil(rate * INTAKE_SECONDS * 1.02), { rate, seconds: INTAKE_SECONDS, conns: FLOOD_CONNS }, `http://127.0.0.1:${INTAKE_PORT}`);
     const cpuAfter = processCpuMs(intakeServer.child.pid);
     intakeFloor = sortedCopy(answers.map((a) => a.lateMs + a.latencyMs));
     const cpu = cpuBefore !== null && cpuAfter !== null ? `${Math.round(((cpuAfter - cpuBefore) * 1000) / answers.length)} µs CPU/request` : '? µs CPU/request';
@@ -317,15 +326,15 @@ try {
   // 2. Flood, on an API with its production settings, warmed up below capacity first.
   api = await startApi({}, FLOOD_API_PORT);
   const rewarmCount = Math.ceil(capacity * 2);
-  const rewarm = await attack('rewarm', take(rewarmCount), rewarmCount, Math.round(capacity / 2), [`-rate=${Math.round(capacity / 2)}/1s`, '-duration=2s', `-max-workers=${FLOOD_WORKERS}`, `-workers=${FLOOD_WORKERS}`]);
+  const rewarm = await attack('rewarm', take(rewarmCount), rewarmCount, { rate: Math.round(capacity / 2), seconds: 2, conns: FLOOD_CONNS });
   const serverBefore = await issueDurations(base);
   const floodCount = Math.ceil(rate * SECONDS * 1.02);
-  log(`flood: ${rate} arrivals/s (${FACTOR} × capacity) for ${SECONDS} s by ${FLOOD_WORKERS} workers`);
+  log(`flood: ${rate} arrivals/s (${FACTOR} × capacity) for ${SECONDS} s over ${FLOOD_CONNS} connections`);
   const shedBefore = await shedByReason(base);
   const threadsBefore = threadCpuMs(api.child.pid);
   const tcpBefore = tcpCounters();
   const servicesBefore = serviceCpuMs();
-  const flood = await attack('flood', take(floodCount), floodCount, rate, [`-rate=${rate}/1s`, `-duration=${SECONDS}s`, `-max-workers=${FLOOD_WORKERS}`, `-workers=${FLOOD_WORKERS}`]);
+  const flood = await attack('flood', take(floodCount), floodCount, { rate, seconds: SECONDS, conns: FLOOD_CONNS });
   // Measured from when each request was due, not when the generator got round to sending it.
   const accepted = sortedCopy(flood.filter((a) => a.status === 202).map((a) => a.lateMs + a.latencyMs));
   const acceptedAsSent = sortedCopy(flood.filter((a) => a.status === 202).map((a) => a.latencyMs));
@@ -352,8 +361,8 @@ try {
   const p = (xs: ArrayLike<number>, q: number) => (xs.length ? round(percentile(xs, q)) : '-');
   console.log([
     '',
-    `flood at ${FACTOR} × capacity: ${rate} arrivals/s for ${SECONDS} s against a measured capacity of ${capacity} req/s (admitted path; ${SPLIT ? `API on core ${API_CPU}, vegeta on core ${GEN_CPU}` : 'all cores shared'})`,
-    `  sent ${offered} (${Math.round(offered / SECONDS)}/s by ${FLOOD_WORKERS} workers); sent late against the schedule: p50 ${p(late, 50)} ms, p99 ${p(late, 99)} ms (counted in the latencies below)`,
+    `flood at ${FACTOR} × capacity: ${rate} arrivals/s for ${SECONDS} s against a measured capacity of ${capacity} req/s (admitted path; ${SPLIT ? `API on core ${API_CPU}, generator on core ${GEN_CPU}` : 'all cores shared'})`,
+    `  sent ${offered} (${Math.round(offered / SECONDS)}/s over ${FLOOD_CONNS} connections); sent late against the schedule: p50 ${p(late, 50)} ms, p99 ${p(late, 99)} ms (counted in the latencies below)`,
     `  202 accepted ${accepted.length} (${Math.round(accepted.length / SECONDS)}/s): p50 ${p(accepted, 50)} ms, p95 ${p(accepted, 95)} ms, p99 ${p(accepted, 99)} ms, max ${p(accepted, 100)} ms (as sent: p99 ${p(acceptedAsSent, 99)} ms)`,
     `  503 shed     ${shed.length}: p50 ${p(shedLat, 50)} ms, p99 ${p(shedLat, 99)} ms, all with Retry-After (by reason: ${shedReasons || 'none'})`,
     `  other        ${other.length}: ${JSON.stringify(tally(other))}`,
