@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 
@@ -13,6 +14,51 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.INFO]: 'info',
   [logLevel.DEBUG]: 'debug',
 };
+
+/** What kafkajs's RequestQueue (one per broker connection) is, as far as its re-check schedule goes. */
+interface RequestQueueLike {
+  pending: unknown[];
+  throttledUntil: number;
+  throttleCheckTimeoutId: NodeJS.Timeout | null;
+  checkPendingRequests(): void;
+  scheduleCheckPendingRequests(): void;
+}
+
+/** kafkajs re-checks queued requests this often while some wait and no throttle says until when. */
+const CHECK_PENDING_REQUESTS_INTERVAL_MS = 10;
+
+/**
+ * Stops kafkajs 2.2.4 spinning a 1 ms timer on every broker connection, forever (tulios/kafkajs
+ * #1704, #1751; fixed in no release). After each check its RequestQueue schedules the next one
+ * `throttledUntil - Date.now()` ms ahead; unthrottled, `throttledUntil` is -1, the delay hugely
+ * negative, Node runs it in 1 ms, and it schedules itself again. Each thread holding a connection
+ * woke about 1,700 times a second doing nothing: 3.5 % of a core each at idle here, and a flood
+ * competes with it for the same core. The replacement schedules a check only when a request waits
+ * or a throttle will end, the fix proposed upstream (#1768). It applies only to the code it was
+ * written against: if an upgrade changes that method, it is left alone, and the test of this says so.
+ */
+export function stopRequestQueueSpin(queue: { prototype: RequestQueueLike } = loadRequestQueue()): boolean {
+  const original = queue.prototype.scheduleCheckPendingRequests;
+  if (!original.toString().includes('let scheduleAt = this.throttledUntil - Date.now()')) return false;
+  queue.prototype.scheduleCheckPendingRequests = function scheduleCheckPendingRequests(this: RequestQueueLike) {
+    if (this.throttleCheckTimeoutId) return;
+    const untilUnthrottled = this.throttledUntil - Date.now();
+    // Nothing waits and nothing is throttled: a finished request checks the queue anyway.
+    if (this.pending.length === 0 && untilUnthrottled <= 0) return;
+    const delay = this.pending.length > 0 && untilUnthrottled <= 0 ? CHECK_PENDING_REQUESTS_INTERVAL_MS : untilUnthrottled;
+    this.throttleCheckTimeoutId = setTimeout(() => {
+      this.throttleCheckTimeoutId = null;
+      this.checkPendingRequests();
+    }, delay);
+  };
+  return true;
+}
+
+function loadRequestQueue(): { prototype: RequestQueueLike } {
+  return createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js');
+}
+
+stopRequestQueueSpin();
 
 /**
  * The Kafka adapter. Timeouts and retries are short on purpose: a request that cannot reach the

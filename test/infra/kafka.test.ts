@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Partitioners, type Kafka } from 'kafkajs';
+import { createRequire } from 'node:module';
+import pino from 'pino';
 import { loadConfig } from '../../src/config.ts';
+import { createKafka, stopRequestQueueSpin } from '../../src/kafka.ts';
 import { testConfig } from '../support/env.ts';
 import { eventually } from '../support/processes.ts';
 import { createTestTopics, testKafka } from '../support/services.ts';
@@ -68,6 +71,34 @@ describe('Kafka through kafkajs (real broker)', () => {
       assert.equal(committed, sent.length, 'the group committed every offset');
     } finally {
       await consumer.disconnect();
+    }
+  });
+
+  it('does not spin on an idle connection (kafkajs re-checking its request queue every 1 ms), and still sends what queues', async () => {
+    const RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js');
+    // Loading src/kafka.ts replaced the method; a second call finds nothing it knows to replace.
+    assert.equal(stopRequestQueueSpin(RequestQueue), false);
+    const original = RequestQueue.prototype.checkPendingRequests;
+    let checks = 0;
+    RequestQueue.prototype.checkPendingRequests = function (this: unknown) {
+      checks++;
+      return original.call(this);
+    };
+    const producer = createKafka({ brokers: config.kafka.brokers, clientId: 'spin-test', logger: pino({ level: 'silent' }) })
+      .producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    try {
+      await producer.connect();
+      // One request in flight at a time: these queue behind each other and are sent as each completes.
+      const sends = Array.from({ length: 20 }, (_, i) => producer.send({ topic: config.kafka.topic, acks: -1, messages: [{ key: String(i), value: 'spin' }] }));
+      const results = await Promise.all(sends);
+      assert.ok(results.flat().every((m) => m.errorCode === 0));
+      checks = 0;
+      await new Promise((r) => setTimeout(r, 1_000));
+      // Unpatched, each connection re-checks about a thousand times a second doing nothing.
+      assert.ok(checks <= 5, `${checks} queue checks in a second on an idle producer`);
+    } finally {
+      RequestQueue.prototype.checkPendingRequests = original;
+      await producer.disconnect();
     }
   });
 
