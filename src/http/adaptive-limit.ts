@@ -12,7 +12,7 @@
  *   where every request is read and answered, shed ones included, and while admitted work keeps it
  *   (or the core it shares with the shard workers) saturated, requests wait unread in the kernel,
  *   where no latency measured inside the process can see them. Only admitting fewer frees the time
- *   to read them: a shed request costs about a third of an admitted one;
+ *   to read them: a shed request costs less than half of an admitted one (bench/flood.ts);
  * - grows by a tenth when a window kept to both targets (a window in which nothing completed
  *   changes nothing).
  *
