@@ -119,6 +119,8 @@ interface Answer {
    * API's latency too (coordinated omission, as wrk2 corrects for).
    */
   lateMs: number;
+  /** When it was due (ms since the phase's start). */
+  dueMs: number;
   code: string;
 }
 
@@ -150,8 +152,24 @@ async function attack(name: string, from: number, count: number, load: Load, tar
   return readFileSync(results, 'utf8').split('\n').filter(Boolean).map((line) => {
     const f = line.split(',');
     const [due, sent, done, status] = [Number(f[1]), Number(f[2]), Number(f[3]), Number(f[4])];
-    return { status, latencyMs: (done - sent) / 1000, lateMs: load.rate > 0 ? Math.max(0, sent - due) / 1000 : 0, code: f[5] || f[6] || '' };
+    return { status, latencyMs: (done - sent) / 1000, lateMs: load.rate > 0 ? Math.max(0, sent - due) / 1000 : 0, dueMs: due / 1000, code: f[5] || f[6] || '' };
   });
+}
+
+/**
+ * The flood second by second (by when requests were due): a p99 made at the onset, by one stall or
+ * by a backlog that grows all along reads the same in one figure and not here.
+ */
+function timeline(answers: Answer[], seconds: number): string[] {
+  const lines: string[] = [];
+  for (let s = 0; s < Math.ceil(seconds); s++) {
+    const inSecond = answers.filter((a) => a.dueMs >= s * 1000 && a.dueMs < (s + 1) * 1000);
+    const accepted = sortedCopy(inSecond.filter((a) => a.status === 202).map((a) => a.lateMs + a.latencyMs));
+    const shed = sortedCopy(inSecond.filter((a) => a.status === 503).map((a) => a.lateMs + a.latencyMs));
+    const q = (xs: ArrayLike<number>, p: number) => (xs.length ? round(percentile(xs, p)) : '-');
+    lines.push(`    ${String(s).padStart(2)}–${s + 1} s: 202 ${String(accepted.length).padStart(5)} (p99 ${q(accepted, 99)} ms), 503 ${String(shed.length).padStart(6)} (p50 ${q(shed, 50)}, p99 ${q(shed, 99)} ms)`);
+  }
+  return lines;
 }
 
 /** The issue route's duration histogram by status: cumulative bucket counts by upper bound (s). */
@@ -373,6 +391,8 @@ try {
     `  ${intakeLine}`,
     `  the kernel during the flood: ${[...tcp].map(([name, n]) => `${name} ${n - (tcpBefore.get(name) ?? 0)}`).join(', ')}`,
     `  load average at the end ${loadavg().map((x) => round(x, 2)).join(' ')}`,
+    '  second by second, latency from due:',
+    ...timeline(flood, SECONDS),
   ].join('\n'));
 
   const misses: string[] = [];
