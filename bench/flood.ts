@@ -46,10 +46,10 @@ import { awaitReconciliation } from '../src/loadtest/reconciliation.ts';
 import { machineInfo, readSeedFile } from '../src/loadtest/runner.ts';
 import { percentile, round, sortedCopy } from '../src/loadtest/stats.ts';
 import { testConfig, testEnv } from '../test/support/env.ts';
-import { eventually, type Proc } from '../test/support/processes.ts';
+import type { Proc } from '../test/support/processes.ts';
 import { createTestTopics, openTestRedis } from '../test/support/services.ts';
 import { formatProfile, profilesIn } from './profile.ts';
-import { childrenCpuMs, freePort, processCpuMs, ready, scratchDatabase, seed, spawnNode, threadCpuDelta, threadCpuMs } from './harness.ts';
+import { apiReady, childrenCpuMs, freePort, processCpuMs, ready, scratchDatabase, seed, spawnNode, threadCpuDelta, threadCpuMs } from './harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -156,6 +156,11 @@ async function attack(name: string, from: number, count: number, load: Load, tar
   });
 }
 
+/** Latencies from when each request was due, sorted. */
+const fromDue = (answers: Answer[]) => sortedCopy(answers.map((a) => a.lateMs + a.latencyMs));
+/** A percentile (ms) for printing, '-' when there is nothing to take it of. */
+const pct = (xs: ArrayLike<number>, q: number) => (xs.length ? round(percentile(xs, q)) : '-');
+
 /**
  * The flood second by second (by when requests were due): a p99 made at the onset, by one stall or
  * by a backlog that grows all along reads the same in one figure and not here.
@@ -164,10 +169,9 @@ function timeline(answers: Answer[], seconds: number): string[] {
   const lines: string[] = [];
   for (let s = 0; s < Math.ceil(seconds); s++) {
     const inSecond = answers.filter((a) => a.dueMs >= s * 1000 && a.dueMs < (s + 1) * 1000);
-    const accepted = sortedCopy(inSecond.filter((a) => a.status === 202).map((a) => a.lateMs + a.latencyMs));
-    const shed = sortedCopy(inSecond.filter((a) => a.status === 503).map((a) => a.lateMs + a.latencyMs));
-    const q = (xs: ArrayLike<number>, p: number) => (xs.length ? round(percentile(xs, p)) : '-');
-    lines.push(`    ${String(s).padStart(2)}–${s + 1} s: 202 ${String(accepted.length).padStart(5)} (p99 ${q(accepted, 99)} ms), 503 ${String(shed.length).padStart(6)} (p50 ${q(shed, 50)}, p99 ${q(shed, 99)} ms)`);
+    const accepted = fromDue(inSecond.filter((a) => a.status === 202));
+    const shed = fromDue(inSecond.filter((a) => a.status === 503));
+    lines.push(`    ${String(s).padStart(2)}–${s + 1} s: 202 ${String(accepted.length).padStart(5)} (p99 ${pct(accepted, 99)} ms), 503 ${String(shed.length).padStart(6)} (p50 ${pct(shed, 50)}, p99 ${pct(shed, 99)} ms)`);
   }
   return lines;
 }
@@ -250,7 +254,10 @@ function tcpCounters(): Map<string, number> {
 
 function tally(answers: Answer[]): Record<string, number> {
   const t: Record<string, number> = {};
-  for (const a of answers) t[`${a.status} ${a.code}`.trim()] = (t[`${a.status} ${a.code}`.trim()] ?? 0) + 1;
+  for (const a of answers) {
+    const key = `${a.status} ${a.code}`.trim();
+    t[key] = (t[key] ?? 0) + 1;
+  }
   return t;
 }
 
@@ -286,8 +293,7 @@ const profileArgs = [...(process.env.FLOOD_API_NODE_ARGS?.split(' ').filter(Bool
 async function startApi(overrides: Record<string, string>, port = API_PORT): Promise<Proc> {
   base = `http://127.0.0.1:${port}`;
   const proc = spawnNode(['--disable-warning=TimeoutNegativeWarning', ...profileArgs, 'src/cli/start.ts'], { ...env, PORT: String(port), ...overrides }, API_CPU);
-  await ready('the API', proc, `${base}/health/ready`);
-  await eventually('the API to be ready', async () => (await fetch(`${base}/health/ready`)).status === 200, 90_000);
+  await apiReady(proc, base);
   return proc;
 }
 // Capacity is what the admitted path serves with nothing shed, so it is measured on an API without
@@ -333,7 +339,7 @@ try {
     // The same users as the flood will use: the paths, and so the bytes parsed, are the same.
     const answers = await attack('intake', next, Math.ceil(rate * INTAKE_SECONDS * 1.02), { rate, seconds: INTAKE_SECONDS, conns: FLOOD_CONNS }, `http://127.0.0.1:${INTAKE_PORT}`);
     const cpuAfter = processCpuMs(intakeServer.child.pid);
-    intakeFloor = sortedCopy(answers.map((a) => a.lateMs + a.latencyMs));
+    intakeFloor = fromDue(answers);
     const cpu = cpuBefore !== null && cpuAfter !== null ? `${Math.round(((cpuAfter - cpuBefore) * 1000) / answers.length)} µs CPU/request` : '? µs CPU/request';
     intakeLine = `the floor: a Node server that only answers 503, on the API's core at ${rate}/s for ${INTAKE_SECONDS} s: p50 ${round(percentile(intakeFloor, 50))} ms, p99 ${round(percentile(intakeFloor, 99))} ms from due, ${cpu}`;
   } finally {
@@ -354,11 +360,11 @@ try {
   const servicesBefore = serviceCpuMs();
   const flood = await attack('flood', take(floodCount), floodCount, { rate, seconds: SECONDS, conns: FLOOD_CONNS });
   // Measured from when each request was due, not when the generator got round to sending it.
-  const accepted = sortedCopy(flood.filter((a) => a.status === 202).map((a) => a.lateMs + a.latencyMs));
+  const accepted = fromDue(flood.filter((a) => a.status === 202));
   const acceptedAsSent = sortedCopy(flood.filter((a) => a.status === 202).map((a) => a.latencyMs));
   const late = sortedCopy(flood.map((a) => a.lateMs));
   const shed = flood.filter((a) => a.status === 503);
-  const shedLat = sortedCopy(shed.map((a) => a.lateMs + a.latencyMs));
+  const shedLat = fromDue(shed);
   const other = flood.filter((a) => a.status !== 202 && a.status !== 503);
   const offered = flood.length;
 
@@ -376,13 +382,12 @@ try {
   const promised = [warm, cap, rewarm, flood].reduce((n, answers) => n + answers.filter((a) => a.status === 202).length, 0);
   const persisted = rec.report?.persisted ?? -1;
 
-  const p = (xs: ArrayLike<number>, q: number) => (xs.length ? round(percentile(xs, q)) : '-');
   console.log([
     '',
     `flood at ${FACTOR} × capacity: ${rate} arrivals/s for ${SECONDS} s against a measured capacity of ${capacity} req/s (admitted path; ${SPLIT ? `API on core ${API_CPU}, generator on core ${GEN_CPU}` : 'all cores shared'})`,
-    `  sent ${offered} (${Math.round(offered / SECONDS)}/s over ${FLOOD_CONNS} connections); sent late against the schedule: p50 ${p(late, 50)} ms, p99 ${p(late, 99)} ms (counted in the latencies below)`,
-    `  202 accepted ${accepted.length} (${Math.round(accepted.length / SECONDS)}/s): p50 ${p(accepted, 50)} ms, p95 ${p(accepted, 95)} ms, p99 ${p(accepted, 99)} ms, max ${p(accepted, 100)} ms (as sent: p99 ${p(acceptedAsSent, 99)} ms)`,
-    `  503 shed     ${shed.length}: p50 ${p(shedLat, 50)} ms, p99 ${p(shedLat, 99)} ms, all with Retry-After (by reason: ${shedReasons || 'none'})`,
+    `  sent ${offered} (${Math.round(offered / SECONDS)}/s over ${FLOOD_CONNS} connections); sent late against the schedule: p50 ${pct(late, 50)} ms, p99 ${pct(late, 99)} ms (counted in the latencies below)`,
+    `  202 accepted ${accepted.length} (${Math.round(accepted.length / SECONDS)}/s): p50 ${pct(accepted, 50)} ms, p95 ${pct(accepted, 95)} ms, p99 ${pct(accepted, 99)} ms, max ${pct(accepted, 100)} ms (as sent: p99 ${pct(acceptedAsSent, 99)} ms)`,
+    `  503 shed     ${shed.length}: p50 ${pct(shedLat, 50)} ms, p99 ${pct(shedLat, 99)} ms, all with Retry-After (by reason: ${shedReasons || 'none'})`,
     `  other        ${other.length}: ${JSON.stringify(tally(other))}`,
     `  inside the API (Fastify's own timing, parse to reply, from /metrics): 202 p50 ${serverQuantile(serverBefore, server, '202', 0.5)} ms, p99 ${serverQuantile(serverBefore, server, '202', 0.99)} ms; 503 p99 ${serverQuantile(serverBefore, server, '503', 0.99)} ms`,
     `  API CPU during the flood by thread: ${threads.slice(0, 6).map(([name, ms]) => `${name} ${round(ms / 1000, 2)} s`).join(', ')} (${round(threads.reduce((n, [, ms]) => n + ms, 0) / 1000, 2)} s in ${SECONDS} s)`,
@@ -396,12 +401,12 @@ try {
   ].join('\n'));
 
   const misses: string[] = [];
-  if (!(accepted.length > 0 && percentile(accepted, 99) < 200)) misses.push(`p99 of accepted ${p(accepted, 99)} ms (target < 200)`);
+  if (!(accepted.length > 0 && percentile(accepted, 99) < 200)) misses.push(`p99 of accepted ${pct(accepted, 99)} ms (target < 200)`);
   if (shed.length === 0) misses.push('nothing was shed: the flood did not exceed capacity');
   if (other.length > 0) misses.push(`${other.length} answers neither 202 nor 503`);
   if (!rec.ok) misses.push(`reconciliation: ${rec.reason}`);
   if (persisted !== promised) misses.push(`${promised} promised, ${persisted} persisted`);
-  const floorNote = intakeFloor.length && percentile(intakeFloor, 99) >= 200 ? ` (at this rate on this core even the floor misses: p99 ${p(intakeFloor, 99)} ms)` : '';
+  const floorNote = intakeFloor.length && percentile(intakeFloor, 99) >= 200 ? ` (at this rate on this core even the floor misses: p99 ${pct(intakeFloor, 99)} ms)` : '';
   console.log(misses.length ? `targets MISSED: ${misses.join('; ')}${floorNote}` : 'targets MET: accepted p99 < 200 ms, the rest shed with 503, every 202 one row');
   failed = misses.length > 0;
 } finally {

@@ -113,6 +113,12 @@ export async function ready(what: string, proc: Proc, url: string): Promise<void
   }, 90_000, 200);
 }
 
+/** Until the API at `base` says it is ready (200), as a load balancer would wait: up is not enough. */
+export async function apiReady(proc: Proc, base: string): Promise<void> {
+  await ready('the API', proc, `${base}/health/ready`);
+  await eventually('the API to be ready', async () => (await fetch(`${base}/health/ready`)).status === 200, 90_000);
+}
+
 export async function seed(env: Record<string, string>, users: number, stock: number, file: string): Promise<void> {
   const p = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/seed.ts', '--users', String(users), '--stock', String(stock), '--out', file], env);
   const [code] = (await once(p.child, 'exit')) as [number | null];

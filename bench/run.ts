@@ -27,9 +27,8 @@ import { machineInfo, readSeedFile, runLoadTest, writeOutputs, type LoadTestSumm
 import { loadScenarioFile, usersNeeded, type ResolvedScenario } from '../src/loadtest/scenario.ts';
 import { round } from '../src/loadtest/stats.ts';
 import { testConfig, testEnv } from '../test/support/env.ts';
-import { eventually } from '../test/support/processes.ts';
 import { createTestTopics } from '../test/support/services.ts';
-import { busyShare, freePort, processCpuMs, ready, seed, spawnNode } from './harness.ts';
+import { apiReady, busyShare, freePort, processCpuMs, ready, seed, spawnNode } from './harness.ts';
 import { formatProfile, profilesIn } from './profile.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -162,10 +161,6 @@ await seed(env, WARMUP, WARMUP, files.warm);
 const base = `http://127.0.0.1:${API_PORT}`;
 if (extraNodeArgs.length) log(`API under node ${extraNodeArgs.join(' ')}`);
 const startApi = (overrides: Record<string, string>) => spawnNode([...extraNodeArgs, '--disable-warning=TimeoutNegativeWarning', 'src/cli/start.ts'], { ...env, ...overrides });
-async function apiReady(): Promise<void> {
-  await ready('the API', api, `${base}/health/ready`);
-  await eventually('the API to be ready', async () => (await fetch(`${base}/health/ready`)).status === 200, 90_000);
-}
 // (b) and (c) measure what a request costs with every connection busy, a closed loop that keeps
 // the process saturated by design: shedding there would measure the limiter, so it is off. (d), the
 // realistic open model, meets an API with the production settings.
@@ -175,7 +170,7 @@ let rowC: Row | null = null;
 let summaryD: LoadTestSummary | null = null;
 const checks: string[] = [];
 try {
-  await apiReady();
+  await apiReady(api, base);
 
   // (b) Every request admitted.
   const a = readSeedFile(files.admitted);
@@ -203,7 +198,7 @@ try {
   if (CASES.has('d')) {
   await api.stop();
   api = startApi({});
-  await apiReady();
+  await apiReady(api, base);
   // Warmed up as the other cases are (admissions of a coupon of its own): an opening meets a process
   // that has been serving, not one whose code has never run.
   const w = readSeedFile(files.warm);

@@ -54,7 +54,8 @@ export function stopRequestQueueSpin(queue: { prototype: RequestQueueLike } = lo
   return true;
 }
 
-function loadRequestQueue(): { prototype: RequestQueueLike } {
+/** kafkajs's RequestQueue class (not part of its public API; the same module instance kafkajs uses). */
+export function loadRequestQueue(): { prototype: RequestQueueLike } {
   return createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js');
 }
 

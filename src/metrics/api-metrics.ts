@@ -146,8 +146,8 @@ export class ApiMetrics {
   /** The whole process in Prometheus text: the main thread's registry merged with every worker's. */
   async render(): Promise<{ contentType: string; body: string }> {
     const [main, workers] = await Promise.all([this.registry.getMetricsAsJSON(), this.#opts.workerMetrics()]);
-    const duration = main.find((m) => m.name === 'http_request_duration_seconds');
-    for (const { labels, count } of this.#instant) if (duration && count > 0) addInstantObservations(duration as unknown as HistogramJson, DURATION_BUCKETS, labels, count);
+    const duration = main.find((m) => m.name === 'http_request_duration_seconds') as unknown as HistogramJson | undefined;
+    if (duration) for (const { labels, count } of this.#instant) if (count > 0) addInstantObservations(duration, DURATION_BUCKETS, labels, count);
     const merged = AggregatorRegistry.aggregate([main, ...workers] as Parameters<typeof AggregatorRegistry.aggregate>[0]);
     return { contentType: this.registry.contentType, body: await merged.metrics() };
   }
@@ -163,7 +163,7 @@ interface HistogramJson {
  * Adds `count` observations of zero seconds to the series with `labels`: every bucket (they are
  * cumulative), and the count; the sum is unchanged. Creates the series when it has no observation yet.
  */
-export function addInstantObservations(histogram: HistogramJson, buckets: number[], labels: Record<string, string>, count: number): void {
+function addInstantObservations(histogram: HistogramJson, buckets: number[], labels: Record<string, string>, count: number): void {
   const same = (v: HistogramJson['values'][number]) => Object.entries(labels).every(([k, x]) => v.labels[k] === x);
   const series = histogram.values.filter(same);
   if (series.length > 0) {

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Partitioners, type Kafka } from 'kafkajs';
-import { createRequire } from 'node:module';
 import pino from 'pino';
 import { loadConfig } from '../../src/config.ts';
-import { createKafka, stopRequestQueueSpin } from '../../src/kafka.ts';
+import { createKafka, loadRequestQueue, stopRequestQueueSpin } from '../../src/kafka.ts';
 import { testConfig } from '../support/env.ts';
 import { eventually } from '../support/processes.ts';
 import { createTestTopics, testKafka } from '../support/services.ts';
@@ -75,7 +74,7 @@ describe('Kafka through kafkajs (real broker)', () => {
   });
 
   it('does not spin on an idle connection (kafkajs re-checking its request queue every 1 ms), and still sends what queues', async () => {
-    const RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js');
+    const RequestQueue = loadRequestQueue();
     // Loading src/kafka.ts replaced the method; a second call finds nothing it knows to replace.
     assert.equal(stopRequestQueueSpin(RequestQueue), false);
     const original = RequestQueue.prototype.checkPendingRequests;
