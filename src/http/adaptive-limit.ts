@@ -13,8 +13,13 @@
  *   (or the core it shares with the shard workers) saturated, requests wait unread in the kernel,
  *   where no latency measured inside the process can see them. Only admitting fewer frees the time
  *   to read them: a shed request costs less than half of an admitted one (bench/flood.ts);
- * - grows by a tenth when a window kept to both targets (a window in which nothing completed
- *   changes nothing).
+ * - grows when a window kept to both targets (a window in which nothing completed changes
+ *   nothing): by a tenth, but by only a fiftieth from four fifths of where it last had to shrink,
+ *   for as long as that was less than five seconds ago (TCP CUBIC's idea: probe carefully near the
+ *   point that last overloaded). Saturation is a cliff, not a slope: requests wait unread only once
+ *   the core is full, and the late loop is noticed two windows later, so growing by a tenth a window
+ *   ran a flood past the cliff by a fifth and more each time, the admitted rate climbing from 2,900
+ *   to 8,500 a second and collapsing into 300 ms waits (bench/flood.ts, second by second).
  *
  * It only moves in windows in which it turned requests away. A limit that holds nobody back is not
  * what keeps the process behind: a process just started, still compiling its code, is slow under a
@@ -52,6 +57,10 @@ const SLOW_SHARE = 0.01;
 const DECREASE = 0.8;
 const MOST_DECREASE = 0.5;
 const INCREASE = 0.1;
+/** Growth near where the limit last shrank, and how near (a share of that point) and for how long it counts as near. */
+const PROBE_INCREASE = 0.02;
+const PROBE_FROM = 0.8;
+const REMEMBER_MS = 5_000;
 
 export class AdaptiveLimit {
   readonly #max: number;
@@ -64,6 +73,8 @@ export class AdaptiveLimit {
   #windowEnd = Number.NEGATIVE_INFINITY;
   /** When the limit last shrank: requests started before it say nothing about the new limit. */
   #changedAt = Number.NEGATIVE_INFINITY;
+  /** The limit it last shrank from. */
+  #shrunkFrom = Number.POSITIVE_INFINITY;
   #completed = 0;
   #slow = 0;
   #refused = false;
@@ -114,10 +125,12 @@ export class AdaptiveLimit {
       const shrunk = Math.max(this.#min, Math.floor(this.#limit * factor));
       if (shrunk < this.#limit) {
         this.#changedAt = now;
+        this.#shrunkFrom = this.#limit;
         this.#limit = shrunk;
       }
     } else if (this.#completed > 0 && this.#lateWindows === 0) {
-      this.#limit = Math.min(this.#max, this.#limit + Math.max(1, Math.round(this.#limit * INCREASE)));
+      const near = this.#limit >= this.#shrunkFrom * PROBE_FROM && now - this.#changedAt < REMEMBER_MS;
+      this.#limit = Math.min(this.#max, this.#limit + Math.max(1, Math.round(this.#limit * (near ? PROBE_INCREASE : INCREASE))));
     }
     this.#completed = 0;
     this.#slow = 0;

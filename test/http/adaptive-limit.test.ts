@@ -22,7 +22,7 @@ describe('AdaptiveLimit', () => {
     assert.equal(l.limit, 800);
   });
 
-  it('holds when only 1 % were slow, and grows by a tenth when it turned requests away within the target', () => {
+  it('holds when only 1 % were slow, and grows when it turned requests away within the target', () => {
     const l = new AdaptiveLimit({ max: 1000, min: 10, targetMs: 100, windowMs: 100 });
     l.completed(0, 0);
     complete(l, 99, 20, 50);
@@ -41,7 +41,7 @@ describe('AdaptiveLimit', () => {
     complete(l, 100, 30, 350);
     l.refused(360);
     l.completed(399, 400);
-    assert.equal(l.limit, 880);
+    assert.equal(l.limit, 816, 'by a fiftieth: it is where the limit just shrank from 1000');
   });
 
   it('does not grow without demand, nor when nothing completed', () => {
@@ -89,6 +89,29 @@ describe('AdaptiveLimit', () => {
     assert.equal(l.limit, 293);
     window(600); // late once: neither shrinks nor grows
     assert.equal(l.limit, 293);
+  });
+
+  it('grows by a tenth up to four fifths of where it last shrank, by a fiftieth from there, and by a tenth again five seconds on', () => {
+    const lags = [0, 40, 40];
+    const l = new AdaptiveLimit({ max: 1000, min: 10, targetMs: 100, windowMs: 100, lag: () => lags.shift() ?? 0, lagTargetMs: 10 });
+    l.completed(0, 0);
+    const window = (end: number) => {
+      complete(l, 50, 5, end - 50);
+      l.refused(end - 40);
+      l.completed(end - 1, end);
+    };
+    window(100);
+    window(200); // late twice in a row: halved, from 1000
+    assert.equal(l.limit, 500);
+    const grown: number[] = [];
+    for (let end = 300; end <= 900; end += 100) {
+      window(end);
+      grown.push(l.limit);
+    }
+    assert.deepEqual(grown, [550, 605, 666, 733, 806, 822, 838], 'a tenth a window below 800, a fiftieth from there');
+    l.refused(5_100); // a window in which nothing it admitted completed: no change, 4.9 s after the cut
+    window(5_200);
+    assert.equal(l.limit, 922, 'five seconds after it shrank, that point is forgotten');
   });
 
   it('never goes below its floor', () => {
