@@ -183,28 +183,35 @@ function timeline(answers: Answer[], seconds: number): string[] {
   return lines;
 }
 
-/** The issue route's duration histogram by status: cumulative bucket counts by upper bound (s). */
-async function issueDurations(baseUrl: string): Promise<Map<string, Map<number, number>>> {
+/**
+ * Duration histograms from /metrics as cumulative bucket counts by upper bound (s), summed over
+ * their other labels: the issue route's by status ("202", "503"), and inside the shard workers the
+ * Kafka produce round trips ("kafka") and the admission scripts' Redis calls ("redis"), one per batch.
+ */
+async function durations(baseUrl: string): Promise<Map<string, Map<number, number>>> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
   const out = new Map<string, Map<number, number>>();
   for (const line of text.split('\n')) {
-    if (!line.startsWith('http_request_duration_seconds_bucket{') || !line.includes('issue-fcfs') || !line.includes('method="POST"')) continue;
-    const status = /status_code="(\d+)"/.exec(line)?.[1];
+    const key = line.startsWith('http_request_duration_seconds_bucket{') && line.includes('issue-fcfs') && line.includes('method="POST"') ? /status_code="(\d+)"/.exec(line)?.[1]
+      : line.startsWith('kafka_produce_duration_seconds_bucket{') ? 'kafka'
+      : line.startsWith('redis_script_duration_seconds_bucket{') ? 'redis'
+      : undefined;
     const le = /le="([^"]+)"/.exec(line)?.[1];
-    if (!status || !le) continue;
-    const buckets = out.get(status) ?? new Map<number, number>();
-    buckets.set(le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), Number(line.slice(line.lastIndexOf(' ') + 1)));
-    out.set(status, buckets);
+    if (!key || !le) continue;
+    const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+    const buckets = out.get(key) ?? new Map<number, number>();
+    buckets.set(bound, (buckets.get(bound) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+    out.set(key, buckets);
   }
   return out;
 }
 
 /** A quantile (ms) of what happened between two scrapes, interpolated within buckets as Prometheus does. */
-function serverQuantile(before: Map<string, Map<number, number>>, after: Map<string, Map<number, number>>, status: string, q: number): string {
-  const b = after.get(status);
+function serverQuantile(before: Map<string, Map<number, number>>, after: Map<string, Map<number, number>>, key: string, q: number): string {
+  const b = after.get(key);
   if (!b) return '-';
   const bounds = [...b.keys()].sort((x, y) => x - y);
-  const counts = bounds.map((le) => b.get(le)! - (before.get(status)?.get(le) ?? 0));
+  const counts = bounds.map((le) => b.get(le)! - (before.get(key)?.get(le) ?? 0));
   const total = counts.at(-1)!;
   if (total <= 0) return '-';
   const rank = q * total;
@@ -358,7 +365,7 @@ try {
   api = await startApi({}, FLOOD_API_PORT);
   const rewarmCount = Math.ceil(capacity * 2);
   const rewarm = await attack('rewarm', take(rewarmCount), rewarmCount, { rate: Math.round(capacity / 2), seconds: 2, conns: FLOOD_CONNS });
-  const serverBefore = await issueDurations(base);
+  const serverBefore = await durations(base);
   const floodCount = Math.ceil(rate * SECONDS * 1.02);
   log(`flood: ${rate} arrivals/s (${FACTOR} × capacity) for ${SECONDS} s over ${FLOOD_CONNS} connections`);
   const shedBefore = await shedByReason(base);
@@ -376,7 +383,7 @@ try {
   const offered = flood.length;
 
   const tcp = tcpCounters();
-  const server = await issueDurations(base);
+  const server = await durations(base);
   const threads = threadCpuDelta(threadsBefore, threadCpuMs(api.child.pid));
   const servicesAfter = serviceCpuMs();
   const services = [...servicesAfter].map(([name, ms]) => `${name} ${round((ms - (servicesBefore.get(name) ?? 0)) / 1000, 2)} s`).join(', ');
@@ -396,7 +403,7 @@ try {
     `  202 accepted ${accepted.length} (${Math.round(accepted.length / SECONDS)}/s): p50 ${pct(accepted, 50)} ms, p95 ${pct(accepted, 95)} ms, p99 ${pct(accepted, 99)} ms, max ${pct(accepted, 100)} ms (as sent: p99 ${pct(acceptedAsSent, 99)} ms)`,
     `  503 shed     ${shed.length}: p50 ${pct(shedLat, 50)} ms, p99 ${pct(shedLat, 99)} ms, all with Retry-After (by reason: ${shedReasons || 'none'})`,
     `  other        ${other.length}: ${JSON.stringify(tally(other))}`,
-    `  inside the API (Fastify's own timing, parse to reply, from /metrics): 202 p50 ${serverQuantile(serverBefore, server, '202', 0.5)} ms, p99 ${serverQuantile(serverBefore, server, '202', 0.99)} ms; 503 p99 ${serverQuantile(serverBefore, server, '503', 0.99)} ms`,
+    `  inside the API (Fastify's own timing, parse to reply, from /metrics): 202 p50 ${serverQuantile(serverBefore, server, '202', 0.5)} ms, p99 ${serverQuantile(serverBefore, server, '202', 0.99)} ms; 503 p99 ${serverQuantile(serverBefore, server, '503', 0.99)} ms; per batch in the shard workers: Kafka produce (acks=all) p50 ${serverQuantile(serverBefore, server, 'kafka', 0.5)} ms, p99 ${serverQuantile(serverBefore, server, 'kafka', 0.99)} ms, Redis admission p99 ${serverQuantile(serverBefore, server, 'redis', 0.99)} ms`,
     `  API CPU during the flood by thread: ${threads.slice(0, 6).map(([name, ms]) => `${name} ${round(ms / 1000, 2)} s`).join(', ')} (${round(threads.reduce((n, [, ms]) => n + ms, 0) / 1000, 2)} s in ${SECONDS} s)`,
     `  the services' CPU during the flood (on either core): ${services}`,
     `  promised (202 in every phase) ${promised}, rows persisted ${persisted}; reconciliation ${rec.reason} after ${round(rec.waitedMs / 1000)} s`,
