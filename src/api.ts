@@ -31,8 +31,7 @@ export interface Api {
 export async function createApi(config: Config, logger: Logger): Promise<Api> {
   const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 20 });
   await updateSchema(orm);
-  const redis = createRedis({ url: config.redisUrl, name: 'api' });
-  redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
+  const redis = createRedis({ url: config.redisUrl, name: 'api', logger });
   await connectRedis(redis);
   const scripts = new AdmissionScripts(redis);
 

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import type { Logger } from './log.ts';
 
 export type { Redis };
 
@@ -6,6 +7,7 @@ export interface RedisOptions {
   url: string;
   /** A short name shown in CLIENT LIST, to tell shard workers and the consumer apart. */
   name: string;
+  logger: Logger;
 }
 
 /**
@@ -13,8 +15,8 @@ export interface RedisOptions {
  * retry per request), so the API answers 503 quickly instead of letting requests pile up behind a
  * dead connection; the client keeps reconnecting in the background and recovers by itself.
  */
-export function createRedis({ url, name }: RedisOptions): Redis {
-  return new Redis(url, {
+export function createRedis({ url, name, logger }: RedisOptions): Redis {
+  const redis = new Redis(url, {
     connectionName: name,
     enableAutoPipelining: true,
     enableOfflineQueue: false,
@@ -23,6 +25,37 @@ export function createRedis({ url, name }: RedisOptions): Redis {
     commandTimeout: 2_000,
     retryStrategy: (attempt) => Math.min(50 * attempt, 1_000),
     lazyConnect: true,
+  });
+  reportConnection(redis, logger.child({ redis: name }));
+  return redis;
+}
+
+/** What `reportConnection` listens to: a Redis client, or any emitter of the same two events. */
+interface ConnectionEvents {
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
+}
+
+/**
+ * Reports a connection's health: one warning when it is lost and one line when it is back.
+ * ioredis emits an error for every reconnect attempt (and prints to stderr any it cannot hand to a
+ * listener), so an outage would otherwise be a line a second, or a silence. Every client needs
+ * this, including duplicates, which do not inherit listeners.
+ */
+export function reportConnection(redis: ConnectionEvents, logger: Logger): void {
+  let lost = false;
+  redis.on('error', (err) => {
+    if (lost) {
+      logger.debug({ err: err.message }, 'Redis still unreachable');
+      return;
+    }
+    lost = true;
+    logger.warn({ err: err.message }, 'Redis connection lost; commands fail fast until it is back');
+  });
+  redis.on('ready', () => {
+    if (!lost) return;
+    lost = false;
+    logger.info('Redis connection back');
   });
 }
 

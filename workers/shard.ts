@@ -18,12 +18,12 @@ import { createKafka } from '../src/kafka.ts';
 import { createLogger } from '../src/log.ts';
 import { AdmissionMetrics } from '../src/metrics/admission-metrics.ts';
 import { parseCouponChange, type CouponChange } from '../src/shards/coupon-change.ts';
-import { createRedis } from '../src/redis.ts';
+import { createRedis, reportConnection } from '../src/redis.ts';
 
 const { shard, config } = workerData as { shard: number; config: Config };
 const logger = createLogger(config.logLevel, 'shard').child({ shard });
 const metrics = new AdmissionMetrics(shard, config.kafka.topic);
-const redis = createRedis({ url: config.redisUrl, name: `shard-${shard}` });
+const redis = createRedis({ url: config.redisUrl, name: `shard-${shard}`, logger });
 const knowledge = new CouponKnowledge({ soldOutTtlMs: config.soldOutTtlMs });
 
 // The database is only the fallback for user lookups: opened on first need, kept small.
@@ -63,8 +63,7 @@ subscriber.on('message', (_channel: string, message: string) => {
   const change = parseCouponChange(message);
   if (change) couponChanged(change);
 });
-subscriber.on('error', () => undefined);
-redis.on('error', () => undefined);
+reportConnection(subscriber, logger.child({ redis: `shard-${shard}-sub` }));
 await redis.connect().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'Redis not reachable yet'));
 await subscriber.subscribe(COUPON_CHANGED_CHANNEL).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'coupon change subscription pending'));
 producer.connect().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'Kafka not reachable yet'));

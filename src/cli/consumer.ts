@@ -19,8 +19,7 @@ const metrics = new ConsumerMetrics();
 const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 5 });
 await updateSchema(orm);
 registerDbPoolMetrics(metrics.registry, orm);
-const redis = createRedis({ url: config.redisUrl, name: 'consumer' });
-redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
+const redis = createRedis({ url: config.redisUrl, name: 'consumer', logger });
 await connectRedis(redis);
 
 const consumer = new IssuanceConsumer({

@@ -10,6 +10,7 @@ import { createCoupon } from '../catalog/coupons.ts';
 import { createUsers } from '../catalog/users.ts';
 import { loadConfig } from '../config.ts';
 import { openOrm, updateSchema } from '../db/orm.ts';
+import { createLogger } from '../log.ts';
 import { connectRedis, createRedis } from '../redis.ts';
 import { cliArgs, intFlag } from './args.ts';
 
@@ -30,7 +31,7 @@ const config = loadConfig();
 const out = args.out ?? config.seedUsersFile;
 const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 4 });
 await updateSchema(orm);
-const redis = createRedis({ url: config.redisUrl, name: 'seed' });
+const redis = createRedis({ url: config.redisUrl, name: 'seed', logger: createLogger(config.logLevel, 'seed') });
 await connectRedis(redis);
 const scripts = new AdmissionScripts(redis);
 

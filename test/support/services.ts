@@ -1,6 +1,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import type { Config } from '../../src/config.ts';
 import { openOrm, updateSchema, type Orm } from '../../src/db/orm.ts';
+import { createLogger } from '../../src/log.ts';
 import { connectRedis, createRedis, type Redis } from '../../src/redis.ts';
 import { eventually } from './processes.ts';
 
@@ -12,7 +13,8 @@ export async function openTestOrm(config: Config): Promise<Orm> {
 }
 
 export async function openTestRedis(config: Config, name = 'test'): Promise<Redis> {
-  const redis = createRedis({ url: config.redisUrl, name });
+  // Quiet: the fault tests take Redis away on purpose.
+  const redis = createRedis({ url: config.redisUrl, name, logger: createLogger('silent', name) });
   await connectRedis(redis);
   return redis;
 }
