@@ -24,6 +24,14 @@ interface RequestQueueLike {
   scheduleCheckPendingRequests(): void;
 }
 
+/**
+ * Warned for every idempotent producer whose retries are bounded, as ours are (see createKafka).
+ * What it warns of, a failed send's sequence numbers reused by the next one, cannot happen here:
+ * the issue event producer never sends again on a producer whose send failed
+ * (src/issuance/producer.ts). Kept at debug so that an operator's warnings mean something.
+ */
+const BOUNDED_RETRIES_WARNING = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+
 /** kafkajs re-checks queued requests this often while some wait and no throttle says until when. */
 const CHECK_PENDING_REQUESTS_INTERVAL_MS = 10;
 
@@ -79,7 +87,8 @@ export function createKafka({ brokers, clientId, logger }: KafkaOptions): Kafka 
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => {
       const { message, ...extra } = entry.log;
-      log[LEVELS[entry.level] ?? 'info']({ namespace: entry.namespace, ...extra }, message);
+      const level = message === BOUNDED_RETRIES_WARNING ? 'debug' : (LEVELS[entry.level] ?? 'info');
+      log[level]({ namespace: entry.namespace, ...extra }, message);
     },
   });
 }

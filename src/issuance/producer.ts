@@ -30,7 +30,8 @@ interface Waiting {
  * acknowledged its own message.
  */
 export class IssueEventProducer {
-  readonly #producer: Producer;
+  readonly #kafka: Kafka;
+  #producer: Producer;
   readonly #topic: string;
   readonly #maxBatch: number;
   readonly #sendTimeoutMs: number;
@@ -45,25 +46,51 @@ export class IssueEventProducer {
   readonly #admin: Admin;
 
   constructor({ kafka, topic, maxBatch = 2_000, sendTimeoutMs = 5_000, pauseAfterFailureMs = 1_000, observer }: IssueEventProducerOptions) {
-    this.#producer = kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
+    this.#kafka = kafka;
+    this.#producer = this.#newProducer();
     this.#admin = kafka.admin();
-    this.#producer.on(this.#producer.events.CONNECT, () => {
-      this.#connected = true;
-    });
-    this.#producer.on(this.#producer.events.DISCONNECT, () => {
-      this.#connected = false;
-      this.#connecting = undefined;
-    });
     this.#topic = topic;
     this.#maxBatch = maxBatch;
     this.#sendTimeoutMs = sendTimeoutMs;
     this.#observer = observer;
     this.#pauseAfterFailureMs = pauseAfterFailureMs;
+  }
+
+  #newProducer(): Producer {
+    const producer = this.#kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    // A replaced producer still reports its own disconnect: only the current one's events count.
+    producer.on(producer.events.CONNECT, () => {
+      if (producer === this.#producer) this.#connected = true;
+    });
+    producer.on(producer.events.DISCONNECT, () => {
+      if (producer !== this.#producer) return;
+      this.#connected = false;
+      this.#connecting = undefined;
+    });
+    return producer;
+  }
+
+  /**
+   * An idempotent producer numbers its messages per partition, and kafkajs takes the numbers of a
+   * failed send back. If the broker had appended that batch and only its acknowledgement was lost,
+   * the next batch of the same size would carry the same numbers and the broker would take it for
+   * a retry: acknowledged, never written, a 202 with nothing behind it (and a batch of another size
+   * refused as out of order, then every one after it). So a producer whose send failed is not used
+   * again; its replacement gets a new producer id, whose numbering starts apart.
+   */
+  #replaceProducer(): void {
+    const failed = this.#producer;
+    this.#producer = this.#newProducer();
+    this.#connected = false;
+    this.#connecting = undefined;
+    // Its send may still be retrying. Whatever lands from it was released (the consumer skips
+    // it) or was consumed first (the admitter then keeps the promise), so it is not waited for.
+    void failed.disconnect().catch(() => undefined);
   }
 
   /** Whether the producer holds a live connection (and, being idempotent, a producer id). */
@@ -151,6 +178,7 @@ export class IssueEventProducer {
           for (const w of batch) w.resolve();
         } catch (err) {
           this.#observer?.sent((performance.now() - started) / 1000, batch.length, false);
+          this.#replaceProducer();
           this.#suspect = true;
           this.#startProbing();
           for (const w of batch) w.reject(err as Error);

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
+import { IssueEventProducer } from '../../src/issuance/producer.ts';
+import { testConfig } from '../support/env.ts';
+import { LossyProxy } from '../support/lossy-proxy.ts';
+import { eventually } from '../support/processes.ts';
+import { testKafka } from '../support/services.ts';
+
+/** The producer against the real broker, with the acknowledgements lost on the way back. */
+describe('issue event producer', () => {
+  const config = testConfig();
+  const topic = config.kafka.topic;
+  let proxy: LossyProxy;
+  let direct: Kafka;
+
+  before(async () => {
+    direct = testKafka(config);
+    const admin = direct.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+    await admin.disconnect();
+    const [host, port] = config.kafka.brokers[0]!.split(':');
+    proxy = await LossyProxy.start({ host: host!, port: Number(port) });
+  });
+  after(() => proxy.close());
+
+  /** Every value in the topic, read straight from the broker. */
+  async function valuesInTopic(): Promise<string[]> {
+    const admin = direct.admin();
+    await admin.connect();
+    const high = (await admin.fetchTopicOffsets(topic))[0]!.high;
+    await admin.disconnect();
+    const values: string[] = [];
+    const consumer = direct.consumer({ groupId: `${topic}-reader-${Date.now()}` });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let read = 0;
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        values.push(message.value!.toString());
+        read = Number(message.offset) + 1;
+      },
+    });
+    await eventually(`the topic read up to offset ${high}`, async () => read >= Number(high), 60_000);
+    await consumer.disconnect();
+    return values;
+  }
+
+  it('never lets a later message pass as a duplicate of one whose acknowledgement was lost', async () => {
+    // Every connection, whatever broker address the metadata names, goes through the proxy.
+    const kafka = new Kafka({
+      clientId: 'test-lossy',
+      brokers: [`127.0.0.1:${proxy.port}`],
+      socketFactory: ({ onConnect }) => connect({ host: '127.0.0.1', port: proxy.port }, onConnect),
+      requestTimeout: 1_000,
+      retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 200 },
+      logLevel: logLevel.NOTHING,
+    });
+    const producer = new IssueEventProducer({ kafka, topic, sendTimeoutMs: 3_000, pauseAfterFailureMs: 500 });
+    try {
+      await producer.publish('1', 'first');
+
+      // The broker appends this one; the producer never hears so and gives up on it.
+      proxy.loseReplies();
+      await assert.rejects(producer.publish('1', 'unacknowledged'));
+      assert.equal(producer.available, false);
+
+      proxy.deliverReplies();
+      await eventually('the producer to trust the broker again', async () => producer.available, 30_000, 100);
+      // The same size as the lost batch, so an idempotent producer that reused its sequence numbers
+      // would have the broker take this for a retry of it: acknowledged, and never written.
+      await producer.publish('1', 'after');
+
+      const values = await valuesInTopic();
+      assert.ok(values.includes('unacknowledged'), `the lost acknowledgement's message was appended (the case under test): ${values}`);
+      assert.deepEqual(values.filter((v) => v !== 'unacknowledged'), ['first', 'after']);
+    } finally {
+      await producer.disconnect().catch(() => undefined);
+    }
+  });
+});
