@@ -187,6 +187,16 @@ describe('faults during a storm', { timeout: 900_000 }, () => {
     await settleAndCheck('redis restarted', coupon.id, results, faultAt, recoveredAt);
   });
 
+  it('Redis killed (SIGKILL) and restarted: what it acknowledged was in the AOF before the reply', async () => {
+    const { coupon, results, faultAt, recoveredAt } = await stormDuring(async (strike) => {
+      await strike();
+      await stack.kill('redis');
+      await new Promise((r) => setTimeout(r, 2_000));
+      await stack.start('redis');
+    });
+    await settleAndCheck('redis killed', coupon.id, results, faultAt, recoveredAt);
+  });
+
   it('MariaDB stopped while the consumer writes, then started', async () => {
     const { coupon, results, faultAt, recoveredAt } = await stormDuring(async (strike) => {
       await strike();
