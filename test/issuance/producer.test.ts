@@ -54,11 +54,12 @@ describe('issue event producer', () => {
       clientId: 'test-lossy',
       brokers: [`127.0.0.1:${proxy.port}`],
       socketFactory: ({ onConnect }) => connect({ host: '127.0.0.1', port: proxy.port }, onConnect),
-      requestTimeout: 1_000,
+      // Short enough that giving up on the lost ack takes seconds, long enough for a busy CI machine.
+      requestTimeout: 2_000,
       retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 200 },
       logLevel: logLevel.NOTHING,
     });
-    const producer = new IssueEventProducer({ kafka, topic, sendTimeoutMs: 3_000, pauseAfterFailureMs: 500 });
+    const producer = new IssueEventProducer({ kafka, topic, sendTimeoutMs: 5_000, pauseAfterFailureMs: 500 });
     try {
       await producer.publish('1', 'first');
 
