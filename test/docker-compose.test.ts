@@ -234,7 +234,7 @@ describe('docker-compose.yml', () => {
     if (portFlag >= 0) assert.equal(command[portFlag + 1], '6379');
     assert.equal(command[command.indexOf('--appendonly') + 1], 'yes', 'redis must run with --appendonly yes');
     assert.ok(command.includes('--appendonly'));
-    assert.equal(command[command.indexOf('--appendfsync') + 1], 'everysec', 'redis must run with --appendfsync everysec');
+    assert.equal(command[command.indexOf('--appendfsync') + 1], 'always', 'redis must run with --appendfsync always');
     assert.ok(command.includes('--appendfsync'));
     assert.equal(dependsOn(app, 'redis'), 'service_healthy');
     assert.ok(redis['healthcheck'] !== undefined, 'redis needs a healthcheck for depends_on');

@@ -18,10 +18,10 @@ describe('Redis (real server)', () => {
     assert.equal(await redis.del(key), 1);
   });
 
-  it('runs with AOF on, so a restart loses no admission', async () => {
+  it('runs with AOF fsynced before every reply, so no crash loses an admission', async () => {
     const [, appendonly] = (await redis.config('GET', 'appendonly')) as string[];
     const [, fsync] = (await redis.config('GET', 'appendfsync')) as string[];
     assert.equal(appendonly, 'yes');
-    assert.equal(fsync, 'everysec');
+    assert.equal(fsync, 'always');
   });
 });
