@@ -30,6 +30,16 @@ export function createRedis({ url, name, logger }: RedisOptions): Redis {
   return redis;
 }
 
+/**
+ * A second connection with the same settings (a subscriber needs one of its own). ioredis's
+ * duplicates do not inherit listeners, so it is reported on like the first.
+ */
+export function duplicateRedis(redis: Redis, { name, logger }: Omit<RedisOptions, 'url'>, overrides: { enableOfflineQueue?: boolean } = {}): Redis {
+  const copy = redis.duplicate({ ...overrides, connectionName: name });
+  reportConnection(copy, logger.child({ redis: name }));
+  return copy;
+}
+
 /** What `reportConnection` listens to: a Redis client, or any emitter of the same two events. */
 interface ConnectionEvents {
   on(event: 'error', listener: (err: Error) => void): unknown;
@@ -39,8 +49,7 @@ interface ConnectionEvents {
 /**
  * Reports a connection's health: one warning when it is lost and one line when it is back.
  * ioredis emits an error for every reconnect attempt (and prints to stderr any it cannot hand to a
- * listener), so an outage would otherwise be a line a second, or a silence. Every client needs
- * this, including duplicates, which do not inherit listeners.
+ * listener), so an outage would otherwise be a line a second, or a silence.
  */
 export function reportConnection(redis: ConnectionEvents, logger: Logger): void {
   let lost = false;

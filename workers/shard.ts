@@ -18,7 +18,7 @@ import { createKafka } from '../src/kafka.ts';
 import { createLogger } from '../src/log.ts';
 import { AdmissionMetrics } from '../src/metrics/admission-metrics.ts';
 import { parseCouponChange, type CouponChange } from '../src/shards/coupon-change.ts';
-import { createRedis, reportConnection } from '../src/redis.ts';
+import { createRedis, duplicateRedis } from '../src/redis.ts';
 
 const { shard, config } = workerData as { shard: number; config: Config };
 const logger = createLogger(config.logLevel, 'shard').child({ shard });
@@ -58,12 +58,11 @@ const admitter = new Admitter({
 });
 
 // Every process learns at once when a coupon changes (stock added), whoever served the change.
-const subscriber = redis.duplicate({ connectionName: `shard-${shard}-sub`, enableOfflineQueue: true });
+const subscriber = duplicateRedis(redis, { name: `shard-${shard}-sub`, logger }, { enableOfflineQueue: true });
 subscriber.on('message', (_channel: string, message: string) => {
   const change = parseCouponChange(message);
   if (change) couponChanged(change);
 });
-reportConnection(subscriber, logger.child({ redis: `shard-${shard}-sub` }));
 await redis.connect().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'Redis not reachable yet'));
 await subscriber.subscribe(COUPON_CHANGED_CHANNEL).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'coupon change subscription pending'));
 producer.connect().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'Kafka not reachable yet'));

@@ -68,11 +68,15 @@ export class IssueEventProducer {
       if (producer === this.#producer) this.#connected = true;
     });
     producer.on(producer.events.DISCONNECT, () => {
-      if (producer !== this.#producer) return;
-      this.#connected = false;
-      this.#connecting = undefined;
+      if (producer === this.#producer) this.#forgetConnection();
     });
     return producer;
+  }
+
+  /** The next send or probe connects (again), and until then the producer counts as not connected. */
+  #forgetConnection(): void {
+    this.#connected = false;
+    this.#connecting = undefined;
   }
 
   /**
@@ -86,8 +90,7 @@ export class IssueEventProducer {
   #replaceProducer(): void {
     const failed = this.#producer;
     this.#producer = this.#newProducer();
-    this.#connected = false;
-    this.#connecting = undefined;
+    this.#forgetConnection();
     // Its send may still be retrying. Whatever lands from it was released (the consumer skips
     // it) or was consumed first (the admitter then keeps the promise), so it is not waited for.
     void failed.disconnect().catch(() => undefined);

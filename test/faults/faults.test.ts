@@ -7,7 +7,7 @@ import type { Config } from '../../src/config.ts';
 import type { Orm } from '../../src/db/orm.ts';
 import type { Redis } from '../../src/redis.ts';
 import { testConfig, testEnv } from '../support/env.ts';
-import { FaultStack } from '../support/fault-stack.ts';
+import { FaultStack, type Service } from '../support/fault-stack.ts';
 import { Client } from '../support/http.ts';
 import { eventually, run, startApi, type Proc } from '../support/processes.ts';
 import { createTestTopics, openTestOrm, openTestRedis, testKafka } from '../support/services.ts';
@@ -100,6 +100,16 @@ describe('faults during a storm', { timeout: 900_000 }, () => {
     return { coupon, results, faultAt, recoveredAt };
   }
 
+  /** A fault for stormDuring: takes a service away (a clean stop or a SIGKILL) and brings it back. */
+  function outage(service: Service, how: 'stop' | 'kill', downMs: number) {
+    return async (strike: () => Promise<void>) => {
+      await strike();
+      await stack[how](service);
+      await new Promise((r) => setTimeout(r, downMs));
+      await stack.start(service);
+    };
+  }
+
   /** The invariants, and the figures for the closing note. */
   async function settleAndCheck(name: string, couponId: number, results: Answer[], faultAt: number, recoveredAt: number, { allowDropped = false } = {}) {
     for (const r of results) {
@@ -139,12 +149,7 @@ describe('faults during a storm', { timeout: 900_000 }, () => {
   }
 
   it('Kafka broker killed (SIGKILL) and restarted', async () => {
-    const { coupon, results, faultAt, recoveredAt } = await stormDuring(async (strike) => {
-      await strike();
-      await stack.kill('kafka');
-      await new Promise((r) => setTimeout(r, 3_000));
-      await stack.start('kafka');
-    });
+    const { coupon, results, faultAt, recoveredAt } = await stormDuring(outage('kafka', 'kill', 3_000));
     assert.ok(results.some((r) => r.status === 503), 'the outage was seen as 503s');
     await settleAndCheck('kafka killed', coupon.id, results, faultAt, recoveredAt);
   });
@@ -178,32 +183,17 @@ describe('faults during a storm', { timeout: 900_000 }, () => {
   });
 
   it('Redis restarted (AOF keeps every admission)', async () => {
-    const { coupon, results, faultAt, recoveredAt } = await stormDuring(async (strike) => {
-      await strike();
-      await stack.stop('redis');
-      await new Promise((r) => setTimeout(r, 2_000));
-      await stack.start('redis');
-    });
+    const { coupon, results, faultAt, recoveredAt } = await stormDuring(outage('redis', 'stop', 2_000));
     await settleAndCheck('redis restarted', coupon.id, results, faultAt, recoveredAt);
   });
 
   it('Redis killed (SIGKILL) and restarted: what it acknowledged was in the AOF before the reply', async () => {
-    const { coupon, results, faultAt, recoveredAt } = await stormDuring(async (strike) => {
-      await strike();
-      await stack.kill('redis');
-      await new Promise((r) => setTimeout(r, 2_000));
-      await stack.start('redis');
-    });
+    const { coupon, results, faultAt, recoveredAt } = await stormDuring(outage('redis', 'kill', 2_000));
     await settleAndCheck('redis killed', coupon.id, results, faultAt, recoveredAt);
   });
 
   it('MariaDB stopped while the consumer writes, then started', async () => {
-    const { coupon, results, faultAt, recoveredAt } = await stormDuring(async (strike) => {
-      await strike();
-      await stack.stop('mariadb');
-      await new Promise((r) => setTimeout(r, 4_000));
-      await stack.start('mariadb');
-    });
+    const { coupon, results, faultAt, recoveredAt } = await stormDuring(outage('mariadb', 'stop', 4_000));
     await settleAndCheck('mariadb stopped', coupon.id, results, faultAt, recoveredAt);
   });
 

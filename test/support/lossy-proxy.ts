@@ -38,6 +38,11 @@ export class LossyProxy {
     return proxy;
   }
 
+  #cutAll(): void {
+    // Destroying the client side closes the pair (see the close handlers in start).
+    for (const [client] of this.#pairs) client.destroy();
+  }
+
   get port(): number {
     return (this.#server.address() as AddressInfo).port;
   }
@@ -52,11 +57,11 @@ export class LossyProxy {
    */
   deliverReplies(): void {
     this.#losingReplies = false;
-    for (const [client] of this.#pairs) client.destroy();
+    this.#cutAll();
   }
 
   async close(): Promise<void> {
-    for (const [client] of this.#pairs) client.destroy();
+    this.#cutAll();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }
