@@ -5,7 +5,7 @@
  * the API can meet it on that machine at that moment, since reading and answering are all it does.
  */
 import { createServer } from 'node:http';
-import { SHED_BODY, SHED_HEADERS } from '../src/http/early-shed.ts';
+import { SHED_BODY, SHED_HEADERS } from '../src/overload/refusal.ts';
 
 const server = createServer((req, res) => {
   // A GET tells the bench it is up.

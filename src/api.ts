@@ -6,11 +6,12 @@ import { broadcastCouponChange } from './catalog/coupons.ts';
 import { registerDbPoolMetrics } from './metrics/db-pool.ts';
 import type { CouponChange } from './shards/coupon-change.ts';
 import { buildApp } from './http/app.ts';
-import { IssueGate } from './http/issue-gate.ts';
 import { IssueEventProducer } from './issuance/producer.ts';
 import { createKafka } from './kafka.ts';
 import type { Logger } from './log.ts';
 import { ApiMetrics } from './metrics/api-metrics.ts';
+import { OverloadControl } from './overload/overload-control.ts';
+import { RateLimiter } from './overload/rate-limiter.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
 import { connectRedis, createRedis, type Redis } from './redis.ts';
 import { ShardRouter } from './shards/router.ts';
@@ -40,17 +41,19 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   // Reconciliation's re-publishing only; issue requests publish from their shard worker.
   const producer = new IssueEventProducer({ kafka, topic: config.kafka.topic });
 
-  // The metrics read the router and the gate only at scrape time, so they can be built first.
+  const overload = new OverloadControl(config.limits);
+  // The metrics read the router only at scrape time, so they can be built first.
   const metrics = new ApiMetrics({
     queueDepths: () => router.queueDepths(),
     workerMetrics: () => router.workerMetrics(),
-    inFlight: (): { inFlight: number; limit: number } => ({ inFlight: gate.inFlight, limit: gate.limit }),
+    overload: () => overload.state(),
   });
   const router = new ShardRouter({
     config,
     shards: config.shards,
     maxQueueWaitMs: config.limits.maxQueueWaitMs,
     onShed: (count) => metrics.shed.inc({ reason: 'queue_wait' }, count),
+    onDispatch: (waitsMs) => metrics.observeQueueWaits(waitsMs),
   });
   registerDbPoolMetrics(metrics.registry, orm);
   const reconciler = new Reconciler({
@@ -77,13 +80,13 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     };
   };
 
-  const gate: IssueGate = new IssueGate(config.limits, scripts, metrics, logger);
+  const rateLimiter = new RateLimiter(config.limits, scripts, logger, (scope) => metrics.rateLimited.inc({ scope }));
   // "Admits again at once" after a restock holds in this process before the broadcast lands.
   const announce = async (change: CouponChange) => {
     await router.couponChanged(change);
     await broadcastCouponChange(redis, change);
   };
-  const app = await buildApp({ config, orm, redis, scripts, admit: (req) => router.admit(req), announce, gate, reconciler, metrics, readiness });
+  const app = await buildApp({ config, orm, redis, scripts, admit: (req, arrivedAt) => router.admit(req, arrivedAt), announce, overload, rateLimiter, reconciler, metrics, readiness });
 
   return {
     app,
@@ -95,7 +98,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
       // never finishes its request, a request stuck somewhere) must not hold the shutdown, which
       // still has the shard workers' producers to flush.
       const force = setTimeout(() => {
-        logger.warn({ issueRequestsInProgress: gate.inFlight, queued: router.queueDepths() }, 'connections still open 10 s into shutdown; closing them');
+        logger.warn({ issueRequestsInProgress: overload.inFlight, queued: router.queueDepths() }, 'connections still open 10 s into shutdown; closing them');
         app.server.closeAllConnections();
       }, 10_000);
       await app.close();

@@ -36,23 +36,24 @@ export interface Config {
   userPreloadMax: number;
   /** Load shedding and rate limits on the issue route; 0 turns a limit off. */
   limits: {
-    /** Issue requests in progress per API process before new ones are shed with 503: the ceiling. */
+    /**
+     * Most issue requests one API process takes in at once (waiting for a shard worker or served),
+     * whatever the admission limit says; 0 turns overload control off (nothing is refused).
+     */
     maxInFlight: number;
     /**
-     * Latency (ms, inside the process) the in-flight limit steers admitted requests to: it moves
-     * between a floor and maxInFlight with the load (src/http/adaptive-limit.ts). 0: a fixed cap.
+     * The time (ms) in the process the admission limit keeps issue requests to: it takes in
+     * measured throughput × this (Little's law) and refuses the newest arrivals beyond that
+     * (src/overload/admission-limit.ts). 0: maxInFlight is a fixed cap.
      */
     inFlightTargetMs: number;
     /**
      * How long (ms, on average over 100 ms) arriving requests may wait before the main thread's
-     * event loop reads them before the in-flight limit shrinks (0: not watched). Small, because it
-     * is a mean and the budget is a tail: waits in a queue near saturation have a p99 several times
-     * their mean, and an admitted request spends up to ~100 ms in the process on top. In floods at
-     * twice capacity (bench/flood.ts) the accepted p99 was 103–163 ms at 20 and 90–146 ms at 5, the
-     * shed answered sooner (p50 8–15 ms against 12–17 ms).
+     * event loop reads them: beyond it the admission limit scales down and refusals are paced
+     * (0: not watched). Small, because it is a mean and the budget is a tail.
      */
     loopDelayTargetMs: number;
-    /** Longest an issue request may wait for its shard worker before it is shed with 503 (0: off, the default). */
+    /** Longest an issue request may wait for its shard worker before it is answered 503 (0: however long). */
     maxQueueWaitMs: number;
     /** Event-loop delay (ms) past which every route sheds with 503 (@fastify/under-pressure). */
     maxEventLoopDelayMs: number;
@@ -162,10 +163,10 @@ export function loadConfig(env: Env = process.env): Config {
     soldOutTtlMs: int(env, 'SOLD_OUT_TTL_MS', 1_000, 0, 3_600_000),
     userPreloadMax: int(env, 'USER_PRELOAD_MAX', 200_000, 0, 100_000_000),
     limits: {
-      maxInFlight: int(env, 'MAX_IN_FLIGHT', 256, 0, 1_000_000),
-      inFlightTargetMs: int(env, 'IN_FLIGHT_TARGET_MS', 50, 0, 60_000),
+      maxInFlight: int(env, 'MAX_IN_FLIGHT', 10_000, 0, 1_000_000),
+      inFlightTargetMs: int(env, 'IN_FLIGHT_TARGET_MS', 120, 0, 60_000),
       loopDelayTargetMs: int(env, 'LOOP_DELAY_TARGET_MS', 5, 0, 60_000),
-      maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 0, 0, 60_000),
+      maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 1_000, 0, 60_000),
       maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
       perUser: int(env, 'RATE_LIMIT_PER_USER', 20, 0, 1_000_000),
       perIp: int(env, 'RATE_LIMIT_PER_IP', 2_000, 0, 100_000_000),

@@ -4,11 +4,11 @@ import fastifyUnderPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { loggerOptions } from '../log.ts';
 import type { AppDeps } from './deps.ts';
-import { earlyShedServer } from './early-shed.ts';
-import { OVERLOADED } from './issue-gate.ts';
+import { intakeServer } from '../overload/intake-server.ts';
+import { OVERLOADED } from '../overload/refusal.ts';
 import { frameworkErrors, registerErrorHandling } from './plugins/errors.ts';
 import { couponRoutes } from './routes/coupons.ts';
-import { issueRoutes } from './routes/issue.ts';
+import { ISSUE_ROUTE, issueRoutes } from './routes/issue.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { userRoutes } from './routes/users.ts';
 import { couponView, errorBody } from './schemas.ts';
@@ -28,7 +28,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     disableRequestLogging: true,
     frameworkErrors,
     trustProxy: deps.config.limits.trustProxy,
-    serverFactory: earlyShedServer(deps.gate, deps.metrics),
+    serverFactory: intakeServer(deps.overload, deps.metrics.instantShed(ISSUE_ROUTE)),
   });
   app.setValidatorCompiler(validatorCompiler);
   // The API speaks JSON only: anything else is a 415, not a string that fails validation later.

@@ -4,7 +4,8 @@ import type { Config } from '../config.ts';
 import type { CouponChange } from '../shards/coupon-change.ts';
 import type { Orm } from '../db/orm.ts';
 import type { ApiMetrics } from '../metrics/api-metrics.ts';
-import type { IssueGate } from './issue-gate.ts';
+import type { OverloadControl } from '../overload/overload-control.ts';
+import type { RateLimiter } from '../overload/rate-limiter.ts';
 import type { Reconciler } from '../reconcile/reconciler.ts';
 import type { Redis } from '../redis.ts';
 
@@ -15,11 +16,13 @@ export interface AppDeps {
   redis: Redis;
   scripts: AdmissionScripts;
   /** Hands an issue request to the shard worker that owns its coupon. */
-  admit: (request: AdmissionRequest) => Promise<AdmissionOutcome>;
+  admit: (request: AdmissionRequest, arrivedAt: number) => Promise<AdmissionOutcome>;
   /** Tells every shard that a coupon changed: this process's owner at once, the others through Redis. */
   announce: (change: CouponChange) => Promise<void>;
-  /** Load shedding and rate limits in front of admission. */
-  gate: IssueGate;
+  /** Whether an issue request is taken in now, and how refusals are answered. */
+  overload: OverloadControl;
+  /** Per-user and per-IP limits in front of admission. */
+  rateLimiter: RateLimiter;
   reconciler: Reconciler;
   metrics: ApiMetrics;
   /** Each dependency's health, for /health/ready. */

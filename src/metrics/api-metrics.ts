@@ -12,8 +12,15 @@ export interface ApiMetricsOptions {
   queueDepths: () => number[];
   /** Each shard worker's own metrics, merged into the one /metrics. */
   workerMetrics: () => Promise<WorkerMetrics[]>;
-  /** Issue requests in progress and the in-flight limit as it stands (0: none), read at scrape time. */
-  inFlight: () => { inFlight: number; limit: number };
+  /** The overload control as it stands, read at scrape time (src/overload/overload-control.ts). */
+  overload: () => {
+    inFlight: number;
+    limit: number;
+    throughput: number;
+    refusalRate: number;
+    refusalsHolding: number;
+    refusalsHeld: number;
+  };
 }
 
 /** The API process's main-thread metrics, and the merge with its shard workers' registries. */
@@ -25,6 +32,7 @@ export class ApiMetrics {
   readonly cacheFallbacks: Counter<'cache' | 'reason'>;
   readonly shed: Counter<'reason'>;
   readonly rateLimited: Counter<'scope'>;
+  readonly queueWait: Histogram;
   readonly #opts: ApiMetricsOptions;
   /** Histogram children by route, method and status: labels are hashed once, not per request. */
   readonly #durationChildren = new Map<string, { observe: (seconds: number) => void }>();
@@ -71,7 +79,7 @@ export class ApiMetrics {
     const self = this;
     this.shed = new Counter({
       name: 'http_requests_shed_total',
-      help: 'Requests refused with 503 to protect latency, by reason (in_flight, queue_wait, event_loop).',
+      help: 'Requests refused with 503 to protect latency, by reason (in_flight: past the admission limit; queue_wait: waited past MAX_QUEUE_WAIT_MS; event_loop: the backstop).',
       labelNames: ['reason'],
       registers,
       collect() {
@@ -88,19 +96,58 @@ export class ApiMetrics {
     });
     new Gauge({
       name: 'issue_requests_in_flight',
-      help: 'Issue requests in progress in this process.',
+      help: 'Issue requests taken in by this process and not yet answered (waiting for a shard worker or served).',
       registers,
       collect() {
-        this.set(opts.inFlight().inFlight);
+        this.set(opts.overload().inFlight);
       },
     });
     new Gauge({
       name: 'issue_in_flight_limit',
-      help: 'The adaptive in-flight limit: issue requests beyond it are shed (0: no limit).',
+      help: 'The admission limit: measured throughput × latency target (Little); arrivals beyond it are refused (0: no limit).',
       registers,
       collect() {
-        this.set(opts.inFlight().limit);
+        this.set(opts.overload().limit);
       },
+    });
+    new Gauge({
+      name: 'issue_throughput_estimate',
+      help: 'Issue requests per second the process answered while never idle, best of the last second: what the admission limit is built on.',
+      registers,
+      collect() {
+        this.set(opts.overload().throughput);
+      },
+    });
+    new Gauge({
+      name: 'issue_refusal_pace',
+      help: 'Refusals per second answered at once while refusals crowd out the work (0: unpaced, every refusal answered at once).',
+      registers,
+      collect() {
+        this.set(opts.overload().refusalRate);
+      },
+    });
+    new Gauge({
+      name: 'issue_refusals_holding',
+      help: 'Refusals waiting for their turn to be answered now.',
+      registers,
+      collect() {
+        this.set(opts.overload().refusalsHolding);
+      },
+    });
+    new Counter({
+      name: 'issue_refusals_held_total',
+      help: 'Refusals that waited for their turn (at most their Retry-After) instead of being answered at once.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(opts.overload().refusalsHeld);
+      },
+    });
+    this.queueWait = new Histogram({
+      name: 'issue_queue_wait_seconds',
+      help: 'How long issue requests waited for their shard worker, from when the process took them in.',
+      buckets: DURATION_BUCKETS,
+      registers,
     });
     new Gauge({
       name: 'shard_queue_depth',
@@ -127,6 +174,20 @@ export class ApiMetrics {
   /** One issue request shed by the in-flight limit (wherever it was answered). */
   countInFlightShed(): void {
     this.#inFlightShedPending++;
+  }
+
+  /** Counts a refusal answered before routing: a shed request on `route`, answered in no time. */
+  instantShed(route: string): () => void {
+    const countRequest = this.instantRequests({ route, method: 'POST', status_code: '503' });
+    return () => {
+      countRequest();
+      this.#inFlightShedPending++;
+    };
+  }
+
+  /** How long each request of a batch waited for its shard worker. */
+  observeQueueWaits(waitsMs: number[]): void {
+    for (const ms of waitsMs) this.queueWait.observe(ms / 1000);
   }
 
   /** A cheap way to count requests with these labels that took no time (see #instant). */

@@ -3,15 +3,14 @@ import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { AdmissionOutcome, AdmissionRequest } from '../admission/outcome.ts';
 import type { Config } from '../config.ts';
 import type { CouponChange } from './coupon-change.ts';
+import { ArrivalQueue } from '../overload/arrival-queue.ts';
+import { overloaded } from '../overload/refusal.ts';
 import { shardOf } from './hash.ts';
-import { OverloadDetector } from './overload.ts';
 
 export type WorkerMetrics = MetricObjectWithValues<MetricValue<string>>[];
 
 interface Waiting {
   request: AdmissionRequest;
-  /** performance.now() when a flush first found no free slot for it: waiting on the worker from then. */
-  blockedAt?: number;
   resolve: (outcome: AdmissionOutcome) => void;
   reject: (err: Error) => void;
 }
@@ -25,15 +24,16 @@ export interface ShardRouterOptions {
   /** Batches a worker may have in progress at once (they mostly wait on Redis and Kafka). */
   concurrentBatches?: number;
   /**
-   * Longest a request may wait here for its worker while the shard is overloaded (see
-   * OverloadDetector); older ones are answered UNAVAILABLE without being admitted (0: wait however
-   * long it takes). Told to `onShed`.
+   * Longest a request may wait here for its worker (ms, from when the process took it in); older
+   * ones are answered UNAVAILABLE without being admitted (0: however long it takes). Told to `onShed`.
    */
   maxQueueWaitMs?: number;
   onShed?: (count: number) => void;
+  /** How long (ms) each request of a batch waited for its worker, as the batch leaves. */
+  onDispatch?: (waitsMs: number[]) => void;
 }
 
-const SHED: AdmissionOutcome = { result: 'UNAVAILABLE', retryAfterSeconds: 1 };
+const SHED: AdmissionOutcome = { result: 'UNAVAILABLE', retryAfterSeconds: overloaded().retryAfterSeconds };
 
 const WORKER = new URL('../../workers/shard.ts', import.meta.url).href;
 
@@ -43,28 +43,30 @@ const WORKER = new URL('../../workers/shard.ts', import.meta.url).href;
  * the same turn of the event loop travel to a shard together as one message, which keeps the cost
  * of the thread hop per request small under a spike. A shard has at most `concurrentBatches`
  * messages in progress; requests arriving beyond that wait here and leave together when one comes
- * back, so batches grow with the load instead of the worker's queue. Waiting here is also where a
- * flood beyond the worker's capacity shows: once the queue stands (overload, not a burst), a
- * request that waited longer than `maxQueueWaitMs` is shed (UNAVAILABLE, nothing taken) so the
- * latency of those admitted stays bounded.
+ * back, so batches grow with the load instead of the worker's queue. They wait in arrival order
+ * (src/overload/arrival-queue.ts), bounded by time: how many may wait is decided before they get
+ * here (src/overload/admission-limit.ts).
  */
 export class ShardRouter {
   readonly #pools: Piscina[];
-  readonly #pending: Waiting[][];
+  readonly #pending: ArrivalQueue<Waiting>[];
   readonly #scheduled: boolean[];
+  /** Whether a timer will look at the shard's queue deadline (while every slot is busy). */
+  readonly #deadlineArmed: boolean[];
   /** Admit tasks out per shard (their count is what concurrentBatches limits). */
   readonly #running: Set<Promise<void>>[];
-  readonly #overload: OverloadDetector[];
   readonly #maxBatch: number;
   readonly #concurrentBatches: number;
   readonly #maxQueueWaitMs: number;
   readonly #onShed: (count: number) => void;
+  readonly #onDispatch: (waitsMs: number[]) => void;
 
-  constructor({ config, shards, maxBatch = 256, concurrentBatches = 16, maxQueueWaitMs = 0, onShed = () => undefined }: ShardRouterOptions) {
+  constructor({ config, shards, maxBatch = 256, concurrentBatches = 16, maxQueueWaitMs = 0, onShed = () => undefined, onDispatch = () => undefined }: ShardRouterOptions) {
     this.#maxBatch = maxBatch;
     this.#concurrentBatches = concurrentBatches;
     this.#maxQueueWaitMs = maxQueueWaitMs;
     this.#onShed = onShed;
+    this.#onDispatch = onDispatch;
     this.#pools = Array.from({ length: shards }, (_, shard) => new Piscina({
       filename: WORKER,
       minThreads: 1,
@@ -79,20 +81,21 @@ export class ShardRouter {
       maxQueue: Number.POSITIVE_INFINITY,
       workerData: { shard, config },
     }));
-    this.#pending = this.#pools.map(() => []);
+    this.#pending = this.#pools.map(() => new ArrivalQueue<Waiting>());
     this.#scheduled = this.#pools.map(() => false);
+    this.#deadlineArmed = this.#pools.map(() => false);
     this.#running = this.#pools.map(() => new Set());
-    this.#overload = this.#pools.map(() => new OverloadDetector());
   }
 
   get shards(): number {
     return this.#pools.length;
   }
 
-  admit(request: AdmissionRequest): Promise<AdmissionOutcome> {
+  /** `arrivedAt`: when the process took the request in (performance.now() ms); its wait counts from then. */
+  admit(request: AdmissionRequest, arrivedAt = performance.now()): Promise<AdmissionOutcome> {
     const shard = shardOf(request.couponId, this.#pools.length);
     return new Promise((resolve, reject) => {
-      this.#pending[shard]!.push({ request, resolve, reject });
+      this.#pending[shard]!.push({ request, resolve, reject }, arrivedAt);
       if (!this.#scheduled[shard]) {
         this.#scheduled[shard] = true;
         setImmediate(() => this.#flush(shard));
@@ -139,25 +142,15 @@ export class ShardRouter {
     const pending = this.#pending[shard]!;
     const pool = this.#pools[shard]!;
     const now = performance.now();
-    const overload = this.#overload[shard]!;
-    if (this.#maxQueueWaitMs > 0 && overload.overloaded(now)) {
-      // Oldest first: shed from the head while it has waited too long for a free slot. Time spent
-      // before a flush could run (a busy event loop) does not count: that is not the worker's
-      // backlog, and shedding for it would refuse everything once the main thread is loaded.
-      const oldest = now - this.#maxQueueWaitMs;
-      let stale = 0;
-      while (stale < pending.length && pending[stale]!.blockedAt !== undefined && pending[stale]!.blockedAt! < oldest) stale++;
-      if (stale > 0) {
-        for (const w of pending.splice(0, stale)) w.resolve(SHED);
-        this.#onShed(stale);
-      }
+    const expired = pending.expire(now, this.#maxQueueWaitMs);
+    if (expired.length > 0) {
+      for (const w of expired) w.resolve(SHED);
+      this.#onShed(expired.length);
     }
     const running = this.#running[shard]!;
     while (pending.length > 0 && running.size < this.#concurrentBatches) {
-      const batch = pending.splice(0, this.#maxBatch);
-      // The batch's last request waited least.
-      const newest = batch.at(-1)!.blockedAt;
-      overload.dispatched(newest === undefined ? 0 : now - newest);
+      const { items: batch, waitsMs } = pending.take(this.#maxBatch, now);
+      this.#onDispatch(waitsMs);
       const task: Promise<void> = (pool.run(batch.map((w) => w.request), { name: 'admit' }) as Promise<AdmissionOutcome[]>).then(
         (outcomes) => batch.forEach((w, i) => w.resolve(outcomes[i]!)),
         (err: Error) => batch.forEach((w) => w.reject(err)),
@@ -170,9 +163,13 @@ export class ShardRouter {
       });
       running.add(task);
     }
-    if (pending.length === 0) overload.drained();
-    // What is left waits for a slot from now on. The marked ones are a prefix (FIFO), so walking
-    // back from the tail touches each request once.
-    for (let i = pending.length - 1; i >= 0 && pending[i]!.blockedAt === undefined; i--) pending[i]!.blockedAt = now;
+    // Requests left waiting with every slot busy: a deadline may pass before a slot frees up.
+    if (pending.length > 0 && this.#maxQueueWaitMs > 0 && !this.#deadlineArmed[shard]) {
+      this.#deadlineArmed[shard] = true;
+      setTimeout(() => {
+        this.#deadlineArmed[shard] = false;
+        this.#flush(shard);
+      }, this.#maxQueueWaitMs).unref();
+    }
   }
 }

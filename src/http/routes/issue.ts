@@ -2,8 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { couponKeys } from '../../admission/keys.ts';
 import type { AdmissionOutcome } from '../../admission/outcome.ts';
 import { findUser } from '../../catalog/users.ts';
+import { enteredAt } from '../../overload/intake-server.ts';
+import { overloaded, refusalBody, type Refusal } from '../../overload/refusal.ts';
 import type { AppDeps } from '../deps.ts';
-import { isRefusal, OVERLOADED } from '../issue-gate.ts';
 import { couponId, errorResponses, publicId } from '../schemas.ts';
 
 /** The issue route's template, as Fastify labels its metrics. */
@@ -57,18 +58,34 @@ export function issueRoutes(app: FastifyInstance, deps: AppDeps): void {
     },
   }, async (request, reply) => {
     const publicId = request.params.publicId.toLowerCase();
-    const outcome = await deps.gate.through(request.ip, publicId, () => deps.admit({ couponId: request.params.couponId, publicId }).catch((err: unknown): AdmissionOutcome => {
-      request.log.error({ err }, 'shard worker failed');
-      return { result: 'UNAVAILABLE', retryAfterSeconds: 1 };
-    }));
-    // The hot path answers without throwing: exceptions cost more than the rest of the request.
-    if (isRefusal(outcome)) {
-      reply.header('retry-after', String(outcome.retryAfterSeconds));
-      return reply.code(outcome.status).send(outcome.status === 429 ? { code: outcome.code, message: 'Too many requests, slow down' } : OVERLOADED);
+    const refuse = (refusal: Refusal) => reply.code(refusal.status).header('retry-after', String(refusal.retryAfterSeconds)).send(refusalBody(refusal));
+    // Taken in by the intake before routing (src/overload/intake-server.ts); a request that did not
+    // come through it (app.inject) is taken in here, by the same control.
+    let arrivedAt = enteredAt(request.raw);
+    const ownPlace = arrivedAt === undefined;
+    if (ownPlace) {
+      arrivedAt = performance.now();
+      if (!deps.overload.enter(arrivedAt)) {
+        deps.metrics.countInFlightShed();
+        return refuse(overloaded());
+      }
     }
-    if (outcome.result === 'ACCEPTED') return reply.code(202).send({ status: 'ACCEPTED', requestId: outcome.requestId });
-    if (outcome.result === 'UNAVAILABLE') reply.header('retry-after', String(outcome.retryAfterSeconds));
-    return reply.code(STATUS[outcome.result]).send({ code: outcome.result, message: MESSAGE[outcome.result] });
+    try {
+      if (deps.rateLimiter.counts(request.ip)) {
+        const limited = await deps.rateLimiter.check(request.ip, publicId);
+        if (limited) return refuse(limited);
+      }
+      const outcome = await deps.admit({ couponId: request.params.couponId, publicId }, arrivedAt!).catch((err: unknown): AdmissionOutcome => {
+        request.log.error({ err }, 'shard worker failed');
+        return { result: 'UNAVAILABLE', retryAfterSeconds: 1 };
+      });
+      // The hot path answers without throwing: exceptions cost more than the rest of the request.
+      if (outcome.result === 'ACCEPTED') return reply.code(202).send({ status: 'ACCEPTED', requestId: outcome.requestId });
+      if (outcome.result === 'UNAVAILABLE') reply.header('retry-after', String(outcome.retryAfterSeconds));
+      return reply.code(STATUS[outcome.result]).send({ code: outcome.result, message: MESSAGE[outcome.result] });
+    } finally {
+      if (ownPlace) deps.overload.leave(performance.now());
+    }
   });
 
   app.get<{ Params: Params }>(ISSUE_ROUTE, {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LoopWait } from '../../src/http/loop-wait.ts';
+import { LoopWait } from '../../src/overload/loop-wait.ts';
 
 describe('LoopWait', () => {
   it('reads almost nothing while the timer fires on time', () => {

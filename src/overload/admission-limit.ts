@@ -1,0 +1,124 @@
+/**
+ * How many issue requests the process takes in at once, from Little's law: a process that
+ * completes λ requests a second and holds N of them keeps each about N / λ. So to keep requests
+ * within a latency target T, it may hold λ × T; a request arriving beyond that would wait longer
+ * than T and is turned away at once, before it costs anything (the newest arrival is the one
+ * refused: everyone already inside keeps their place in line).
+ *
+ * λ is the throughput the process showed in windows it was busy through (one in which it stood
+ * empty a tenth of the time or more says how much was asked, not how much it can do), the best of
+ * the last second's windows: the
+ * shard workers batch, so the more is queued the more they serve per second, and the limit rises
+ * with the load instead of refusing it. A closed loop of clients that hold N requests in the
+ * process is never refused while N / λ(N) stays within T.
+ *
+ * The main thread is the other place requests wait, unread in the kernel while the event loop is
+ * busy, where no time measured inside the process sees them. When arrivals wait longer than
+ * `lagTargetMs` on average (src/overload/loop-wait.ts) two windows in a row, the limit scales down
+ * in proportion: admitting fewer is what frees the thread, since a refusal costs less than an
+ * admission. One late window is a pause (a collection, code being compiled), not a backlog.
+ */
+export interface AdmissionLimitOptions {
+  /** The time in the process (ms) the limit keeps requests to: waiting for a shard worker and served. */
+  targetMs: number;
+  /** Never fewer than this: something is always served, and λ keeps being measured. */
+  min: number;
+  /** Never more than this, whatever λ says (memory, and a bound on a bad estimate). */
+  max: number;
+  /** The limit before the first measurement. */
+  initial: number;
+  windowMs?: number;
+  /** How many of the latest measured windows λ is the best of. */
+  memory?: number;
+  /** Mean wait (ms) of arrivals before the event loop read them since the last call. */
+  lag?: () => number;
+  lagTargetMs?: number;
+}
+
+/** A window with less idle time than this share of it counts as busy. */
+const BUSY_IDLE_SHARE = 0.1;
+
+export class AdmissionLimit {
+  readonly #targetMs: number;
+  readonly #min: number;
+  readonly #max: number;
+  readonly #windowMs: number;
+  readonly #lag: () => number;
+  readonly #lagTargetMs: number;
+  /** Throughput (requests/ms) of the latest busy windows, newest last. */
+  readonly #rates: number[] = [];
+  readonly #memory: number;
+  #limit: number;
+  #inSystem = 0;
+  #windowStart = Number.NaN;
+  #completed = 0;
+  /** Time (ms) the process held no request in the current window, and since when it holds none. */
+  #idleMs = 0;
+  #idleSince = Number.NaN;
+  #lastLag = 0;
+
+  constructor({ targetMs, min, max, initial, windowMs = 100, memory = 10, lag = () => 0, lagTargetMs = Number.POSITIVE_INFINITY }: AdmissionLimitOptions) {
+    if (!(min >= 1 && max >= min)) throw new RangeError(`need 1 <= min <= max, got min ${min}, max ${max}`);
+    this.#targetMs = targetMs;
+    this.#min = min;
+    this.#max = max;
+    this.#windowMs = windowMs;
+    this.#memory = memory;
+    this.#lag = lag;
+    this.#lagTargetMs = lagTargetMs;
+    this.#limit = Math.min(max, Math.max(min, initial));
+  }
+
+  get limit(): number {
+    return this.#limit;
+  }
+
+  get inSystem(): number {
+    return this.#inSystem;
+  }
+
+  /** The throughput (requests/s) the limit is built on; 0 before the first measurement. */
+  get throughput(): number {
+    return this.#rates.length === 0 ? 0 : Math.max(...this.#rates) * 1000;
+  }
+
+  /** Takes a place for a request arriving at `now` (performance.now() ms), or says there is none. */
+  tryEnter(now: number): boolean {
+    this.#roll(now);
+    if (this.#inSystem >= this.#limit) return false;
+    if (this.#inSystem++ === 0 && !Number.isNaN(this.#idleSince)) this.#idleMs += now - this.#idleSince;
+    return true;
+  }
+
+  /** A request that entered has been answered. */
+  leave(now: number): void {
+    this.#roll(now);
+    this.#inSystem--;
+    this.#completed++;
+    if (this.#inSystem === 0) this.#idleSince = now;
+  }
+
+  #roll(now: number): void {
+    if (Number.isNaN(this.#windowStart)) this.#windowStart = now;
+    const elapsed = now - this.#windowStart;
+    if (elapsed < this.#windowMs) return;
+    if (this.#inSystem === 0) this.#idleMs += now - (Number.isNaN(this.#idleSince) ? this.#windowStart : Math.max(this.#idleSince, this.#windowStart));
+    if (this.#idleMs < elapsed * BUSY_IDLE_SHARE && this.#completed > 0) {
+      this.#rates.push(this.#completed / elapsed);
+      if (this.#rates.length > this.#memory) this.#rates.shift();
+    }
+    const lag = this.#lag();
+    // Late two windows in a row, by the lesser of the two.
+    const late = Math.min(lag, this.#lastLag);
+    this.#lastLag = lag;
+    if (this.#rates.length > 0) {
+      const scale = late > this.#lagTargetMs ? this.#lagTargetMs / late : 1;
+      const little = Math.max(...this.#rates) * this.#targetMs * scale;
+      this.#limit = Math.min(this.#max, Math.max(this.#min, Math.floor(little)));
+    }
+    this.#completed = 0;
+    this.#idleMs = 0;
+    this.#idleSince = now;
+    this.#windowStart = now;
+  }
+}

@@ -1,0 +1,112 @@
+import type { Config } from '../config.ts';
+import { AdmissionLimit } from './admission-limit.ts';
+import { watchLoopWait } from './loop-wait.ts';
+import { RefusalPacer } from './refusal-pacer.ts';
+
+/**
+ * Before the limit has measured anything, the process takes in this many at once: enough for an
+ * event's opening burst to be served whole, few enough to be worked off within the target on a
+ * slow machine; the first busy window replaces it with a measured one.
+ */
+const INITIAL_LIMIT = 512;
+/** The limit's floor: a few requests always go through, so throughput keeps being measured. */
+const MIN_LIMIT = 16;
+/** The slowest refusals are answered when they crowd out the work (per second). */
+const MIN_REFUSAL_RATE = 200;
+/** The longest a refusal is held: the Retry-After it carries. */
+const MAX_HOLD_MS = 1_000;
+const WINDOW_MS = 100;
+
+/** What the overload control shows /metrics, read at scrape time. */
+export interface OverloadState {
+  inFlight: number;
+  limit: number;
+  throughput: number;
+  refusalRate: number;
+  refusalsHolding: number;
+  refusalsHeld: number;
+}
+
+/**
+ * Everything that decides whether an issue request is taken in now, in one place: the admission
+ * limit (Little's law on measured throughput and a latency target, src/overload/admission-limit.ts)
+ * and the pace at which refusals are answered (src/overload/refusal-pacer.ts), both watching how
+ * long arrivals wait for the main thread's event loop. MAX_IN_FLIGHT=0 turns it off (nothing is
+ * refused; the bench compares against that); IN_FLIGHT_TARGET_MS=0 makes MAX_IN_FLIGHT a fixed cap.
+ */
+export class OverloadControl {
+  readonly #limit: AdmissionLimit | undefined;
+  readonly #pacer: RefusalPacer | undefined;
+  #untracked = 0;
+
+  constructor(limits: Pick<Config['limits'], 'maxInFlight' | 'inFlightTargetMs' | 'loopDelayTargetMs'>) {
+    const { maxInFlight, inFlightTargetMs, loopDelayTargetMs } = limits;
+    if (maxInFlight === 0) return;
+    if (inFlightTargetMs === 0) {
+      this.#limit = new AdmissionLimit({ targetMs: Number.POSITIVE_INFINITY, min: maxInFlight, max: maxInFlight, initial: maxInFlight });
+      return;
+    }
+    const lag = loopDelayTargetMs > 0 ? sampledOncePerWindow(watchLoopWait(), WINDOW_MS) : () => 0;
+    const lagTargetMs = loopDelayTargetMs > 0 ? loopDelayTargetMs : Number.POSITIVE_INFINITY;
+    this.#limit = new AdmissionLimit({
+      targetMs: inFlightTargetMs,
+      min: Math.min(MIN_LIMIT, maxInFlight),
+      max: maxInFlight,
+      initial: Math.min(INITIAL_LIMIT, maxInFlight),
+      windowMs: WINDOW_MS,
+      lag,
+      lagTargetMs,
+    });
+    if (loopDelayTargetMs > 0) this.#pacer = new RefusalPacer({ lag, lagTargetMs, minRate: MIN_REFUSAL_RATE, maxHoldMs: MAX_HOLD_MS, windowMs: WINDOW_MS });
+  }
+
+  /** Takes a place for an issue request arriving now, or says it must be refused. */
+  enter(now: number): boolean {
+    if (this.#limit === undefined) {
+      this.#untracked++;
+      return true;
+    }
+    return this.#limit.tryEnter(now);
+  }
+
+  /** A request that entered has been answered. */
+  leave(now: number): void {
+    if (this.#limit === undefined) this.#untracked--;
+    else this.#limit.leave(now);
+  }
+
+  /** Answers a refusal, at once or in its turn (`answer` must cope with a client gone meanwhile). */
+  refuse(answer: () => void, now: number): void {
+    if (this.#pacer) this.#pacer.refuse(answer, now);
+    else answer();
+  }
+
+  get inFlight(): number {
+    return this.#limit?.inSystem ?? this.#untracked;
+  }
+
+  state(): OverloadState {
+    return {
+      inFlight: this.inFlight,
+      limit: this.#limit?.limit ?? 0,
+      throughput: this.#limit?.throughput ?? 0,
+      refusalRate: this.#pacer?.rate ?? 0,
+      refusalsHolding: this.#pacer?.holding ?? 0,
+      refusalsHeld: this.#pacer?.heldTotal ?? 0,
+    };
+  }
+}
+
+/** One reading of a windowed signal shared by several readers: each read of `read` starts a new window. */
+function sampledOncePerWindow(read: () => number, windowMs: number): () => number {
+  let at = Number.NEGATIVE_INFINITY;
+  let value = 0;
+  return () => {
+    const now = performance.now();
+    if (now - at >= windowMs) {
+      value = read();
+      at = now;
+    }
+    return value;
+  };
+}

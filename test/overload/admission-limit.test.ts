@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AdmissionLimit } from '../../src/overload/admission-limit.ts';
+
+/** Keeps `inSystem` requests in the limit and completes `perWindow` of them (replacing each) in every 100 ms window from `from` for `windows` windows. */
+function busy(limit: AdmissionLimit, from: number, windows: number, perWindow: number): number {
+  let now = from;
+  for (let w = 0; w < windows; w++) {
+    for (let i = 0; i < perWindow; i++) {
+      now = from + w * 100 + (i * 100) / perWindow;
+      limit.leave(now);
+      // A replacement arrives at once; it may be refused only if the limit shrank meanwhile.
+      if (!limit.tryEnter(now)) assert.ok(limit.inSystem >= limit.limit, 'refused with room left');
+    }
+  }
+  return from + windows * 100;
+}
+
+function fill(limit: AdmissionLimit, n: number, now: number): number {
+  let entered = 0;
+  while (entered < n && limit.tryEnter(now)) entered++;
+  return entered;
+}
+
+describe('AdmissionLimit', () => {
+  it('starts at its initial limit and refuses the newest arrivals beyond it, never those already in', () => {
+    const limit = new AdmissionLimit({ targetMs: 100, min: 4, max: 1000, initial: 8 });
+    const decisions = Array.from({ length: 12 }, () => limit.tryEnter(0));
+    assert.deepEqual(decisions, [...Array(8).fill(true), ...Array(4).fill(false)]);
+    assert.equal(limit.inSystem, 8);
+    limit.leave(1);
+    assert.equal(limit.tryEnter(2), true, 'a place freed is the next arrival\'s');
+    assert.equal(limit.tryEnter(2), false);
+  });
+
+  it('becomes throughput × target (Little) once it has measured a busy window', () => {
+    const limit = new AdmissionLimit({ targetMs: 100, min: 4, max: 100_000, initial: 50 });
+    assert.equal(fill(limit, 50, 0), 50);
+    // 200 answered per 100 ms window while never idle: 2,000/s, so 200 in the process for 100 ms.
+    const now = busy(limit, 0, 2, 200);
+    limit.tryEnter(now); // rolls the window
+    assert.equal(limit.throughput, 2_000);
+    assert.equal(limit.limit, 200);
+  });
+
+  it('grows with the load: a larger backlog served faster raises it again', () => {
+    const limit = new AdmissionLimit({ targetMs: 100, min: 4, max: 100_000, initial: 50 });
+    fill(limit, 50, 0);
+    let now = busy(limit, 0, 2, 200);
+    fill(limit, 1_000, now);
+    assert.equal(limit.inSystem, 200);
+    now = busy(limit, now, 2, 500);
+    limit.tryEnter(now);
+    assert.equal(limit.limit, 500);
+  });
+
+  it('does not learn capacity from a window in which the process ran dry', () => {
+    const limit = new AdmissionLimit({ targetMs: 100, min: 4, max: 100_000, initial: 50 });
+    // Ten requests a window, each gone before the next arrives: demand, not capacity.
+    for (let t = 0; t < 1_000; t += 10) {
+      assert.equal(limit.tryEnter(t), true);
+      limit.leave(t + 1);
+    }
+    assert.equal(limit.throughput, 0);
+    assert.equal(limit.limit, 50);
+  });
+
+  it('scales down in proportion while arrivals wait for the event loop, two windows in a row, and never below its floor', () => {
+    let lag = 0;
+    const limit = new AdmissionLimit({ targetMs: 100, min: 16, max: 100_000, initial: 50, lag: () => lag, lagTargetMs: 5 });
+    fill(limit, 50, 0);
+    let now = busy(limit, 0, 2, 200);
+    limit.tryEnter(now);
+    assert.equal(limit.limit, 200);
+    lag = 10;
+    now = busy(limit, now, 1, 200);
+    limit.tryEnter(now);
+    assert.equal(limit.limit, 200, 'one late window is a pause, not a backlog');
+    now = busy(limit, now, 1, 200);
+    limit.tryEnter(now);
+    assert.equal(limit.limit, 100, 'twice the target: half the limit');
+    lag = 1_000;
+    now = busy(limit, now, 1, 50);
+    now = busy(limit, now, 1, 50);
+    limit.tryEnter(now);
+    assert.equal(limit.limit, 16, 'the floor');
+    lag = 0;
+    now = busy(limit, now, 2, 16);
+    limit.tryEnter(now);
+    assert.equal(limit.limit, 200, 'on time again: back to what the best recent window showed');
+  });
+
+  it('never exceeds its ceiling', () => {
+    const limit = new AdmissionLimit({ targetMs: 1_000, min: 4, max: 300, initial: 50 });
+    fill(limit, 50, 0);
+    const now = busy(limit, 0, 2, 1_000);
+    limit.tryEnter(now);
+    assert.equal(limit.limit, 300);
+  });
+});
