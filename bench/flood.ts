@@ -36,9 +36,8 @@
  * Targets (issue #6): p99 of the accepted requests under 200 ms, the rest shed with 503 (no other
  * status, no connection errors), every 202 exactly one row. Exits 1 when a target is missed.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -49,7 +48,8 @@ import { testConfig, testEnv } from '../test/support/env.ts';
 import type { Proc } from '../test/support/processes.ts';
 import { createTestTopics, openTestRedis } from '../test/support/services.ts';
 import { formatProfile, profilesIn } from './profile.ts';
-import { apiReady, childrenCpuMs, freePort, processCpuMs, ready, scratchDatabase, seed, spawnNode, threadCpuDelta, threadCpuMs } from './harness.ts';
+import { attack as attackWith, fromDue, loadgen, pct, tally, type Answer, type Load } from './load.ts';
+import { apiReady, freePort, processCpuMs, ready, scratchDatabase, seed, spawnNode, threadCpuDelta, threadCpuMs } from './harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -74,8 +74,6 @@ const SECONDS = num('seconds', 1);
 const CAPACITY_SECONDS = num('capacity-seconds', 1);
 const CONNS = Math.round(num('conns', 1));
 const FLOOD_CONNS = Math.round(num('flood-conns', 1));
-const ROOT = new URL('../', import.meta.url).pathname;
-const TOOLS = join(ROOT, '.data', 'tools', 'bin');
 const API_PORT = 18_096;
 /**
  * The flood's API listens on a port of its own: the capacity phase's API, stopped, leaves its
@@ -103,70 +101,14 @@ const API_CPU = SPLIT ? String(availableParallelism() - 1) : undefined;
 
 const log = (line: string) => console.error(`[flood] ${line}`);
 
-/**
- * The generator, built from bench/loadgen (Go, standard library only) into .data/tools/bin when
- * missing or older than its source.
- */
-function loadgen(): string {
-  const bin = join(TOOLS, 'loadgen');
-  const source = join(ROOT, 'bench', 'loadgen', 'main.go');
-  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(source).mtimeMs) return bin;
-  log('building bench/loadgen into .data/tools/bin (go build)');
-  mkdirSync(TOOLS, { recursive: true });
-  execFileSync('go', ['build', '-o', bin, '.'], { cwd: join(ROOT, 'bench', 'loadgen'), stdio: 'inherit' });
-  return bin;
-}
-
-interface Answer {
-  status: number;
-  latencyMs: number;
-  /**
-   * How late the generator sent it against the schedule of an open-model phase (0 in a closed
-   * loop): a generator whose connections are all held by a slow API sends late, and that wait is the
-   * API's latency too (coordinated omission, as wrk2 corrects for).
-   */
-  lateMs: number;
-  /** When it was due (ms since the phase's start). */
-  dueMs: number;
-  code: string;
-}
-
-/** How a phase sends: an open model at `rate` per second (0: a closed loop) over `conns` connections for `seconds`. */
-interface Load {
-  rate: number;
-  seconds: number;
-  conns: number;
-}
-
 /** One phase of load over the users [from, from + count) at `target` (the API by default), the generator pinned to its core. */
 async function attack(name: string, from: number, count: number, load: Load, target = base): Promise<Answer[]> {
-  const dir = mkdtempSync(join(tmpdir(), `fcfs-flood-${name}-`));
-  const targets = join(dir, 'paths.txt');
-  const results = join(dir, 'results.csv');
-  const lines: string[] = [];
-  for (let i = from; i < from + count; i++) lines.push(pathOf(i));
-  writeFileSync(targets, `${lines.join('\n')}\n`);
-  const args = [`-addr=${new URL(target).host}`, `-targets=${targets}`, `-rate=${load.rate}`, `-duration=${load.seconds}s`, `-conns=${load.conns}`, '-timeout=30s', `-out=${results}`];
-  const child = spawn('taskset', ['-c', GEN_CPU, loadgen(), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const cpuBefore = childrenCpuMs();
-  const started = performance.now();
-  const [code] = (await once(child, 'exit')) as [number | null];
-  if (code !== 0) throw new Error(`loadgen ${name} exited ${code}: ${err}`);
-  log(`generator ${name}: ${round((childrenCpuMs() - cpuBefore) / (performance.now() - started), 2)} of a core over ${round((performance.now() - started) / 1000, 1)} s`);
-  // Columns: seq, due, sent, done (µs since the phase's start), status (0: no answer), code, error.
-  return readFileSync(results, 'utf8').split('\n').filter(Boolean).map((line) => {
-    const f = line.split(',');
-    const [due, sent, done, status] = [Number(f[1]), Number(f[2]), Number(f[3]), Number(f[4])];
-    return { status, latencyMs: (done - sent) / 1000, lateMs: load.rate > 0 ? Math.max(0, sent - due) / 1000 : 0, dueMs: due / 1000, code: f[5] || f[6] || '' };
-  });
+  const paths: string[] = [];
+  for (let i = from; i < from + count; i++) paths.push(pathOf(i));
+  const { answers, generatorCores } = await attackWith(name, target, paths, load, GEN_CPU);
+  log(`generator ${name}: ${round(generatorCores, 2)} of a core`);
+  return answers;
 }
-
-/** Latencies from when each request was due, sorted. */
-const fromDue = (answers: Answer[]) => sortedCopy(answers.map((a) => a.lateMs + a.latencyMs));
-/** A percentile (ms) for printing, '-' when there is nothing to take it of. */
-const pct = (xs: ArrayLike<number>, q: number) => (xs.length ? round(percentile(xs, q)) : '-');
 
 /**
  * The flood second by second (by when requests were due): a p99 made at the onset, by one stall or
@@ -266,19 +208,10 @@ function tcpCounters(): Map<string, number> {
   return out;
 }
 
-function tally(answers: Answer[]): Record<string, number> {
-  const t: Record<string, number> = {};
-  for (const a of answers) {
-    const key = `${a.status} ${a.code}`.trim();
-    t[key] = (t[key] ?? 0) + 1;
-  }
-  return t;
-}
-
 const machine = machineInfo();
 log(`${machine.cpuModel} × ${machine.cpus}, Node ${machine.node}, commit ${machine.commit}; load average ${machine.loadavg.join(' ')}`);
 if (availableParallelism() < 2) throw new Error('the flood needs 2 cores: one for the generator, one for the API');
-loadgen();
+loadgen(log);
 for (const port of [API_PORT, FLOOD_API_PORT]) if (!(await freePort(port))) throw new Error(`port ${port} is taken`);
 // The consumer runs as its own process (`npm run consumer`), as deployed beside several API
 // processes, and is not confined with the API: a child of `npm start` would share its core.

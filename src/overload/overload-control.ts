@@ -11,7 +11,8 @@ import { RefusalPacer } from './refusal-pacer.ts';
 const INITIAL_LIMIT = 512;
 /** The limit's floor: a few requests always go through, so throughput keeps being measured. */
 const MIN_LIMIT = 16;
-/** The slowest refusals are answered when they crowd out the work (per second). */
+/** Refusals answered at once per request served, and never fewer than this many a second. */
+const REFUSAL_SHARE = 1;
 const MIN_REFUSAL_RATE = 200;
 /** The longest a refusal is held: the Retry-After it carries. */
 const MAX_HOLD_MS = 1_000;
@@ -29,9 +30,9 @@ export interface OverloadState {
 
 /**
  * Everything that decides whether an issue request is taken in now, in one place: the admission
- * limit (Little's law on measured throughput and a latency target, src/overload/admission-limit.ts)
- * and the pace at which refusals are answered (src/overload/refusal-pacer.ts), both watching how
- * long arrivals wait for the main thread's event loop. MAX_IN_FLIGHT=0 turns it off (nothing is
+ * limit (Little's law on measured throughput and a latency target, scaled down while arrivals wait
+ * for the main thread's event loop: src/overload/admission-limit.ts) and the pace at which refusals
+ * are answered (no faster than requests are served: src/overload/refusal-pacer.ts). MAX_IN_FLIGHT=0 turns it off (nothing is
  * refused; the bench compares against that); IN_FLIGHT_TARGET_MS=0 makes MAX_IN_FLIGHT a fixed cap.
  */
 export class OverloadControl {
@@ -57,7 +58,7 @@ export class OverloadControl {
       lag,
       lagTargetMs,
     });
-    if (loopDelayTargetMs > 0) this.#pacer = new RefusalPacer({ lag, lagTargetMs, minRate: MIN_REFUSAL_RATE, maxHoldMs: MAX_HOLD_MS, windowMs: WINDOW_MS });
+    this.#pacer = new RefusalPacer({ share: REFUSAL_SHARE, minRate: MIN_REFUSAL_RATE, maxHoldMs: MAX_HOLD_MS, windowMs: WINDOW_MS });
   }
 
   /** Takes a place for an issue request arriving now, or says it must be refused. */
@@ -73,6 +74,7 @@ export class OverloadControl {
   leave(now: number): void {
     if (this.#limit === undefined) this.#untracked--;
     else this.#limit.leave(now);
+    this.#pacer?.served(now);
   }
 
   /** Answers a refusal, at once or in its turn (`answer` must cope with a client gone meanwhile). */

@@ -2,23 +2,22 @@
  * When refusals are answered. A refusal is cheap, but not free: reading the request and writing
  * the 503 cost about half of what an admission costs the main thread. Clients that send again as
  * soon as they are answered — people pressing the button again, k6 virtual users, wrk — turn every
- * fast refusal into the next arrival, and then answering refusals is what keeps the event loop
- * busy: the admission limit sees the late loop, admits fewer, more clients bounce, and admission
- * starves ("Fail at Scale": fast refusals can still starve the work).
+ * fast refusal into the next arrival, and then answering refusals is what keeps the core busy: the
+ * workers and the event loop fall behind, the admission limit takes in fewer, more clients bounce,
+ * and admission starves ("Fail at Scale": fast refusals can still starve the work).
  *
- * So refusals are answered at once while the event loop keeps up, and at a paced rate when it
- * does not: each window (100 ms) in which arrivals waited longer than `lagTargetMs` before being
- * read halves the rate (from what was answered), each window on time raises it by half, until it
- * is unpaced again. A refusal beyond the rate waits its turn, oldest first, for at most `maxHoldMs`
- * (the Retry-After it carries), then is answered anyway. A held refusal costs a timer slot, not
- * the CPU; a client waiting for it sends nothing meanwhile. Clients that honour Retry-After never
- * notice: they were not coming back sooner.
+ * So refusals are answered at once only as fast as requests are being served (`share` of the
+ * previous window's rate, and never slower than `minRate`): however fast clients come back,
+ * refusing can never take the core from serving. A refusal beyond that pace waits its turn, oldest
+ * first, for at most `maxHoldMs` (the Retry-After it carries), then is answered anyway. A held
+ * refusal costs a timer slot, not the CPU, and a client waiting for it sends nothing meanwhile;
+ * clients that honour Retry-After never notice, since they were not coming back sooner. An open
+ * flood at twice capacity refuses about as many as it serves and is answered at once.
  */
 export interface RefusalPacerOptions {
-  /** Mean wait (ms) of arrivals before the event loop read them since the last call. */
-  lag: () => number;
-  lagTargetMs: number;
-  /** The lowest pace (refusals/s). */
+  /** Refusals answered at once per request served. */
+  share: number;
+  /** The slowest pace (refusals/s). */
   minRate: number;
   /** The longest a refusal is held (ms). */
   maxHoldMs: number;
@@ -27,10 +26,6 @@ export interface RefusalPacerOptions {
   schedule?: (fn: () => void, ms: number) => void;
 }
 
-/** Faster than this the pace is lifted. */
-const UNPACED = 1_000_000;
-const SLOWER = 0.5;
-const FASTER = 1.5;
 
 interface Held {
   answer: () => void;
@@ -38,35 +33,39 @@ interface Held {
 }
 
 export class RefusalPacer {
-  readonly #lag: () => number;
-  readonly #lagTargetMs: number;
+  readonly #share: number;
   readonly #minRate: number;
   readonly #maxHoldMs: number;
   readonly #windowMs: number;
   readonly #schedule: (fn: () => void, ms: number) => void;
-  /** Refusals per second answered at once (Infinity: unpaced). */
+  /** Refusals per second answered at once (Infinity until the first window has been measured). */
   #rate = Number.POSITIVE_INFINITY;
+  #servedInWindow = 0;
   #tokens = 0;
   #refilledAt = 0;
   #windowStart = Number.NaN;
-  #answeredInWindow = 0;
   readonly #held: Held[] = [];
   #heldFrom = 0;
   #armed = false;
   #heldTotal = 0;
 
-  constructor({ lag, lagTargetMs, minRate, maxHoldMs, windowMs = 100, schedule = (fn, ms) => setTimeout(fn, ms).unref() }: RefusalPacerOptions) {
-    this.#lag = lag;
-    this.#lagTargetMs = lagTargetMs;
+  constructor({ share, minRate, maxHoldMs, windowMs = 100, schedule = (fn, ms) => setTimeout(fn, ms).unref() }: RefusalPacerOptions) {
+    this.#share = share;
     this.#minRate = minRate;
     this.#maxHoldMs = maxHoldMs;
     this.#windowMs = windowMs;
     this.#schedule = schedule;
   }
 
-  /** Refusals per second answered at once (0: unpaced). */
+  /** Refusals per second answered at once (0 before it was measured). */
   get rate(): number {
     return Number.isFinite(this.#rate) ? this.#rate : 0;
+  }
+
+  /** A request was served (answered after being taken in). */
+  served(now: number): void {
+    this.#roll(now);
+    this.#servedInWindow++;
   }
 
   /** Refusals waiting for their turn now. */
@@ -83,7 +82,6 @@ export class RefusalPacer {
   refuse(answer: () => void, now: number): void {
     this.#roll(now);
     if (this.holding === 0 && this.#take(now)) {
-      this.#answeredInWindow++;
       answer();
       return;
     }
@@ -100,7 +98,6 @@ export class RefusalPacer {
       const next = this.#held[this.#heldFrom]!;
       if (!this.#take(now) && now - next.at < this.#maxHoldMs) break;
       this.#heldFrom++;
-      this.#answeredInWindow++;
       next.answer();
     }
     if (this.#heldFrom > 1024 && this.#heldFrom * 2 > this.#held.length) {
@@ -112,12 +109,17 @@ export class RefusalPacer {
 
   #take(now: number): boolean {
     if (!Number.isFinite(this.#rate)) return true;
-    // A burst of one window's worth at most.
-    this.#tokens = Math.min(this.#rate * (this.#windowMs / 1000), this.#tokens + ((now - this.#refilledAt) * this.#rate) / 1000);
-    this.#refilledAt = now;
-    if (this.#tokens < 1) return false;
+    this.#refill(now);
+    // (Less a rounding error: tokens accrue in fractions.)
+    if (this.#tokens < 1 - 1e-9) return false;
     this.#tokens--;
     return true;
+  }
+
+  /** Tokens accrue at the pace, a window's worth at most (the largest burst answered at once). */
+  #refill(now: number): void {
+    this.#tokens = Math.min(this.#rate * (this.#windowMs / 1000), this.#tokens + ((now - this.#refilledAt) * this.#rate) / 1000);
+    this.#refilledAt = now;
   }
 
   #arm(now: number): void {
@@ -133,16 +135,13 @@ export class RefusalPacer {
     if (Number.isNaN(this.#windowStart)) this.#windowStart = now;
     const elapsed = now - this.#windowStart;
     if (elapsed < this.#windowMs) return;
-    const answeredRate = (this.#answeredInWindow * 1000) / elapsed;
-    if (this.#lag() > this.#lagTargetMs) {
-      this.#rate = Math.max(this.#minRate, SLOWER * Math.min(this.#rate, answeredRate));
-    } else if (Number.isFinite(this.#rate)) {
-      this.#rate *= FASTER;
-      if (this.#rate > UNPACED) this.#rate = Number.POSITIVE_INFINITY;
-    }
-    if (this.#tokens > 0 && Number.isFinite(this.#rate)) this.#tokens = Math.min(this.#tokens, this.#rate * (this.#windowMs / 1000));
+    const first = !Number.isFinite(this.#rate);
+    if (!first) this.#refill(now);
+    this.#rate = Math.max(this.#minRate, (this.#share * this.#servedInWindow * 1000) / elapsed);
+    const burst = this.#rate * (this.#windowMs / 1000);
+    this.#tokens = first ? burst : Math.min(this.#tokens, burst);
     this.#refilledAt = now;
-    this.#answeredInWindow = 0;
+    this.#servedInWindow = 0;
     this.#windowStart = now;
   }
 }

@@ -3,10 +3,10 @@ import { describe, it } from 'node:test';
 import { RefusalPacer } from '../../src/overload/refusal-pacer.ts';
 
 /** A pacer on a clock of the test's own: its timer runs when the clock passes it. */
-function pacer(lag: { ms: number }) {
+function pacer(share = 1) {
   let timer: { at: number } | undefined;
   let now = 0;
-  const p = new RefusalPacer({ lag: () => lag.ms, lagTargetMs: 5, minRate: 100, maxHoldMs: 1_000, schedule: (_fn, ms) => (timer = { at: now + ms }) });
+  const p = new RefusalPacer({ share, minRate: 100, maxHoldMs: 1_000, schedule: (_fn, ms) => (timer = { at: now + ms }) });
   const answered: number[] = [];
   const advance = (to: number) => {
     while (timer && timer.at <= to) {
@@ -20,54 +20,53 @@ function pacer(lag: { ms: number }) {
     advance(at);
     p.refuse(() => answered.push(id), at);
   };
-  return { p, answered, refuse, advance };
+  /** `n` requests served evenly over [from, from + 100). */
+  const serve = (n: number, from: number) => {
+    for (let i = 0; i < n; i++) {
+      advance(from + (i * 100) / n);
+      p.served(from + (i * 100) / n);
+    }
+  };
+  return { p, answered, refuse, serve, advance };
 }
 
 describe('RefusalPacer', () => {
-  it('answers every refusal at once while the event loop keeps up', () => {
-    const { p, answered, refuse } = pacer({ ms: 0 });
-    for (let i = 0; i < 5_000; i++) refuse(i, i * 0.1);
-    assert.equal(answered.length, 5_000);
-    assert.equal(p.rate, 0, 'unpaced');
-    assert.equal(p.heldTotal, 0);
+  it('answers refusals at once while there are no more of them than requests served', () => {
+    const { p, answered, refuse, serve } = pacer();
+    serve(1_000, 0); // 10,000 served a second
+    for (let w = 1; w < 10; w++) {
+      for (let i = 0; i < 1_000; i++) {
+        const t = w * 100 + i / 10;
+        p.served(t);
+        if (i % 10 !== 0) refuse(w * 1_000 + i, t);
+      }
+    }
+    assert.equal(answered.length, 9 * 900);
+    assert.ok(p.heldTotal <= 1, `${p.heldTotal} held`);
   });
 
-  it('paces refusals once they crowd out the work, holding the rest in arrival order, at most their Retry-After', () => {
-    const lag = { ms: 0 };
-    const { p, answered, refuse, advance } = pacer(lag);
+  it('holds refusals beyond the pace of serving, answers them in arrival order, none later than its Retry-After', () => {
+    const { p, answered, refuse, serve, advance } = pacer();
+    serve(500, 0); // 5,000 served a second
     let id = 0;
-    // A window answered at 10,000/s, then the loop falls behind.
-    for (let i = 0; i < 1_000; i++) refuse(id++, i / 10);
-    lag.ms = 20;
-    refuse(id++, 100);
-    assert.equal(p.rate, 5_000, 'half of what was answered');
-    // 20,000/s keep coming: about a quarter are answered in the window (5,000/s), the rest wait their turn.
-    const before = answered.length;
-    for (let i = 1; i < 2_000; i++) refuse(id++, 100 + i / 20);
-    const inWindow = answered.length - before;
-    assert.ok(inWindow >= 400 && inWindow <= 600, `${inWindow} answered in 100 ms at 5,000/s`);
+    // 20,000 refusals a second: a window's worth at once (500), then 5,000/s; the rest wait their turn.
+    for (let i = 0; i < 2_000; i++) {
+      if (i % 4 === 0) p.served(100 + i / 20);
+      refuse(id++, 100 + i / 20);
+    }
+    const inWindow = answered.length;
+    assert.ok(inWindow >= 900 && inWindow <= 1_100, `${inWindow} answered in 100 ms: 500 at once and 5,000/s`);
     assert.ok(p.holding > 1_000, 'the rest are held');
     advance(1_050);
     assert.deepEqual(answered, [...answered].sort((a, b) => a - b), 'answered in arrival order');
-    advance(1_300);
+    // The last arrived at 200 ms; the timer runs in steps of at least 1 ms.
+    advance(1_202);
     assert.equal(p.holding, 0, 'nothing waits past its Retry-After');
     assert.equal(new Set(answered).size, id, 'every refusal answered exactly once');
   });
 
-  it('lifts the pace again while the loop is on time', () => {
-    const lag = { ms: 20 };
-    const { p, refuse } = pacer(lag);
-    for (let t = 0; t < 100; t += 1) refuse(t, t);
-    refuse(-1, 100);
-    const paced = p.rate;
-    assert.ok(paced > 0);
-    lag.ms = 0;
-    for (let w = 2; w < 60; w++) refuse(-w, w * 100);
-    assert.equal(p.rate, 0, 'unpaced again');
-  });
-
-  it('never paces below its floor', () => {
-    const { p, refuse } = pacer({ ms: 50 });
+  it('never paces below its floor, even when nothing is served', () => {
+    const { p, refuse } = pacer();
     for (let w = 0; w < 30; w++) refuse(w, w * 100);
     assert.equal(p.rate, 100);
   });

@@ -1,0 +1,95 @@
+/**
+ * Load for the benchmarks: bench/loadgen (Go, standard library only, built into .data/tools/bin on
+ * first use; its header says why not vegeta) run against a list of request paths, pinned to its
+ * own core, and its answers read back. A Node generator would cost about as much CPU per request as
+ * the API does, and on 2 cores could not offer more than the API serves.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { percentile, round, sortedCopy } from '../src/loadtest/stats.ts';
+import { childrenCpuMs } from './harness.ts';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+const TOOLS = join(ROOT, '.data', 'tools', 'bin');
+
+/** The generator, built from bench/loadgen into .data/tools/bin when missing or older than its source. */
+export function loadgen(log: (line: string) => void = () => undefined): string {
+  const bin = join(TOOLS, 'loadgen');
+  const source = join(ROOT, 'bench', 'loadgen', 'main.go');
+  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(source).mtimeMs) return bin;
+  log('building bench/loadgen into .data/tools/bin (go build)');
+  mkdirSync(TOOLS, { recursive: true });
+  execFileSync('go', ['build', '-o', bin, '.'], { cwd: join(ROOT, 'bench', 'loadgen'), stdio: 'inherit' });
+  return bin;
+}
+
+export interface Answer {
+  status: number;
+  /** From sent to answered. */
+  latencyMs: number;
+  /**
+   * How late the generator sent it against the schedule of an open-model phase (0 in a closed
+   * loop): a generator whose connections are all held by a slow API sends late, and that wait is the
+   * API's latency too (coordinated omission, as wrk2 corrects for).
+   */
+  lateMs: number;
+  /** When it was due (ms since the phase's start). */
+  dueMs: number;
+  code: string;
+}
+
+/** How a phase sends: an open model at `rate` per second (0: a closed loop) over `conns` connections for `seconds`. */
+export interface Load {
+  rate: number;
+  seconds: number;
+  conns: number;
+}
+
+export interface Attack {
+  answers: Answer[];
+  /** The generator's CPU over the phase, in cores (1 = one core all along). */
+  generatorCores: number;
+}
+
+/** One phase of load: request i goes to paths[i mod n] at `base`, the generator confined to `cpus`. */
+export async function attack(name: string, base: string, paths: string[], load: Load, cpus: string): Promise<Attack> {
+  const dir = mkdtempSync(join(tmpdir(), `fcfs-bench-${name}-`));
+  const targets = join(dir, 'paths.txt');
+  const results = join(dir, 'results.csv');
+  writeFileSync(targets, `${paths.join('\n')}\n`);
+  const args = [`-addr=${new URL(base).host}`, `-targets=${targets}`, `-rate=${load.rate}`, `-duration=${load.seconds}s`, `-conns=${load.conns}`, '-timeout=30s', `-out=${results}`];
+  const child = spawn('taskset', ['-c', cpus, loadgen(), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const cpuBefore = childrenCpuMs();
+  const started = performance.now();
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`loadgen ${name} exited ${code}: ${err}`);
+  const generatorCores = (childrenCpuMs() - cpuBefore) / (performance.now() - started);
+  // Columns: seq, due, sent, done (µs since the phase's start), status (0: no answer), code, error.
+  const answers = readFileSync(results, 'utf8').split('\n').filter(Boolean).map((line) => {
+    const f = line.split(',');
+    const [due, sent, done, status] = [Number(f[1]), Number(f[2]), Number(f[3]), Number(f[4])];
+    return { status, latencyMs: (done - sent) / 1000, lateMs: load.rate > 0 ? Math.max(0, sent - due) / 1000 : 0, dueMs: due / 1000, code: f[5] || f[6] || '' };
+  });
+  return { answers, generatorCores };
+}
+
+/** Latencies from when each request was due, sorted. */
+export const fromDue = (answers: Answer[]) => sortedCopy(answers.map((a) => a.lateMs + a.latencyMs));
+
+/** A percentile (ms) for printing, '-' when there is nothing to take it of. */
+export const pct = (xs: ArrayLike<number>, q: number) => (xs.length ? round(percentile(xs, q)) : '-');
+
+/** Answers counted by status and code. */
+export function tally(answers: Answer[]): Record<string, number> {
+  const t: Record<string, number> = {};
+  for (const a of answers) {
+    const key = `${a.status} ${a.code}`.trim();
+    t[key] = (t[key] ?? 0) + 1;
+  }
+  return t;
+}

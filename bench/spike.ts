@@ -1,0 +1,263 @@
+/**
+ * `npm run bench:spike [-- --seconds 8] [--clients 64,500,1000,2000] [--factors 2,5] [--flood-conns 2000] [--no-split]`
+ *
+ * The spike as users bring it, against the API with its current overload settings beside the same
+ * code with none (MAX_IN_FLIGHT=0), in one run on this machine:
+ *
+ * 1. Closed loops: 64, 500, 1,000 and 2,000 clients that each send again as soon as they are
+ *    answered, as people pressing the button and k6 virtual users do, for --seconds each. Every
+ *    request a (user, coupon) pair not asked before, on fresh coupons of 10,000,000 units, so
+ *    whatever is not refused is real work.
+ * 2. Open-loop floods at --factors × capacity (capacity: the best 202 rate the unshed API reached
+ *    in step 1), latency counted from when each request was due.
+ * 3. Settle: every coupon's reconciliation must become consistent, and its rows must equal the 202s
+ *    the generator received.
+ *
+ * The API is confined to the last core and the generator (bench/loadgen) to the first, with the
+ * generator's CPU printed for every row (a row whose generator used more than 0.7 of its core is
+ * marked: it may have measured the generator). Redis, Kafka, MariaDB and the consumer float.
+ * Results are appended to bench/results.json.
+ *
+ * Targets (issue #15): closed loops at 500, 1,000 and 2,000 clients keep ≥ 90 % of the 64-client
+ * 202 rate, refuse nothing while the 202s' p99 stays under 200 ms; floods keep the accepted p99
+ * under 200 ms and ≥ 80 % of capacity; every 202 one row. Exits 1 when a target is missed.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { awaitReconciliation } from '../src/loadtest/reconciliation.ts';
+import { machineInfo, readSeedFile } from '../src/loadtest/runner.ts';
+import { percentile, round, sortedCopy } from '../src/loadtest/stats.ts';
+import { testConfig, testEnv } from '../test/support/env.ts';
+import type { Proc } from '../test/support/processes.ts';
+import { createTestTopics, openTestRedis } from '../test/support/services.ts';
+import { apiReady, freePort, scratchDatabase, seed, spawnNode } from './harness.ts';
+import { attack, fromDue, loadgen, pct, tally, type Answer, type Load } from './load.ts';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '8' },
+    clients: { type: 'string', default: '64,500,1000,2000' },
+    factors: { type: 'string', default: '2,5' },
+    'flood-conns': { type: 'string', default: '2000' },
+    users: { type: 'string', default: '20000' },
+    split: { type: 'boolean', default: true },
+  },
+  strict: true,
+  allowNegative: true,
+});
+const SECONDS = Number(values.seconds);
+const CLIENTS = values.clients!.split(',').map(Number);
+const FACTORS = values.factors!.split(',').filter(Boolean).map(Number);
+const FLOOD_CONNS = Number(values['flood-conns']);
+const USERS = Number(values.users);
+const UNITS = 10_000_000;
+/** The fastest a closed loop could possibly go here (req/s): coupons are made for that many requests. */
+const MAX_RATE = 25_000;
+const SPLIT = values.split!;
+const GEN_CPU = SPLIT ? '0' : `0-${availableParallelism() - 1}`;
+const API_CPU = SPLIT ? String(availableParallelism() - 1) : undefined;
+const API_PORT = 18_110;
+const GENERATOR_BOUND = 0.7;
+const ROOT = new URL('../', import.meta.url).pathname;
+
+const log = (line: string) => console.error(`[spike] ${line}`);
+
+interface Row {
+  settings: 'current' | 'MAX_IN_FLIGHT=0';
+  load: string;
+  closed: boolean;
+  clients: number;
+  rate: number;
+  seconds: number;
+  sent: number;
+  accepted: number;
+  acceptedPerSecond: number;
+  refused503: number;
+  other: Record<string, number>;
+  p50: number | string;
+  p99: number | string;
+  refusedP50: number | string;
+  generatorCores: number;
+  /** The overload control as /metrics showed it every 250 ms of the row: median and most. */
+  control: Record<string, { median: number; max: number }>;
+  coupons: number[];
+}
+
+const GAUGES = ['issue_in_flight_limit', 'issue_requests_in_flight', 'issue_throughput_estimate', 'issue_refusal_pace', 'issue_refusals_holding'];
+
+/** Samples the overload gauges every 250 ms until `stop` resolves. */
+async function sampleControl(stop: Promise<unknown>): Promise<Row['control']> {
+  const samples = new Map<string, number[]>(GAUGES.map((g) => [g, []]));
+  let done = false;
+  void stop.finally(() => (done = true));
+  while (!done) {
+    try {
+      const text = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(2_000) })).text();
+      for (const g of GAUGES) {
+        const m = new RegExp(`^${g} (\\S+)$`, 'm').exec(text);
+        if (m) samples.get(g)!.push(Number(m[1]));
+      }
+    } catch {
+      // A scrape that did not make it in time says nothing.
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const out: Row['control'] = {};
+  for (const [g, xs] of samples) {
+    if (xs.length === 0) continue;
+    const sorted = sortedCopy(xs);
+    out[g.replace(/^issue_/, '')] = { median: round(percentile(sorted, 50)), max: round(sorted.at(-1)!) };
+  }
+  return out;
+}
+
+const machine = machineInfo();
+log(`${machine.cpuModel} × ${machine.cpus}, Node ${machine.node}, commit ${machine.commit}`);
+if (SPLIT && availableParallelism() < 2) throw new Error('needs 2 cores: one for the generator, one for the API (or --no-split)');
+loadgen(log);
+if (!(await freePort(API_PORT))) throw new Error(`port ${API_PORT} is taken`);
+
+const database = await scratchDatabase(testEnv().DATABASE_URL!, 'coupons_spike');
+const env = testEnv({ PORT: String(API_PORT), START_CONSUMER: 'false', CONSUMER_METRICS_PORT: '0', LOG_LEVEL: 'info', DATABASE_URL: database.url, REDIS_URL: 'redis://127.0.0.1:6379/3' });
+// The production overload settings, not the tests'.
+for (const key of ['MAX_IN_FLIGHT', 'IN_FLIGHT_TARGET_MS', 'LOOP_DELAY_TARGET_MS', 'MAX_QUEUE_WAIT_MS', 'MAX_EVENT_LOOP_DELAY_MS']) {
+  if (process.env[key] === undefined) delete env[key];
+  else env[key] = process.env[key]!;
+}
+const ADMIN = { authorization: `Bearer ${env.ADMIN_TOKEN}`, 'content-type': 'application/json' };
+const scratch = await openTestRedis(testConfig(env), 'spike');
+await scratch.flushdb();
+await createTestTopics(testConfig(env));
+const usersFile = join(mkdtempSync(join(tmpdir(), 'fcfs-spike-')), 'users.json');
+log(`seeding ${USERS} users`);
+await seed(env, USERS, 1, usersFile);
+const { publicIds } = readSeedFile(usersFile);
+const base = `http://127.0.0.1:${API_PORT}`;
+
+/** Fresh coupons enough for `requests` distinct (user, coupon) pairs; paths interleave the coupons. */
+async function freshPaths(requests: number): Promise<{ coupons: number[]; paths: string[] }> {
+  const coupons: number[] = [];
+  for (let i = 0; i < Math.max(1, Math.ceil(requests / publicIds.length)); i++) {
+    const res = await fetch(`${base}/api/coupons`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ name: `spike ${i}`, totalQuantity: UNITS }) });
+    if (res.status !== 201) throw new Error(`creating a coupon: ${res.status} ${await res.text()}`);
+    coupons.push(((await res.json()) as { id: number }).id);
+  }
+  const paths: string[] = [];
+  for (const u of publicIds) for (const c of coupons) paths.push(`/api/coupons/${c}/issue-fcfs/${u}`);
+  return { coupons, paths };
+}
+
+async function run(settings: Row['settings'], load: Load, label: string): Promise<Row> {
+  const expected = (load.rate > 0 ? load.rate : MAX_RATE) * load.seconds * 1.05;
+  const { coupons, paths } = await freshPaths(expected);
+  const attacking = attack(label, base, paths, load, GEN_CPU);
+  const [{ answers, generatorCores }, control] = await Promise.all([attacking, sampleControl(attacking)]);
+  const accepted = answers.filter((a) => a.status === 202);
+  const refused = answers.filter((a) => a.status === 503);
+  const latencies = (xs: Answer[]) => (load.rate > 0 ? fromDue(xs) : sortedCopy(xs.map((a) => a.latencyMs)));
+  const ok = latencies(accepted);
+  const row: Row = {
+    settings,
+    load: label,
+    closed: load.rate === 0,
+    clients: load.conns,
+    rate: load.rate,
+    seconds: load.seconds,
+    sent: answers.length,
+    accepted: accepted.length,
+    acceptedPerSecond: Math.round(accepted.length / load.seconds),
+    refused503: refused.length,
+    other: tally(answers.filter((a) => a.status !== 202 && a.status !== 503)),
+    p50: pct(ok, 50),
+    p99: pct(ok, 99),
+    refusedP50: pct(latencies(refused), 50),
+    generatorCores: round(generatorCores, 2),
+    control,
+    coupons,
+  };
+  log(`${settings} ${label}: 202 ${row.acceptedPerSecond}/s (p50 ${row.p50}, p99 ${row.p99} ms), 503 ${row.refused503} (p50 ${row.refusedP50} ms), other ${JSON.stringify(row.other)}; generator ${row.generatorCores} of a core; control ${Object.entries(control).map(([k, v]) => `${k} ${v.median}/${v.max}`).join(', ')}`);
+  return row;
+}
+
+async function startApi(overrides: Record<string, string>): Promise<Proc> {
+  const proc = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/start.ts'], { ...env, ...overrides }, API_CPU);
+  await apiReady(proc, base);
+  return proc;
+}
+
+const consumer = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/consumer.ts'], env);
+const rows: Row[] = [];
+let capacity = 0;
+let api: Proc | undefined;
+let failed = false;
+try {
+  // The unshed API first: its best closed-loop rate is the capacity the floods are a multiple of.
+  for (const [settings, overrides] of [['MAX_IN_FLIGHT=0', { MAX_IN_FLIGHT: '0', MAX_EVENT_LOOP_DELAY_MS: '0' }], ['current', {}]] as const) {
+    api = await startApi(overrides);
+    // Warm: the first second of a process runs cold code.
+    await run(settings, { rate: 0, seconds: 2, conns: 64 }, 'warm-up');
+    for (const clients of CLIENTS) rows.push(await run(settings, { rate: 0, seconds: SECONDS, conns: clients }, `closed ${clients}`));
+    if (settings === 'MAX_IN_FLIGHT=0') capacity = Math.max(...rows.map((r) => r.acceptedPerSecond));
+    for (const factor of FACTORS) {
+      rows.push(await run(settings, { rate: Math.round(capacity * factor), seconds: SECONDS, conns: FLOOD_CONNS }, `open ${factor}×`));
+    }
+    await api.stop();
+    api = undefined;
+  }
+
+  log('settling: every coupon reconciled, rows = 202s');
+  api = await startApi({});
+  const settle: string[] = [];
+  for (const row of rows) {
+    let persisted = 0;
+    for (const id of row.coupons) {
+      const rec = await awaitReconciliation(base, id, env.ADMIN_TOKEN!, 300_000);
+      if (!rec.ok) settle.push(`coupon ${id}: ${rec.reason}`);
+      persisted += rec.report?.persisted ?? 0;
+    }
+    if (persisted !== row.accepted) settle.push(`${row.settings} ${row.load}: ${row.accepted} answered 202, ${persisted} rows`);
+  }
+
+  const at64 = (settings: Row['settings']) => rows.find((r) => r.settings === settings && r.closed && r.clients === 64)?.acceptedPerSecond ?? 0;
+  const mark = (r: Row) => (r.generatorCores > GENERATOR_BOUND ? ' (generator-bound?)' : '');
+  const table = [
+    '',
+    `spike: ${SECONDS} s a row, ${USERS} users, API ${SPLIT ? `on core ${API_CPU}, generator on core ${GEN_CPU}` : 'and generator on every core'}; capacity (best unshed closed loop) ${capacity} req/s`,
+    '| load | settings | 202/s | of 64 clients | 503 | other | 202 p50 | 202 p99 | 503 p50 | generator (cores) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.load}${r.closed ? ' clients' : ` (${r.rate}/s)`} | ${r.settings} | ${r.acceptedPerSecond} | ${r.closed ? round(r.acceptedPerSecond / Math.max(1, at64(r.settings)), 2) : `${round(r.acceptedPerSecond / Math.max(1, capacity), 2)} of capacity`} | ${r.refused503} | ${Object.keys(r.other).length ? JSON.stringify(r.other) : 0} | ${r.p50} | ${r.p99} | ${r.refusedP50} | ${r.generatorCores}${mark(r)} |`),
+  ];
+  console.log(table.join('\n'));
+
+  const misses: string[] = [...settle];
+  const base64 = at64('current');
+  for (const r of rows.filter((x) => x.settings === 'current')) {
+    if (Object.keys(r.other).length > 0) misses.push(`${r.load}: answers neither 202 nor 503 ${JSON.stringify(r.other)}`);
+    if (r.closed && r.clients > 64) {
+      if (r.acceptedPerSecond < 0.9 * base64) misses.push(`${r.load}: 202 ${r.acceptedPerSecond}/s < 90 % of 64 clients' ${base64}/s`);
+      if (typeof r.p99 === 'number' && r.p99 >= 200) misses.push(`${r.load}: 202 p99 ${r.p99} ms`);
+      const unshed = rows.find((x) => x.settings === 'MAX_IN_FLIGHT=0' && x.load === r.load);
+      if (r.refused503 > 0 && unshed && typeof unshed.p99 === 'number' && unshed.p99 < 200) misses.push(`${r.load}: ${r.refused503} refused where no shedding kept p99 ${unshed.p99} ms`);
+    }
+    if (!r.closed) {
+      if (!(typeof r.p99 === 'number' && r.p99 < 200)) misses.push(`${r.load}: accepted p99 ${r.p99} ms from due`);
+      if (r.acceptedPerSecond < 0.8 * capacity) misses.push(`${r.load}: goodput ${r.acceptedPerSecond}/s < 80 % of capacity ${capacity}/s`);
+    }
+  }
+  console.log(misses.length ? `targets MISSED:\n- ${misses.join('\n- ')}` : 'targets MET');
+  failed = misses.length > 0;
+
+  const resultsFile = join(ROOT, 'bench', 'results.json');
+  const results = JSON.parse(readFileSync(resultsFile, 'utf8')) as { runs: unknown[] };
+  results.runs.push({ bench: 'spike', at: new Date().toISOString(), machine, seconds: SECONDS, users: USERS, split: SPLIT, capacity, rows: rows.map(({ coupons: _, ...r }) => r), misses });
+  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+} finally {
+  await api?.stop();
+  await consumer.stop();
+  await scratch.flushdb();
+  scratch.disconnect();
+  await database.drop();
+}
+process.exit(failed ? 1 : 0);
