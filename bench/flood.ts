@@ -42,9 +42,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSy
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { awaitReconciliation } from '../src/loadtest/reconciliation.ts';
-import { machineInfo, readSeedFile } from '../src/loadtest/runner.ts';
-import { percentile, round, sortedCopy } from '../src/loadtest/stats.ts';
+import { awaitReconciliation } from '../tools/loadtest/reconciliation.ts';
+import { machineInfo, readSeedFile } from '../tools/loadtest/runner.ts';
+import { percentile, round, sortedCopy } from '../tools/loadtest/stats.ts';
 import { testConfig, testEnv } from '../test/support/env.ts';
 import type { Proc } from '../test/support/processes.ts';
 import { createTestTopics, openTestRedis } from '../test/support/services.ts';

@@ -12,9 +12,14 @@ export interface Proc {
   kill(): Promise<void>;
 }
 
-/** Runs one of the project's entry points (src/cli/*.ts) as a real child process. */
+/** Runs one of the service's entry points (src/cli/*.ts) as a real child process. */
 export function run(script: string, env: Record<string, string>, args: string[] = []): Proc {
-  return watch(spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', new URL(`src/cli/${script}`, ROOT).pathname, ...args], {
+  return runFile(`src/cli/${script}`, env, args);
+}
+
+/** Runs a TypeScript file of the project (a path from the project root) as a real child process. */
+export function runFile(path: string, env: Record<string, string>, args: string[] = []): Proc {
+  return watch(spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', new URL(path, ROOT).pathname, ...args], {
     cwd: ROOT.pathname,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
