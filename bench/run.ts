@@ -26,8 +26,8 @@ import type { MetricSummary } from '../tools/loadtest/recorder.ts';
 import { machineInfo, readSeedFile, runLoadTest, writeOutputs, type LoadTestSummary } from '../tools/loadtest/runner.ts';
 import { loadScenarioFile, usersNeeded, type ResolvedScenario } from '../tools/loadtest/scenario.ts';
 import { round } from '../tools/loadtest/stats.ts';
-import { testConfig, testEnv } from '../test/support/env.ts';
-import { createTestTopics } from '../test/support/services.ts';
+import { testConfig, testEnv } from '../tools/harness/env.ts';
+import { createTestTopics } from '../tools/harness/services.ts';
 import { apiReady, busyShare, freePort, processCpuMs, ready, seed, spawnNode } from './harness.ts';
 import { formatProfile, profilesIn } from './profile.ts';
 
