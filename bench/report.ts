@@ -9,6 +9,7 @@
  * range, so a new benchmark shows up without a change here.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { markdownTable } from 'markdown-table';
 
 const RESULTS = new URL('./results.json', import.meta.url);
 const PAGE = new URL('../docs/benchmarks.md', import.meta.url);
@@ -47,8 +48,8 @@ function cell(v: unknown): string {
 }
 
 function table(head: string[], rows: unknown[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [line(head), line(head.map(() => '---')), ...rows.map((r) => line(r.map(cell)))].join('\n');
+  // Unpadded: a new run changes only its own lines of the page.
+  return markdownTable([head, ...rows.map((r) => r.map(cell))], { alignDelimiters: false });
 }
 
 function range(values: unknown[]): string {
