@@ -48,8 +48,8 @@ export interface Config {
      * event loop reads them before the in-flight limit shrinks (0: not watched). Small, because it
      * is a mean and the budget is a tail: waits in a queue near saturation have a p99 several times
      * their mean, and an admitted request spends up to ~100 ms in the process on top. In floods at
-     * twice capacity (bench/flood.ts) the accepted p99 was 103–163 ms at 20 and 90–146 ms at 5, the
-     * shed answered sooner (p50 8–15 ms against 12–17 ms).
+     * twice capacity (bench/flood.ts) a target of 5 kept the accepted requests' tail lower than 20
+     * did, and answered the shed ones sooner.
      */
     loopDelayTargetMs: number;
     /** Longest an issue request may wait for its shard worker before it is shed with 503 (0: off, the default). */

@@ -1,7 +1,7 @@
 /**
  * How many issue requests may be in progress at once, steered so that the process keeps up with
  * what arrives. A fixed cap only bounds latency at one throughput: the same requests in flight are
- * 50 ms of work on a quiet machine and half a second of it on a loaded one. So, after TCP's
+ * little work on a quiet machine and many times more on a loaded one. So, after TCP's
  * congestion control and Netflix's concurrency-limits (AIMD), each window (100 ms) looks at two
  * signals and:
  *
@@ -18,13 +18,13 @@
  *   for as long as that was less than five seconds ago (TCP CUBIC's idea: probe carefully near the
  *   point that last overloaded). Saturation is a cliff, not a slope: requests wait unread only once
  *   the core is full, and the late loop is noticed two windows later, so growing by a tenth a window
- *   ran a flood past the cliff by a fifth and more each time, the admitted rate climbing from 2,900
- *   to 8,500 a second and collapsing into 300 ms waits (bench/flood.ts, second by second).
+ *   ran a flood well past the cliff each time, the admitted rate climbing far above what the core
+ *   serves and then collapsing into long waits (bench/flood.ts prints it second by second).
  *
  * It only moves in windows in which it turned requests away. A limit that holds nobody back is not
  * what keeps the process behind: a process just started, still compiling its code, is slow under a
- * light load too, and shrinking then only sheds the next small pile-up (the CI smoke profile's 170
- * requests a second got a 503 that way on a slow machine). In a flood it binds at once.
+ * light load too, and shrinking then only sheds the next small pile-up (the CI smoke profile's light
+ * load got 503s that way on a slow machine). In a flood it binds at once.
  *
  * It starts at its ceiling and never goes below its floor. A process that has just started runs
  * cold code, and under a flood it sheds more until its code is warm: that is what it can take.
