@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # The API, its shard workers and the consumer in one image (`docker compose up` builds it).
 # Node 24 runs the TypeScript sources directly (type stripping): there is no build step and no
-# dist/, so the image is the production dependencies plus src/ and workers/ as they are.
+# dist/, so the image is the production dependencies plus src/ and workers/ as they are: the
+# tooling beside the service (tools/, bench/, k6/), the tests and docs/ stay out (.dockerignore).
 
 # --- dependencies ------------------------------------------------------------------------------
 FROM node:24-bookworm-slim AS deps

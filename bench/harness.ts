@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { openOrm } from '../src/db/orm.ts';
-import { eventually, watch, type Proc } from '../test/support/processes.ts';
+import { eventually, watch, type Proc } from '../tools/harness/processes.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 

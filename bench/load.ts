@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { percentile, round, sortedCopy } from '../src/loadtest/stats.ts';
+import { percentile, round, sortedCopy } from '../tools/loadtest/stats.ts';
 import { childrenCpuMs } from './harness.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;

@@ -30,11 +30,11 @@ import { parseArgs } from 'node:util';
 import { AdmissionScripts } from '../src/admission/scripts.ts';
 import { createCoupon } from '../src/catalog/coupons.ts';
 import { createUsers, type CreatedUser } from '../src/catalog/users.ts';
-import { testConfig, testEnv } from '../test/support/env.ts';
-import { Client } from '../test/support/http.ts';
-import { startApi } from '../test/support/processes.ts';
-import { createTestTopics, openTestOrm, openTestRedis } from '../test/support/services.ts';
-import { fire, type StormRequest } from '../test/support/storm.ts';
+import { testConfig, testEnv } from '../tools/harness/env.ts';
+import { Client } from '../tools/harness/http.ts';
+import { startApi } from '../tools/harness/processes.ts';
+import { createTestTopics, openTestOrm, openTestRedis } from '../tools/harness/services.ts';
+import { fire, type StormRequest } from '../tools/harness/storm.ts';
 import { processCpuMs } from './harness.ts';
 
 const { values } = parseArgs({

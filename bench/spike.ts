@@ -26,12 +26,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { awaitReconciliation } from '../src/loadtest/reconciliation.ts';
-import { machineInfo, readSeedFile } from '../src/loadtest/runner.ts';
-import { percentile, round, sortedCopy } from '../src/loadtest/stats.ts';
-import { testConfig, testEnv } from '../test/support/env.ts';
-import type { Proc } from '../test/support/processes.ts';
-import { createTestTopics, openTestRedis } from '../test/support/services.ts';
+import { awaitReconciliation } from '../tools/loadtest/reconciliation.ts';
+import { machineInfo, readSeedFile } from '../tools/loadtest/runner.ts';
+import { percentile, round, sortedCopy } from '../tools/loadtest/stats.ts';
+import { testConfig, testEnv } from '../tools/harness/env.ts';
+import type { Proc } from '../tools/harness/processes.ts';
+import { createTestTopics, openTestRedis } from '../tools/harness/services.ts';
 import { apiReady, freePort, scratchDatabase, seed, spawnNode } from './harness.ts';
 import { attack, fromDue, loadgen, pct, tally, type Answer, type Load } from './load.ts';
 

@@ -40,7 +40,7 @@ const CHECK_PENDING_REQUESTS_INTERVAL_MS = 10;
  * #1704, #1751; fixed in no release). After each check its RequestQueue schedules the next one
  * `throttledUntil - Date.now()` ms ahead; unthrottled, `throttledUntil` is -1, the delay hugely
  * negative, Node runs it in 1 ms, and it schedules itself again. Each thread holding a connection
- * woke about 1,700 times a second doing nothing: 3.5 % of a core each at idle here, and a flood
+ * woke every millisecond or so doing nothing, a steady share of a core even at idle, and a flood
  * competes with it for the same core. The replacement schedules a check only when a request waits
  * or a throttle will end, the fix proposed upstream (#1768). It applies only to the code it was
  * written against: if an upgrade changes that method, it is left alone, and the test of this says so.

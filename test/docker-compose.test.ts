@@ -396,4 +396,14 @@ describe('Dockerfile', () => {
     assert.match(env, /\bHOST=0\.0\.0\.0\b/);
     assert.match(args('RUN').join('\n'), /npm ci --omit=dev/);
   });
+
+  it('leaves the tooling, the tests and the docs out of the image', () => {
+    const copied = args('COPY').filter((c) => !/^--from\b/.test(c)).flatMap((c) => c.split(/\s+/).filter((w) => !w.startsWith('--')).slice(0, -1));
+    const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+    for (const dir of ['tools', 'bench', 'k6', 'test', 'docs']) {
+      assert.ok(!copied.some((p) => p === dir || p.startsWith(`${dir}/`) || p === '.'), `the Dockerfile copies ${dir}/`);
+      assert.ok(ignored.includes(dir), `.dockerignore does not leave out ${dir}/`);
+    }
+    assert.ok(copied.includes('src') && copied.includes('workers'), `the image needs src/ and workers/: ${copied.join(' ')}`);
+  });
 });

@@ -39,8 +39,8 @@ export class ApiMetrics {
   /**
    * Requests answered in no time (503s shed before routing), counted since start with a plain
    * increment and added to the duration histogram when it is rendered. In a flood these are nearly
-   * every request, and prom-client validates and hashes labels on each observe and inc: that took a
-   * sixth of the main thread's time on the shed path (bench/flood.ts --profile).
+   * every request, and prom-client validates and hashes labels on each observe and inc: on the shed
+   * path that was a large part of the main thread's work (bench/flood.ts --profile shows it).
    */
   readonly #instant: { labels: DurationLabels; count: number }[] = [];
   /** Requests shed by the in-flight limit since the last scrape, added to http_requests_shed_total then. */

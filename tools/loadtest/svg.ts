@@ -1,8 +1,13 @@
 /**
  * Small inline-SVG charts for the HTML report: line charts (null values break the line) and
  * stacked areas, with axes, grid, legend and optional horizontal marker lines. No scripts, no
- * external resources: the report stays one self-contained file.
+ * external resources: the report stays one self-contained file. d3's scales, tick rules, number
+ * formats and path generators do the geometry (they need no DOM); the markup around them is ours.
  */
+import { format } from 'd3-format';
+import { scaleLinear, type ScaleLinear } from 'd3-scale';
+import { area, line, stack, type SeriesPoint } from 'd3-shape';
+import { escape } from 'html-escaper';
 
 export interface LineSeries {
   name: string;
@@ -34,28 +39,20 @@ export interface ChartOptions {
 
 const M = { left: 64, right: 16, top: 34, bottom: 38 };
 
-export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
+/** Text for SVG and HTML (attribute values included). */
+export const escapeXml: (s: string) => string = escape;
 
-/** A "nice" tick step (1, 2 or 5 times a power of ten) for about `count` ticks over `span`. */
-export function niceStep(span: number, count = 5): number {
-  if (!(span > 0) || !Number.isFinite(span)) return 1;
-  const raw = span / count;
-  const pow = 10 ** Math.floor(Math.log10(raw));
-  const f = raw / pow;
-  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * pow;
-}
+const si = format('~s');
 
-function fmt(n: number): string {
-  if (Math.abs(n) >= 1e6) return `${+(n / 1e6).toFixed(1)}M`;
-  if (Math.abs(n) >= 1e4) return `${+(n / 1e3).toFixed(1)}k`;
-  return String(+n.toFixed(Math.abs(n) < 1 && n !== 0 ? 2 : Math.abs(n) < 10 ? 1 : 0));
+/** Tick labels: SI prefixes from ten thousand up (12k, 1.5M), else as d3 chooses for the tick step. */
+function tickLabel(scale: ScaleLinear<number, number>, count: number): (n: number) => string {
+  const plain = scale.tickFormat(count);
+  return (n) => (Math.abs(n) >= 1e4 ? si(n) : plain(n));
 }
 
 interface Frame {
-  x: (v: number) => number;
-  y: (v: number) => number;
+  x: ScaleLinear<number, number>;
+  y: ScaleLinear<number, number>;
   body: string[];
   w: number;
   h: number;
@@ -66,22 +63,21 @@ function frame(opts: ChartOptions, xMax: number, yMaxData: number): Frame {
   const h = opts.height ?? 260;
   const pw = w - M.left - M.right;
   const ph = h - M.top - M.bottom;
-  const yTop0 = opts.yMax ?? Math.max(yMaxData, ...(opts.markers ?? []).map((m) => m.y)) * 1.08;
-  const yStep = niceStep(yTop0 > 0 ? yTop0 : 1);
-  const yTop = Math.max(yStep, Math.ceil((yTop0 > 0 ? yTop0 : 1) / yStep) * yStep);
-  const xTop = xMax > 0 ? xMax : 1;
-  const x = (v: number) => M.left + (v / xTop) * pw;
-  const y = (v: number) => M.top + ph - (Math.min(v, yTop) / yTop) * ph;
+  const yTop = opts.yMax ?? Math.max(yMaxData, ...(opts.markers ?? []).map((m) => m.y)) * 1.08;
+  // Values above the top (a fixed yMax) are drawn at the top edge.
+  const y = scaleLinear().domain([0, yTop > 0 ? yTop : 1]).nice(5).range([M.top + ph, M.top]).clamp(true);
+  const x = scaleLinear().domain([0, xMax > 0 ? xMax : 1]).range([M.left, M.left + pw]);
   const body: string[] = [];
   body.push(`<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="#fff" stroke="#ccd"/>`);
-  for (let v = 0; v <= yTop + 1e-9; v += yStep) {
+  const yLabel = tickLabel(y, 5);
+  for (const v of y.ticks(5)) {
     body.push(`<line x1="${M.left}" x2="${M.left + pw}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#eef"/>`);
-    body.push(`<text x="${M.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" class="tick">${fmt(v)}</text>`);
+    body.push(`<text x="${M.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" class="tick">${yLabel(v)}</text>`);
   }
-  const xStep = niceStep(xTop, 8);
-  for (let v = 0; v <= xTop + 1e-9; v += xStep) {
+  const xLabel = tickLabel(x, 8);
+  for (const v of x.ticks(8)) {
     body.push(`<line x1="${x(v).toFixed(1)}" x2="${x(v).toFixed(1)}" y1="${M.top + ph}" y2="${M.top + ph + 4}" stroke="#889"/>`);
-    body.push(`<text x="${x(v).toFixed(1)}" y="${M.top + ph + 16}" text-anchor="middle" class="tick">${fmt(v)}</text>`);
+    body.push(`<text x="${x(v).toFixed(1)}" y="${M.top + ph + 16}" text-anchor="middle" class="tick">${xLabel(v)}</text>`);
   }
   body.push(`<text x="${M.left + pw / 2}" y="${h - 4}" text-anchor="middle" class="axis">${escapeXml(opts.xLabel ?? 'seconds')}</text>`);
   body.push(`<text transform="translate(14 ${M.top + ph / 2}) rotate(-90)" text-anchor="middle" class="axis">${escapeXml(opts.yLabel)}</text>`);
@@ -111,19 +107,13 @@ function markersSvg(f: Frame, markers: Marker[] | undefined, xMax: number): stri
     `<text x="${(f.x(xMax) - 4).toFixed(1)}" y="${(f.y(m.y) - 4).toFixed(1)}" text-anchor="end" class="marker-label" fill="${m.color}">${escapeXml(m.label)}</text>`);
 }
 
-/** The path of a series: "M x y L x y ...", a new "M" after each null. */
+/** The path of a series: a null y breaks the line. */
 export function linePath(points: [number, number | null][], x: (v: number) => number, y: (v: number) => number): string {
-  const parts: string[] = [];
-  let pen = false;
-  for (const [px, py] of points) {
-    if (py === null || !Number.isFinite(py)) {
-      pen = false;
-      continue;
-    }
-    parts.push(`${pen ? 'L' : 'M'}${x(px).toFixed(1)} ${y(py).toFixed(1)}`);
-    pen = true;
-  }
-  return parts.join(' ');
+  return line<[number, number | null]>()
+    .defined((p) => p[1] !== null && Number.isFinite(p[1]))
+    .x((p) => x(p[0]))
+    .y((p) => y(p[1]!))
+    .digits(1)(points) ?? '';
 }
 
 export function lineChart(opts: ChartOptions & { series: LineSeries[] }): string {
@@ -146,19 +136,19 @@ export function lineChart(opts: ChartOptions & { series: LineSeries[] }): string
 
 /** Stacked areas: each layer's band sits on the layers before it. */
 export function stackedChart(opts: ChartOptions & { x: number[]; layers: { name: string; color: string; values: number[] }[] }): string {
-  const base = opts.x.map(() => 0);
-  const tops = opts.layers.map((l) => l.values.map((v, i) => (base[i]! += v)));
+  const bands = stack<number, string>()
+    .keys(opts.layers.map((_, i) => String(i)))
+    .value((i, key) => opts.layers[Number(key)]!.values[i] ?? 0)(opts.x.map((_, i) => i));
+  const top = bands.length ? Math.max(0, ...bands.at(-1)!.map((p) => p[1])) : 0;
   const xMax = Math.max(opts.xMax ?? 0, opts.x.length ? opts.x[opts.x.length - 1]! : 0);
-  const f = frame(opts, xMax, Math.max(0, ...base));
-  const inner: string[] = [];
-  opts.layers.forEach((l, li) => {
-    const top = tops[li]!;
-    const below = li === 0 ? opts.x.map(() => 0) : tops[li - 1]!;
-    const up = opts.x.map((px, i) => `${f.x(px).toFixed(1)} ${f.y(top[i]!).toFixed(1)}`);
-    const down = opts.x.map((px, i) => `${f.x(px).toFixed(1)} ${f.y(below[i]!).toFixed(1)}`).reverse();
-    if (up.length === 0) return;
-    inner.push(`<path class="series area" data-series="${escapeXml(l.name)}" data-points="${up.length}" d="M${up.join(' L')} L${down.join(' L')} Z" fill="${l.color}" fill-opacity="0.75" stroke="${l.color}"/>`);
-  });
+  const f = frame(opts, xMax, top);
+  const band = area<SeriesPoint<number>>()
+    .x((p) => f.x(opts.x[p.data]!))
+    .y0((p) => f.y(p[0]))
+    .y1((p) => f.y(p[1]))
+    .digits(1);
+  const inner = opts.layers.map((l, li) => (opts.x.length === 0 ? ''
+    : `<path class="series area" data-series="${escapeXml(l.name)}" data-points="${opts.x.length}" d="${band(bands[li]!)}" fill="${l.color}" fill-opacity="0.75" stroke="${l.color}"/>`));
   return wrap(opts, f, inner, opts.layers);
 }
 

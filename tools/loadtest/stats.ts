@@ -1,18 +1,17 @@
-/** Trend statistics computed as k6 computes them, so figures compare with a k6 run's. */
+/**
+ * Trend statistics computed as k6 computes them, so figures compare with a k6 run's. Percentiles
+ * are exact over every recorded duration (d3-array's R-7 quantile is k6's rule); a histogram such
+ * as HdrHistogram would give bucketed approximations instead of the values k6 reports.
+ */
+import { quantileSorted } from 'd3-array';
 
 /**
  * The p-th percentile (0..100) of ascending values, by linear interpolation between the closest
  * ranks: index p/100 * (n - 1), as k6's Trend sink does. 0 for no values.
  */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
-  const n = sorted.length;
-  if (n === 0) return 0;
-  if (n === 1) return sorted[0]!;
-  const i = (Math.min(100, Math.max(0, p)) / 100) * (n - 1);
-  const lo = Math.floor(i);
-  const hi = Math.ceil(i);
-  const f = i - lo;
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * f;
+  // d3 only indexes the values; its types ask for an array, the recorder hands it a Float64Array.
+  return quantileSorted(sorted as number[], Math.min(100, Math.max(0, p)) / 100) ?? 0;
 }
 
 export interface TrendSummary {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Recorder } from '../../src/loadtest/recorder.ts';
-import { percentile, summarizeTrend } from '../../src/loadtest/stats.ts';
-import { compare, evaluateThresholds, parseExpression, parseMetricKey, parseThresholds } from '../../src/loadtest/thresholds.ts';
+import { Recorder } from '../../../tools/loadtest/recorder.ts';
+import { percentile, summarizeTrend } from '../../../tools/loadtest/stats.ts';
+import { compare, evaluateThresholds, parseExpression, parseMetricKey, parseThresholds } from '../../../tools/loadtest/thresholds.ts';
 
 describe('percentiles', () => {
   it('interpolates between closest ranks as k6 does', () => {

@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { LoadTestSummary } from '../../src/loadtest/runner.ts';
-import { loadScenarioFile, usersNeeded } from '../../src/loadtest/scenario.ts';
-import { testConfig, testEnv } from '../support/env.ts';
-import { run, startApi, type Proc } from '../support/processes.ts';
-import { createTestTopics } from '../support/services.ts';
+import type { LoadTestSummary } from '../../../tools/loadtest/runner.ts';
+import { loadScenarioFile, usersNeeded } from '../../../tools/loadtest/scenario.ts';
+import { testConfig, testEnv } from '../../support/env.ts';
+import { run, runFile, startApi, type Proc } from '../../support/processes.ts';
+import { createTestTopics } from '../../support/services.ts';
 
 const PORT = 18_090;
 
@@ -35,7 +35,7 @@ describe('load test: smoke-ci profile through the local runner', { timeout: 300_
     const api = await startApi(env);
     let lt: Proc | undefined;
     try {
-      lt = run('loadtest.ts', env, ['smoke-ci', '--base-url', `http://127.0.0.1:${PORT}`, '--users-file', usersFile, '--out', out, '--admin-token', env.ADMIN_TOKEN!]);
+      lt = runFile('tools/loadtest/cli.ts', env, ['smoke-ci', '--base-url', `http://127.0.0.1:${PORT}`, '--users-file', usersFile, '--out', out, '--admin-token', env.ADMIN_TOKEN!]);
       const code = await exitCode(lt);
       console.log(lt.output().split('\n').filter((l) => !l.startsWith('  ') || /ok|FAIL/.test(l)).join('\n'));
       if (code !== 0) {

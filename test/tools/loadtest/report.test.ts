@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
-import { Recorder } from '../../src/loadtest/recorder.ts';
-import { renderReport } from '../../src/loadtest/report.ts';
-import { machineInfo, roundMetrics, type LoadTestSummary } from '../../src/loadtest/runner.ts';
-import { loadScenarioFile } from '../../src/loadtest/scenario.ts';
-import { evaluateThresholds, parseThresholds } from '../../src/loadtest/thresholds.ts';
+import { Recorder } from '../../../tools/loadtest/recorder.ts';
+import { renderReport } from '../../../tools/loadtest/report.ts';
+import { machineInfo, roundMetrics, type LoadTestSummary } from '../../../tools/loadtest/runner.ts';
+import { loadScenarioFile } from '../../../tools/loadtest/scenario.ts';
+import { evaluateThresholds, parseThresholds } from '../../../tools/loadtest/thresholds.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHARTS = ['chart-rate', 'chart-load', 'chart-latency', 'chart-outcomes', 'chart-stock', 'chart-lag'];

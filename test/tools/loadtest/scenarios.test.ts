@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { loadScenarioFile, resolveScenarios, testDurationMs, usersNeeded, validateScenarioFile } from '../../src/loadtest/scenario.ts';
-import { arrivalCount } from '../../src/loadtest/schedule.ts';
-import { parseThresholds } from '../../src/loadtest/thresholds.ts';
+import { loadScenarioFile, resolveScenarios, testDurationMs, usersNeeded, validateScenarioFile } from '../../../tools/loadtest/scenario.ts';
+import { arrivalCount } from '../../../tools/loadtest/schedule.ts';
+import { parseThresholds } from '../../../tools/loadtest/thresholds.ts';
 
-const DIR = new URL('../../k6/scenarios/', import.meta.url);
+const DIR = new URL('../../../k6/scenarios/', import.meta.url);
 
 describe('scenario files (k6/scenarios/*.json)', () => {
   it('has the four profiles, each valid for the runner, with thresholds it can evaluate', () => {
@@ -77,7 +77,7 @@ describe('scenario files (k6/scenarios/*.json)', () => {
     }
     assert.equal(usersNeeded(file), offset);
     // k6/fcfs.ts walks Object.keys(def.scenarios) the same way.
-    assert.match(readFileSync(new URL('../../k6/fcfs.ts', import.meta.url), 'utf8'), /for \(const name of Object\.keys\(def\.scenarios\)\)/);
+    assert.match(readFileSync(new URL('../../../k6/fcfs.ts', import.meta.url), 'utf8'), /for \(const name of Object\.keys\(def\.scenarios\)\)/);
   });
 
   it('refuses malformed files with the place of the mistake', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseDuration } from '../../src/loadtest/duration.ts';
-import { arrivalCount, arrivalTimes, levelAt, linearAt, vuSteps } from '../../src/loadtest/schedule.ts';
+import { parseDuration } from '../../../tools/loadtest/duration.ts';
+import { arrivalCount, arrivalTimes, levelAt, linearAt, vuSteps } from '../../../tools/loadtest/schedule.ts';
 
 describe('durations', () => {
   it('reads k6 duration strings', () => {

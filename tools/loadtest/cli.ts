@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runLoadTest, writeOutputs } from '../loadtest/runner.ts';
+import { runLoadTest, writeOutputs } from './runner.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -1,0 +1,223 @@
+/**
+ * `npm run bench:report`: writes docs/benchmarks.md from bench/results.json, the only place figures
+ * are written down. Run it after a benchmark has appended its record; test/bench/report.test.ts
+ * fails while the committed page differs from what this would write.
+ *
+ * The records of `npm run bench` (bench/run.ts; no "bench" field) get tables of their cases: the
+ * latest run's figures and, per machine, the range over every recorded run. Records of any other
+ * kind ("bench": "<name>") are listed generically, each scalar field with its latest value and its
+ * range, so a new benchmark shows up without a change here.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { markdownTable } from 'markdown-table';
+
+const RESULTS = new URL('./results.json', import.meta.url);
+const PAGE = new URL('../docs/benchmarks.md', import.meta.url);
+
+type Obj = Record<string, unknown>;
+
+interface Machine {
+  cpuModel?: string;
+  cpus?: number;
+  memoryGiB?: number;
+  node?: string;
+  platform?: string;
+  commit?: string;
+  uncommitted?: string[];
+  loadavg?: number[];
+}
+
+interface Record_ extends Obj {
+  bench?: string;
+  at?: string;
+  note?: string;
+  machine?: Machine;
+}
+
+/** Fields that describe a run rather than measure it, or are too large for a table. */
+const NOT_FIGURES = new Set(['bench', 'at', 'note', 'machine', 'profile']);
+
+const grouping = new Intl.NumberFormat('en-US', { maximumFractionDigits: 6 });
+
+function cell(v: unknown): string {
+  if (v === null || v === undefined) return '–';
+  if (typeof v === 'number') return Number.isFinite(v) ? grouping.format(v) : String(v);
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (typeof v === 'string') return v.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return JSON.stringify(v).replace(/\|/g, '\\|');
+}
+
+function table(head: string[], rows: unknown[][]): string {
+  // Unpadded: a new run changes only its own lines of the page.
+  return markdownTable([head, ...rows.map((r) => r.map(cell))], { alignDelimiters: false });
+}
+
+function range(values: unknown[]): string {
+  const nums = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  if (nums.length === 0) return '–';
+  const lo = Math.min(...nums);
+  const hi = Math.max(...nums);
+  return lo === hi ? cell(lo) : `${cell(lo)}–${cell(hi)}`;
+}
+
+function machineName(m: Machine | undefined): string {
+  if (!m) return 'unknown machine';
+  return `${m.cpuModel ?? 'unknown CPU'} × ${m.cpus ?? '?'}, ${m.memoryGiB ?? '?'} GiB`;
+}
+
+function machineLine(m: Machine | undefined): string {
+  if (!m) return 'machine not recorded';
+  const extra = [
+    m.node && `Node ${m.node}`,
+    m.platform,
+    m.commit && `commit ${m.commit}${m.uncommitted?.length ? ` with uncommitted changes (${m.uncommitted.join(', ')})` : ''}`,
+    m.loadavg?.length && `load average ${m.loadavg.join(' ')} at the start`,
+  ].filter(Boolean);
+  return [machineName(m), ...extra].join(', ');
+}
+
+const day = (r: Record_) => (r.at ?? '').slice(0, 16).replace('T', ' ') || 'undated';
+
+/** Scalar leaves of a record as [path, value]: arrays of objects by their "case" or "name" when they have one. */
+export function flatten(value: unknown, path = ''): [string, unknown][] {
+  if (value === null || typeof value !== 'object') return [[path, value]];
+  const out: [string, unknown][] = [];
+  if (Array.isArray(value)) {
+    if (value.every((v) => v === null || typeof v !== 'object')) return [[path, value.map(cell).join(', ')]];
+    value.forEach((v, i) => {
+      const key = v && typeof v === 'object' && !Array.isArray(v) ? ((v as Obj).case ?? (v as Obj).name) : undefined;
+      out.push(...flatten(v, `${path}[${typeof key === 'string' ? key : i}]`));
+    });
+    return out;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    if (path === '' && NOT_FIGURES.has(k)) continue;
+    out.push(...flatten(v, path ? `${path}.${k}` : k));
+  }
+  return out;
+}
+
+const RUN_COLUMNS: [string, string][] = [
+  ['requests', 'requests'],
+  ['rps', 'req/s'],
+  ['p50', 'p50 ms'],
+  ['p95', 'p95 ms'],
+  ['p99', 'p99 ms'],
+  ['max', 'max ms'],
+  ['serverCpuUsPerReq', 'server µs/req'],
+  ['rpsVsCeiling', 'req/s ÷ (a)'],
+];
+
+function benchRuns(runs: Record_[]): string {
+  const latest = runs.at(-1)!;
+  const rowsOf = (r: Record_) => (Array.isArray(r.rows) ? (r.rows as Obj[]) : []);
+  const cases = [...new Set(runs.flatMap((r) => rowsOf(r).map((row) => String(row.case))))];
+  const machines = [...new Set(runs.map((r) => machineName(r.machine)))];
+  const out: string[] = [];
+  out.push('## `npm run bench` (bench/run.ts)');
+  out.push('');
+  out.push(`${runs.length} recorded runs, ${day(runs[0]!)} to ${day(latest)} (UTC).`);
+  out.push('(a) is the ceiling: a bare Fastify route on the same machine; "req/s ÷ (a)" compares each case with it in the same run.');
+  out.push('');
+  out.push(`### Latest run: ${day(latest)}${latest.note ? `, ${cell(latest.note)}` : ''}`);
+  out.push('');
+  out.push(`Machine: ${machineLine(latest.machine)}.`);
+  out.push('');
+  out.push(table(['case', ...RUN_COLUMNS.map(([, h]) => h), 'answers'], rowsOf(latest).map((row) => [
+    row.case,
+    ...RUN_COLUMNS.map(([k]) => row[k]),
+    Object.entries((row.outcomes as Obj | undefined) ?? {}).map(([k, n]) => `${k}: ${cell(n)}`).join(', '),
+  ])));
+  out.push('');
+  out.push('### Range over the recorded runs, per machine');
+  out.push('');
+  const rangeRows: unknown[][] = [];
+  for (const c of cases) {
+    for (const m of machines) {
+      const rows = runs.filter((r) => machineName(r.machine) === m).flatMap((r) => rowsOf(r).filter((row) => String(row.case) === c));
+      if (rows.length === 0) continue;
+      rangeRows.push([c, m, rows.length, ...RUN_COLUMNS.slice(1).map(([k]) => range(rows.map((row) => row[k])))]);
+    }
+  }
+  out.push(table(['case', 'machine', 'runs', ...RUN_COLUMNS.slice(1).map(([, h]) => h)], rangeRows));
+  out.push('');
+  out.push('### Every run');
+  out.push('');
+  out.push(table(['when (UTC)', 'commit', 'machine', 'load avg at start', 'sold out ÷ (a)', 'admitted ÷ (a)', 'opening p95 / p99 ms', 'opening 5xx', 'opening met', 'note'], runs.map((r) => {
+    const t = (r.targets ?? {}) as { soldOutVsCeiling?: Obj; admittedVsCeiling?: Obj; eventOpening?: Obj | null };
+    const o = t.eventOpening ?? undefined;
+    return [
+      day(r),
+      r.machine?.commit,
+      machineName(r.machine),
+      r.machine?.loadavg?.join(' '),
+      t.soldOutVsCeiling?.ratio,
+      t.admittedVsCeiling?.ratio,
+      o ? `${cell(o.p95)} / ${cell(o.p99)}` : undefined,
+      o?.fivexx,
+      o?.ok,
+      r.note,
+    ];
+  })));
+  return out.join('\n');
+}
+
+function otherRuns(kind: string, runs: Record_[]): string {
+  const latest = runs.at(-1)!;
+  const out: string[] = [];
+  out.push(`## \`${kind}\` records`);
+  out.push('');
+  out.push(`${runs.length} recorded ${runs.length === 1 ? 'run' : 'runs'}, ${day(runs[0]!)} to ${day(latest)} (UTC). Every figure of the records, as recorded.`);
+  out.push('');
+  out.push(table(['when (UTC)', 'commit', 'machine', 'note'], runs.map((r) => [day(r), r.machine?.commit, machineName(r.machine), r.note])));
+  out.push('');
+  const latestFields = flatten(latest);
+  const paths = [...new Set([...latestFields.map(([p]) => p), ...runs.flatMap((r) => flatten(r).map(([p]) => p))])];
+  const byRun = runs.map((r) => new Map(flatten(r)));
+  out.push(`Machine of the latest run: ${machineLine(latest.machine)}.`);
+  out.push('');
+  out.push(table(['figure', `latest (${day(latest)})`, `range over ${runs.length} ${runs.length === 1 ? 'run' : 'runs'}`], paths.map((p) => [
+    p,
+    byRun.at(-1)!.get(p),
+    range(byRun.map((m) => m.get(p))),
+  ])));
+  return out.join('\n');
+}
+
+/** The page for a results file's content (the parsed JSON of bench/results.json). */
+export function renderBenchmarks(results: unknown): string {
+  const all = ((results as { runs?: unknown[] } | null)?.runs ?? []).filter((r): r is Record_ => r !== null && typeof r === 'object' && !Array.isArray(r));
+  const kinds = new Map<string, Record_[]>();
+  for (const r of [...all].sort((a, b) => String(a.at ?? '').localeCompare(String(b.at ?? '')))) {
+    const kind = typeof r.bench === 'string' && r.bench !== '' ? r.bench : 'run';
+    kinds.set(kind, [...(kinds.get(kind) ?? []), r]);
+  }
+  const sections: string[] = [];
+  const bench = kinds.get('run');
+  if (bench) sections.push(benchRuns(bench));
+  for (const [kind, runs] of [...kinds].sort(([a], [b]) => a.localeCompare(b))) if (kind !== 'run') sections.push(otherRuns(kind, runs));
+  return [
+    '# Benchmarks',
+    '',
+    '<!-- Generated by `npm run bench:report` from bench/results.json: do not edit by hand. -->',
+    '',
+    'Every figure here comes from a record in `bench/results.json`, which the benchmarks append to with',
+    'the machine they ran on and the commit they measured. The load generator and every service share',
+    "the machine's cores, so figures compare only between runs on one machine; see docs/testing.md for",
+    'how to run the benchmarks.',
+    '',
+    sections.length ? sections.join('\n\n') : 'No runs recorded yet.',
+    '',
+  ].join('\n');
+}
+
+export function renderFromFile(path: URL = RESULTS): string {
+  return renderBenchmarks(JSON.parse(readFileSync(path, 'utf8')));
+}
+
+export const BENCHMARKS_PAGE = PAGE;
+
+if (import.meta.main) {
+  writeFileSync(PAGE, renderFromFile());
+  console.log(`wrote ${PAGE.pathname}`);
+}

@@ -1,0 +1,88 @@
+/** Child processes of the project (its entry points as a test or a benchmark starts them), with their output kept for failure messages. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+
+const ROOT = new URL('../../', import.meta.url);
+
+export interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  /** SIGTERM and wait for exit (or SIGKILL after a while). */
+  stop(): Promise<void>;
+  /** SIGKILL now and wait for the exit. */
+  kill(): Promise<void>;
+}
+
+/** Runs one of the service's entry points (src/cli/*.ts) as a real child process. */
+export function run(script: string, env: Record<string, string>, args: string[] = []): Proc {
+  return runFile(`src/cli/${script}`, env, args);
+}
+
+/** Runs a TypeScript file of the project (a path from the project root) as a real child process. */
+export function runFile(path: string, env: Record<string, string>, args: string[] = []): Proc {
+  return watch(spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', new URL(path, ROOT).pathname, ...args], {
+    cwd: ROOT.pathname,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }));
+}
+
+/** A child process (spawned with piped stdout and stderr) whose recent output is kept for failure messages. */
+export function watch(child: ChildProcess): Proc {
+  let out = '';
+  const keep = (chunk: Buffer) => {
+    out += chunk.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = once(child, 'exit');
+  return {
+    child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Polls until `fn` returns a truthy value or the time is up (then throws with `what`). */
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Starts the API (with START_CONSUMER as given in env) and waits until /health/ready says so. */
+export async function startApi(env: Record<string, string>): Promise<Proc> {
+  const api = run('start.ts', env);
+  try {
+    await eventually('the API to be ready', async () => {
+      if (api.child.exitCode !== null) throw new Error(`API exited: ${api.output().slice(-2000)}`);
+      const res = await fetch(`http://127.0.0.1:${env.PORT}/health/ready`);
+      return res.status === 200;
+    }, 60_000);
+  } catch (err) {
+    await api.kill();
+    throw new Error(`${(err as Error).message}\n${api.output().slice(-3000)}`);
+  }
+  return api;
+}
