@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { parseAllDocuments, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { loadConfig } from '../../src/config.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -190,6 +190,41 @@ function cpus(quantity: string | undefined): number {
 const configNames = new Set(
   [...readFileSync(join(ROOT, 'src/config.ts'), 'utf8').matchAll(/\b(?:str|int|bool|url|brokers)\(\s*env,\s*'([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]!),
 );
+
+interface Relabel {
+  source_labels?: string[];
+  separator?: string;
+  regex?: string;
+  target_label?: string;
+  replacement?: string;
+  action?: string;
+}
+
+/** The labels Prometheus's Kubernetes pod discovery gives a pod made from this template (the ones used here). */
+function podDiscoveryLabels(template: PodTemplate): Record<string, string> {
+  const sanitize = (name: string) => name.replace(/[^a-zA-Z0-9_]/g, '_');
+  const labels: Record<string, string> = { __metrics_path__: '/metrics', __meta_kubernetes_namespace: 'coupons', __meta_kubernetes_pod_name: 'pod-0' };
+  for (const [k, v] of Object.entries(template.metadata.labels)) labels[`__meta_kubernetes_pod_label_${sanitize(k)}`] = v;
+  for (const [k, v] of Object.entries(template.metadata.annotations ?? {})) labels[`__meta_kubernetes_pod_annotation_${sanitize(k)}`] = v;
+  return labels;
+}
+
+/** Prometheus's relabelling, the keep, drop and replace actions: the target's labels, or undefined when dropped. */
+function relabel(input: Record<string, string>, rules: Relabel[]): Record<string, string> | undefined {
+  const labels = { ...input };
+  for (const rule of rules) {
+    const value = (rule.source_labels ?? []).map((l) => labels[l] ?? '').join(rule.separator ?? ';');
+    const match = new RegExp(`^(?:${rule.regex ?? '(.*)'})$`).exec(value);
+    const action = rule.action ?? 'replace';
+    if (action === 'keep' && !match) return undefined;
+    if (action === 'drop' && match) return undefined;
+    if (action === 'replace' && match && rule.target_label) {
+      labels[rule.target_label] = (rule.replacement ?? '$1').replace(/\$(\d+)/g, (_, i: string) => match[Number(i)] ?? '');
+    }
+    assert.ok(['keep', 'drop', 'replace'].includes(action), `relabel action ${action} is not modelled here`);
+  }
+  return labels;
+}
 
 // --- the validator ------------------------------------------------------------------------------
 
@@ -449,6 +484,27 @@ describe('deploy/k8s', () => {
     }
     assert.equal(only(api).ports?.[0]?.containerPort, loadConfig(environmentOf(only(api))).port);
     assert.equal(only(consumer).ports?.[0]?.containerPort, loadConfig(environmentOf(only(consumer))).consumerMetricsPort);
+  });
+
+  it('prometheus.kubernetes.yml scrapes the API and consumer pods as the jobs the rules and dashboards name', () => {
+    const config = parse(readFileSync(join(ROOT, 'prometheus/prometheus.kubernetes.yml'), 'utf8')) as {
+      scrape_configs: { job_name: string; kubernetes_sd_configs?: { role: string }[]; relabel_configs?: Relabel[] }[];
+    };
+    const jobs = new Map(config.scrape_configs.map((j) => [j.job_name, j]));
+    const local = parse(readFileSync(join(ROOT, 'prometheus/prometheus.yml'), 'utf8')) as { scrape_configs: { job_name: string }[] };
+    assert.deepEqual([...jobs.keys()].sort(), local.scrape_configs.map((j) => j.job_name).sort(), 'the same jobs as the local stack');
+    for (const [job, workload] of [['coupon-api', api], ['coupon-consumer', consumer]] as const) {
+      const scrape = jobs.get(job);
+      assert.ok(scrape, `job ${job} is missing`);
+      assert.deepEqual(scrape.kubernetes_sd_configs?.map((c) => c.role), ['pod']);
+      const target = relabel(podDiscoveryLabels(workload.spec.template), scrape.relabel_configs ?? []);
+      assert.ok(target, `${job} must keep the ${workload.metadata.name} pods`);
+      assert.equal(target['__metrics_path__'], '/metrics');
+      // Every other workload's pods are left to their own job, or to none.
+      for (const other of workloads.filter((w) => w !== workload)) {
+        assert.equal(relabel(podDiscoveryLabels(other.spec.template), scrape.relabel_configs ?? []), undefined, `${job} must not keep ${other.metadata.name}`);
+      }
+    }
   });
 
   it('points at a Redis Cluster given as host:port nodes', () => {
