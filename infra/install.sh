@@ -62,4 +62,16 @@ if ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; the
   "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
+# kubernetes-validate (PyPI) checks deploy/k8s against the Kubernetes API schemas it bundles, one
+# set per Kubernetes version, so test/deploy/k8s.test.ts validates offline (kubeconform and kubeval
+# download their schemas at run time). Pinned, in its own virtualenv like schemathesis.
+KUBERNETES_VALIDATE_VERSION=1.37.0
+KV_VENV="$ROOT/.data/venv/kubernetes-validate"
+if ! "$KV_VENV/bin/kubernetes-validate" --version 2>/dev/null | grep -qx "$KUBERNETES_VALIDATE_VERSION"; then
+  say "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION into .data/venv/kubernetes-validate"
+  rm -rf "$KV_VENV"
+  python3 -m venv "$KV_VENV"
+  "$KV_VENV/bin/pip" install -q "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+fi
+
 say "all present"
