@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { openOrm } from '../src/db/orm.ts';
+import { openOrm } from '../src/store/database/orm.ts';
 import { eventually, watch, type Proc } from '../test/support/processes.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;

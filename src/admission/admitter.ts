@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import { encodeEvent, eventKey, newIssueEvent } from '../issuance/event.ts';
+import { encodeEvent, eventKey, newIssueEvent } from '../store/issue-event.ts';
 import type { AdmissionMetrics } from '../metrics/admission-metrics.ts';
 import type { CouponKnowledge } from './knowledge.ts';
 import type { AdmissionOutcome, AdmissionRequest } from './outcome.ts';
-import { AdmitCode, type AdmissionScripts, type AdmitRequest } from './scripts.ts';
+import { AdmitCode, type AdmissionScripts, type AdmitRequest } from '../store/scripts.ts';
 import type { UserDirectory } from './user-directory.ts';
 
 export interface AdmitterDeps {

@@ -1,10 +1,10 @@
-import type { Orm } from '../db/orm.ts';
+import type { Orm } from '../store/database/orm.ts';
 import { raw } from '@mikro-orm/core';
-import { Coupon } from '../db/entities.ts';
-import type { Redis } from '../redis.ts';
-import { COUPON_CHANGED_CHANNEL, COUPON_IDS, couponKeys } from '../admission/keys.ts';
-import type { AdmissionScripts } from '../admission/scripts.ts';
-import { encodeCouponChange, type CouponChange } from '../shards/coupon-change.ts';
+import { Coupon } from '../store/database/entities.ts';
+import type { Redis } from '../store/redis.ts';
+import { COUPON_CHANGED_CHANNEL, COUPON_IDS, couponKeys } from '../store/keys.ts';
+import type { AdmissionScripts } from '../store/scripts.ts';
+import { encodeCouponChange, type CouponChange } from '../store/coupon-change.ts';
 
 export interface NewCoupon {
   name: string;

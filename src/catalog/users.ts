@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Orm } from '../db/orm.ts';
-import { User } from '../db/entities.ts';
-import type { Redis } from '../redis.ts';
-import { USERS_BY_PUBLIC_ID } from '../admission/keys.ts';
+import type { Orm } from '../store/database/orm.ts';
+import { User } from '../store/database/entities.ts';
+import type { Redis } from '../store/redis.ts';
+import { USERS_BY_PUBLIC_ID } from '../store/keys.ts';
 
 export interface CreatedUser {
   id: number;

@@ -3,15 +3,15 @@
  * /metrics on CONSUMER_METRICS_PORT.
  */
 import { createServer } from 'node:http';
-import { AdmissionScripts } from '../admission/scripts.ts';
+import { AdmissionScripts } from '../store/scripts.ts';
 import { loadConfig } from '../config.ts';
-import { openOrm, updateSchema } from '../db/orm.ts';
+import { openOrm, updateSchema } from '../store/database/orm.ts';
 import { IssuanceConsumer } from '../issuance/consumer.ts';
-import { createKafka } from '../kafka.ts';
+import { createKafka } from '../store/kafka.ts';
 import { createLogger } from '../log.ts';
 import { ConsumerMetrics } from '../metrics/consumer-metrics.ts';
 import { registerDbPoolMetrics } from '../metrics/db-pool.ts';
-import { connectRedis, createRedis } from '../redis.ts';
+import { connectRedis, createRedis } from '../store/redis.ts';
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'consumer');

@@ -5,13 +5,13 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AdmissionScripts } from '../admission/scripts.ts';
+import { AdmissionScripts } from '../store/scripts.ts';
 import { createCoupon } from '../catalog/coupons.ts';
 import { createUsers } from '../catalog/users.ts';
 import { loadConfig } from '../config.ts';
-import { openOrm, updateSchema } from '../db/orm.ts';
+import { openOrm, updateSchema } from '../store/database/orm.ts';
 import { createLogger } from '../log.ts';
-import { connectRedis, createRedis } from '../redis.ts';
+import { connectRedis, createRedis } from '../store/redis.ts';
 import { cliArgs, intFlag } from './args.ts';
 
 const args = cliArgs({

@@ -1,12 +1,12 @@
 import type { AdmissionOutcome, AdmissionRequest } from '../admission/outcome.ts';
-import type { AdmissionScripts } from '../admission/scripts.ts';
+import type { AdmissionScripts } from '../store/scripts.ts';
 import type { Config } from '../config.ts';
-import type { CouponChange } from '../shards/coupon-change.ts';
-import type { Orm } from '../db/orm.ts';
+import type { CouponChange } from '../store/coupon-change.ts';
+import type { Orm } from '../store/database/orm.ts';
 import type { ApiMetrics } from '../metrics/api-metrics.ts';
 import type { IssueGate } from './issue-gate.ts';
 import type { Reconciler } from '../reconcile/reconciler.ts';
-import type { Redis } from '../redis.ts';
+import type { Redis } from '../store/redis.ts';
 
 /** What the HTTP layer needs from the rest of the process; tests build the app with real ones. */
 export interface AppDeps {

@@ -1,9 +1,9 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import type { AdmissionScripts } from '../admission/scripts.ts';
-import type { Orm } from '../db/orm.ts';
+import type { AdmissionScripts } from '../store/scripts.ts';
+import type { Orm } from '../store/database/orm.ts';
 import type { Logger } from '../log.ts';
 import type { ConsumerMetrics } from '../metrics/consumer-metrics.ts';
-import { decodeEvent, MalformedEventError, type CouponIssueRequested } from './event.ts';
+import { decodeEvent, MalformedEventError, type CouponIssueRequested } from '../store/issue-event.ts';
 import { backoffMs, isTransient } from './failure.ts';
 
 export interface IssuanceConsumerOptions {

@@ -1,5 +1,5 @@
 import { Gauge, type Registry } from 'prom-client';
-import type { Orm } from '../db/orm.ts';
+import type { Orm } from '../store/database/orm.ts';
 
 /** The parts of mysql2's callback Pool that say how busy it is (not in its typings). */
 interface PoolInternals {

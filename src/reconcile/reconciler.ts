@@ -1,9 +1,9 @@
-import type { Orm } from '../db/orm.ts';
-import type { Redis } from '../redis.ts';
-import { COUPON_IDS, couponKeys } from '../admission/keys.ts';
-import type { AdmissionScripts } from '../admission/scripts.ts';
+import type { Orm } from '../store/database/orm.ts';
+import type { Redis } from '../store/redis.ts';
+import { COUPON_IDS, couponKeys } from '../store/keys.ts';
+import type { AdmissionScripts } from '../store/scripts.ts';
 import { findCoupon, initCouponState } from '../catalog/coupons.ts';
-import { decodeEvent, encodeEvent, eventKey, newIssueEvent } from '../issuance/event.ts';
+import { decodeEvent, encodeEvent, eventKey, newIssueEvent } from '../store/issue-event.ts';
 import type { Logger } from '../log.ts';
 
 export interface ReconciliationReport {

@@ -2,7 +2,7 @@ import { Piscina } from 'piscina';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { AdmissionOutcome, AdmissionRequest } from '../admission/outcome.ts';
 import type { Config } from '../config.ts';
-import type { CouponChange } from './coupon-change.ts';
+import type { CouponChange } from '../store/coupon-change.ts';
 import { shardOf } from './hash.ts';
 import { OverloadDetector } from './overload.ts';
 

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Partitioners, type Kafka } from 'kafkajs';
 import pino from 'pino';
 import { loadConfig } from '../../src/config.ts';
-import { createKafka, loadRequestQueue, stopRequestQueueSpin } from '../../src/kafka.ts';
+import { createKafka, loadRequestQueue, stopRequestQueueSpin } from '../../src/store/kafka.ts';
 import { testConfig } from '../support/env.ts';
 import { eventually } from '../support/processes.ts';
 import { createTestTopics, testKafka } from '../support/services.ts';

@@ -1,8 +1,8 @@
 import { Kafka, logLevel } from 'kafkajs';
 import type { Config } from '../../src/config.ts';
-import { openOrm, updateSchema, type Orm } from '../../src/db/orm.ts';
+import { openOrm, updateSchema, type Orm } from '../../src/store/database/orm.ts';
 import { createLogger } from '../../src/log.ts';
-import { connectRedis, createRedis, type Redis } from '../../src/redis.ts';
+import { connectRedis, createRedis, type Redis } from '../../src/store/redis.ts';
 import { eventually } from './processes.ts';
 
 /** Real clients of the real local services (started by `npm test` through infra/services.sh). */

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { couponKeys } from '../../admission/keys.ts';
+import { couponKeys } from '../../store/keys.ts';
 import type { AdmissionOutcome } from '../../admission/outcome.ts';
 import { findUser } from '../../catalog/users.ts';
 import type { AppDeps } from '../deps.ts';

@@ -1,19 +1,19 @@
 import type { FastifyInstance } from 'fastify';
-import { AdmissionScripts } from './admission/scripts.ts';
-import type { Config } from './config.ts';
-import { openOrm, updateSchema, type Orm } from './db/orm.ts';
-import { broadcastCouponChange } from './catalog/coupons.ts';
-import { registerDbPoolMetrics } from './metrics/db-pool.ts';
-import type { CouponChange } from './shards/coupon-change.ts';
-import { buildApp } from './http/app.ts';
-import { IssueGate } from './http/issue-gate.ts';
-import { IssueEventProducer } from './issuance/producer.ts';
-import { createKafka } from './kafka.ts';
-import type { Logger } from './log.ts';
-import { ApiMetrics } from './metrics/api-metrics.ts';
-import { Reconciler } from './reconcile/reconciler.ts';
-import { connectRedis, createRedis, type Redis } from './redis.ts';
-import { ShardRouter } from './shards/router.ts';
+import { AdmissionScripts } from '../store/scripts.ts';
+import type { Config } from '../config.ts';
+import { openOrm, updateSchema, type Orm } from '../store/database/orm.ts';
+import { broadcastCouponChange } from '../catalog/coupons.ts';
+import { registerDbPoolMetrics } from '../metrics/db-pool.ts';
+import type { CouponChange } from '../store/coupon-change.ts';
+import { buildApp } from './app.ts';
+import { IssueGate } from './issue-gate.ts';
+import { IssueEventProducer } from '../issuance/producer.ts';
+import { createKafka } from '../store/kafka.ts';
+import type { Logger } from '../log.ts';
+import { ApiMetrics } from '../metrics/api-metrics.ts';
+import { Reconciler } from '../reconcile/reconciler.ts';
+import { connectRedis, createRedis, type Redis } from '../store/redis.ts';
+import { ShardRouter } from '../shards/router.ts';
 
 export interface Api {
   app: FastifyInstance;

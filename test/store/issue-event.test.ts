@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeEvent, encodeEvent, MalformedEventError, newIssueEvent } from '../../src/issuance/event.ts';
+import { decodeEvent, encodeEvent, MalformedEventError, newIssueEvent } from '../../src/store/issue-event.ts';
 import { backoffMs, isTransient } from '../../src/issuance/failure.ts';
 
 const PUBLIC_ID = '0b6f2a4e-8f7c-4d7e-9a51-3c2d1e0f9a8b';
