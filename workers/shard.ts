@@ -10,7 +10,7 @@ import { CouponKnowledge } from '../src/admission/knowledge.ts';
 import type { AdmissionOutcome, AdmissionRequest } from '../src/admission/outcome.ts';
 import { AdmissionScripts } from '../src/store/scripts.ts';
 import { UserDirectory } from '../src/admission/user-directory.ts';
-import { findUserIds } from '../src/catalog/users.ts';
+import { findUserIds } from '../src/store/database/users.ts';
 import type { Config } from '../src/config.ts';
 import { openOrm, type Orm } from '../src/store/database/orm.ts';
 import { IssueEventProducer } from '../src/issuance/producer.ts';

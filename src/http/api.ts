@@ -1,8 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { AdmissionScripts } from '../store/scripts.ts';
 import type { Config } from '../config.ts';
-import { openOrm, updateSchema, type Orm } from '../store/database/orm.ts';
-import { broadcastCouponChange } from '../catalog/coupons.ts';
+import { openOrm, pingDatabase, poolUsage, updateSchema, type Orm } from '../store/database/orm.ts';
+import { couponCatalog } from '../catalog/coupons.ts';
+import { userAccounts } from '../catalog/users.ts';
+import { issueStatus } from '../issuance/status.ts';
+import { broadcastCouponChange } from '../store/coupon-change.ts';
 import { registerDbPoolMetrics } from '../metrics/db-pool.ts';
 import type { CouponChange } from '../store/coupon-change.ts';
 import { buildApp } from './app.ts';
@@ -52,7 +55,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     maxQueueWaitMs: config.limits.maxQueueWaitMs,
     onShed: (count) => metrics.shed.inc({ reason: 'queue_wait' }, count),
   });
-  registerDbPoolMetrics(metrics.registry, orm);
+  registerDbPoolMetrics(metrics.registry, () => poolUsage(orm));
   const reconciler = new Reconciler({
     orm,
     redis,
@@ -65,7 +68,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   const readiness = async () => {
     const [r, d, k, s] = await Promise.allSettled([
       redis.ping(),
-      orm.em.getConnection().execute('select 1'),
+      pingDatabase(orm),
       within(admin.connect().then(() => admin.describeCluster()), 2_000),
       within(router.ready(), 2_000),
     ]);
@@ -83,7 +86,17 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     await router.couponChanged(change);
     await broadcastCouponChange(redis, change);
   };
-  const app = await buildApp({ config, orm, redis, scripts, admit: (req) => router.admit(req), announce, gate, reconciler, metrics, readiness });
+  const app = await buildApp({
+    config,
+    users: userAccounts(orm, redis),
+    coupons: couponCatalog({ orm, redis, scripts, announce }),
+    admit: (req) => router.admit(req),
+    issueStatus: (couponId, publicId) => issueStatus(orm, redis, couponId, publicId),
+    gate,
+    reconciler,
+    metrics,
+    readiness,
+  });
 
   return {
     app,

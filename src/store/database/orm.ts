@@ -25,3 +25,31 @@ export async function updateSchema(orm: Orm): Promise<void> {
   await orm.schema.ensureDatabase();
   await orm.schema.update({ safe: true });
 }
+
+/** Resolves once the database answered a trivial query: the readiness check. */
+export async function pingDatabase(orm: Orm): Promise<void> {
+  await orm.em.getConnection().execute('select 1');
+}
+
+/** The parts of mysql2's callback Pool that say how busy it is (not in its typings). */
+interface PoolInternals {
+  _allConnections?: { length: number };
+  _freeConnections?: { length: number };
+  config?: { connectionLimit?: number };
+}
+
+/**
+ * Connections checked out of the ORM's mysql2 pool and the pool's limit, for the pool metric
+ * (src/metrics/db-pool.ts); undefined while the pool cannot be reached.
+ */
+export async function poolUsage(orm: Orm): Promise<{ used: number; max: number } | undefined> {
+  let pool: PoolInternals;
+  try {
+    pool = (await orm.em.getConnection().getNativeClient()) as unknown as PoolInternals;
+  } catch {
+    return undefined;
+  }
+  const all = pool._allConnections?.length ?? 0;
+  const free = pool._freeConnections?.length ?? 0;
+  return { used: Math.max(0, all - free), max: pool.config?.connectionLimit ?? 0 };
+}
