@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import { AdmissionScripts } from '../store/scripts.ts';
 import { loadConfig } from '../config.ts';
-import { openOrm, poolUsage, updateSchema } from '../store/database/orm.ts';
+import { openOrm, poolUsage } from '../store/database/orm.ts';
 import { IssuanceConsumer } from '../issuance/consumer.ts';
 import { createKafka } from '../store/kafka.ts';
 import { createLogger } from '../log.ts';
@@ -17,7 +17,6 @@ const config = loadConfig();
 const logger = createLogger(config.logLevel, 'consumer');
 const metrics = new ConsumerMetrics();
 const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 5 });
-await updateSchema(orm);
 registerDbPoolMetrics(metrics.registry, () => poolUsage(orm));
 const redis = createRedis({ url: config.redisUrl, name: 'consumer', logger });
 await connectRedis(redis);

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { AdmissionScripts } from '../store/scripts.ts';
 import type { Config } from '../config.ts';
-import { openOrm, pingDatabase, poolUsage, updateSchema, type Orm } from '../store/database/orm.ts';
+import { openOrm, pingDatabase, poolUsage, type Orm } from '../store/database/orm.ts';
 import { couponCatalog } from '../catalog/coupons.ts';
 import { userAccounts } from '../catalog/users.ts';
 import { issueStatus } from '../issuance/status.ts';
@@ -33,7 +33,6 @@ export interface Api {
  */
 export async function createApi(config: Config, logger: Logger): Promise<Api> {
   const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 20 });
-  await updateSchema(orm);
   const redis = createRedis({ url: config.redisUrl, name: 'api', logger });
   await connectRedis(redis);
   const scripts = new AdmissionScripts(redis);

@@ -1,5 +1,7 @@
+import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM } from '@mikro-orm/mysql';
 import { entities } from './entities.ts';
+import { migrations } from './migrations/index.ts';
 
 export type Orm = MikroORM;
 
@@ -17,13 +19,24 @@ export async function openOrm({ databaseUrl, poolMax = 10 }: OrmOptions): Promis
     // Every per-request query here is explicit; nothing may load lazily behind our back.
     allowGlobalContext: false,
     debug: false,
+    extensions: [Migrator],
+    migrations: {
+      migrationsList: migrations,
+      // No snapshot file: it would be written into the sources (or a read-only image) on every run.
+      snapshot: false,
+      silent: true,
+    },
   });
 }
 
-/** Creates or updates the tables to match the entities (safe: never drops data). */
-export async function updateSchema(orm: Orm): Promise<void> {
+/**
+ * Brings the database to the latest schema: creates the database if absent, then applies the
+ * migrations not yet recorded in its mikro_orm_migrations table. Returns the names applied. Only
+ * `npm run migrate` (and the tests) call this; no process changes tables as it starts.
+ */
+export async function migrate(orm: Orm): Promise<string[]> {
   await orm.schema.ensureDatabase();
-  await orm.schema.update({ safe: true });
+  return (await orm.migrator.up()).map((m) => m.name);
 }
 
 /** Resolves once the database answered a trivial query: the readiness check. */
