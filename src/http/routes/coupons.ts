@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import { MAX_TOTAL_QUANTITY } from '../../catalog/coupons.ts';
 import type { AppDeps } from '../deps.ts';
 import { ApiError, notFound } from '../errors.ts';
-import { adminAuth } from '../plugins/admin-auth.ts';
 import { adminSecurity, couponId, errorResponses, instant } from '../schemas.ts';
 
 const idParams = { type: 'object', required: ['couponId'], properties: { couponId } } as const;
@@ -16,7 +15,7 @@ interface NewCouponBody {
 }
 
 export function couponRoutes(app: FastifyInstance, deps: AppDeps): void {
-  const admin = adminAuth(deps.config.adminToken);
+  const admin = app.adminOnly;
 
   app.post<{ Body: NewCouponBody }>('/api/coupons', {
     preHandler: admin,
