@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { openOrm } from '../src/db/orm.ts';
+import { openOrm } from '../src/store/database/orm.ts';
 import { eventually, watch, type Proc } from '../tools/harness/processes.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -120,6 +120,10 @@ export async function apiReady(proc: Proc, base: string): Promise<void> {
 }
 
 export async function seed(env: Record<string, string>, users: number, stock: number, file: string): Promise<void> {
+  // As `npm run up` does: the schema first (processes no longer create it), then the data.
+  const m = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/migrate.ts'], env);
+  const [migrated] = (await once(m.child, 'exit')) as [number | null];
+  if (migrated !== 0) throw new Error(`migrate failed: ${m.output().slice(-2000)}`);
   const p = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/seed.ts', '--users', String(users), '--stock', String(stock), '--out', file], env);
   const [code] = (await once(p.child, 'exit')) as [number | null];
   if (code !== 0) throw new Error(`seed failed: ${p.output().slice(-2000)}`);

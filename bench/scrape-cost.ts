@@ -27,7 +27,7 @@
  */
 import { loadavg, availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { AdmissionScripts } from '../src/admission/scripts.ts';
+import { AdmissionScripts } from '../src/store/scripts.ts';
 import { createCoupon } from '../src/catalog/coupons.ts';
 import { createUsers, type CreatedUser } from '../src/catalog/users.ts';
 import { testConfig, testEnv } from '../tools/harness/env.ts';

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `npm ci && npm run up`: the whole system on a fresh machine, in the foreground.
-# Installs and starts the local services, creates the schema, seeds a demo coupon and users once,
+# Installs and starts the local services, migrates the database, seeds a demo coupon and users once,
 # then runs the API (with its shard workers and the consumer) until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash infra/services.sh start
+node --disable-warning=TimeoutNegativeWarning src/cli/migrate.ts
 
 seed_file=${SEED_USERS_FILE:-.data/seed/users.json}
 if [[ ! -f $seed_file ]]; then

@@ -5,20 +5,20 @@
  */
 import { workerData } from 'node:worker_threads';
 import { Admitter } from '../src/admission/admitter.ts';
-import { COUPON_CHANGED_CHANNEL } from '../src/admission/keys.ts';
+import { COUPON_CHANGED_CHANNEL } from '../src/store/keys.ts';
 import { CouponKnowledge } from '../src/admission/knowledge.ts';
 import type { AdmissionOutcome, AdmissionRequest } from '../src/admission/outcome.ts';
-import { AdmissionScripts } from '../src/admission/scripts.ts';
+import { AdmissionScripts } from '../src/store/scripts.ts';
 import { UserDirectory } from '../src/admission/user-directory.ts';
-import { findUserIds } from '../src/catalog/users.ts';
+import { findUserIds } from '../src/store/database/users.ts';
 import type { Config } from '../src/config.ts';
-import { openOrm, type Orm } from '../src/db/orm.ts';
+import { openOrm, type Orm } from '../src/store/database/orm.ts';
 import { IssueEventProducer } from '../src/issuance/producer.ts';
-import { createKafka } from '../src/kafka.ts';
+import { createKafka } from '../src/store/kafka.ts';
 import { createLogger } from '../src/log.ts';
 import { AdmissionMetrics } from '../src/metrics/admission-metrics.ts';
-import { parseCouponChange, type CouponChange } from '../src/shards/coupon-change.ts';
-import { createRedis, duplicateRedis } from '../src/redis.ts';
+import { parseCouponChange, type CouponChange } from '../src/store/coupon-change.ts';
+import { createRedis, duplicateRedis } from '../src/store/redis.ts';
 
 const { shard, config } = workerData as { shard: number; config: Config };
 const logger = createLogger(config.logLevel, 'shard').child({ shard });

@@ -1,20 +1,21 @@
 import type { Logger } from 'pino';
-import { encodeEvent, eventKey, newIssueEvent } from '../issuance/event.ts';
+import { encodeEvent, eventKey, newIssueEvent } from '../store/issue-event.ts';
 import type { AdmissionMetrics } from '../metrics/admission-metrics.ts';
 import type { CouponKnowledge } from './knowledge.ts';
 import type { AdmissionOutcome, AdmissionRequest } from './outcome.ts';
-import { AdmitCode, type AdmissionScripts, type AdmitRequest } from './scripts.ts';
+import { AdmitCode, type AdmissionScripts, type AdmitRequest } from '../store/scripts.ts';
 import type { UserDirectory } from './user-directory.ts';
 
+/** What the admitter calls: only the methods it uses, so a unit test can hand it plain functions. */
 export interface AdmitterDeps {
-  scripts: AdmissionScripts;
-  users: UserDirectory;
+  scripts: Pick<AdmissionScripts, 'admit' | 'release'>;
+  users: Pick<UserDirectory, 'resolve'>;
   knowledge: CouponKnowledge;
   /** Resolves once Kafka acknowledged the message. */
   publish: (key: string, value: string) => Promise<void>;
   /** False while Kafka is known to be failing: admitting then would only be given back. */
   canPublish: () => boolean;
-  metrics: AdmissionMetrics;
+  metrics: Pick<AdmissionMetrics, 'batch' | 'outcome' | 'script' | 'remaining'>;
   logger: Logger;
   retryAfterSeconds: number;
 }

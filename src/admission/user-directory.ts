@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { Redis } from '../redis.ts';
-import { USERS_BY_PUBLIC_ID } from './keys.ts';
+import type { Redis } from '../store/redis.ts';
+import { USERS_BY_PUBLIC_ID } from '../store/keys.ts';
 
 export interface UserDirectoryOptions {
   redis: Redis;

@@ -1,49 +1,33 @@
-import { randomUUID } from 'node:crypto';
-import type { Orm } from '../db/orm.ts';
-import { User } from '../db/entities.ts';
-import type { Redis } from '../redis.ts';
-import { USERS_BY_PUBLIC_ID } from '../admission/keys.ts';
+import { rememberUsers } from '../store/known-users.ts';
+import { findUser, insertUsers, type UserIds } from '../store/database/users.ts';
+import { issuedCouponsOf, type IssuedCoupon } from '../store/database/user-coupons.ts';
+import type { Orm } from '../store/database/orm.ts';
+import type { Redis } from '../store/redis.ts';
 
-export interface CreatedUser {
-  id: number;
-  publicId: string;
-}
+export type CreatedUser = UserIds;
 
 /** Inserts users in one statement and makes them known to admission (Redis) at once. */
 export async function createUsers(orm: Orm, redis: Redis, names: readonly string[]): Promise<CreatedUser[]> {
-  if (names.length === 0) return [];
-  const em = orm.em.fork();
-  const rows = names.map((name) => ({ publicId: randomUUID(), name, createdAt: new Date() }));
-  await em.insertMany(User, rows);
-  // Read the ids back: a multi-row insert reports only its first id, and with MySQL 8's
-  // interleaved auto-increment the rest need not be consecutive.
-  const ids = await findUserIds(orm, rows.map((r) => r.publicId));
-  const created = rows.map((r) => ({ id: ids.get(r.publicId)!, publicId: r.publicId }));
+  const created = await insertUsers(orm, names);
   await rememberUsers(redis, created);
   return created;
 }
 
-/**
- * Writes public id -> user id into the Redis directory. A failure here is not fatal: admission
- * falls back to the database for users Redis does not know.
- */
-export async function rememberUsers(redis: Redis, users: readonly CreatedUser[]): Promise<void> {
-  if (users.length === 0) return;
-  const flat: (string | number)[] = [];
-  for (const u of users) flat.push(u.publicId, u.id);
-  await redis.hset(USERS_BY_PUBLIC_ID, ...flat);
+/** A user's issued coupons, oldest first; null when there is no such user. */
+export async function couponsOfUser(orm: Orm, publicId: string): Promise<IssuedCoupon[] | null> {
+  const user = await findUser(orm, publicId);
+  return user ? issuedCouponsOf(orm, user.id) : null;
 }
 
-/** The database's answer for a set of public ids: those that exist, with their ids. */
-export async function findUserIds(orm: Orm, publicIds: readonly string[]): Promise<Map<string, number>> {
-  const found = new Map<string, number>();
-  if (publicIds.length === 0) return found;
-  const rows = await orm.em.fork().find(User, { publicId: { $in: [...publicIds] } }, { fields: ['id', 'publicId'] });
-  for (const row of rows) found.set(row.publicId, row.id);
-  return found;
+/** The user use cases the HTTP layer is handed, bound to their stores. */
+export interface UserAccounts {
+  create(name: string): Promise<CreatedUser>;
+  couponsOf(publicId: string): Promise<IssuedCoupon[] | null>;
 }
 
-export async function findUser(orm: Orm, publicId: string): Promise<{ id: number; publicId: string } | null> {
-  const row = await orm.em.fork().findOne(User, { publicId }, { fields: ['id', 'publicId'] });
-  return row ? { id: row.id, publicId: row.publicId } : null;
+export function userAccounts(orm: Orm, redis: Redis): UserAccounts {
+  return {
+    create: async (name) => (await createUsers(orm, redis, [name]))[0]!,
+    couponsOf: (publicId) => couponsOfUser(orm, publicId),
+  };
 }

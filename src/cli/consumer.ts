@@ -3,22 +3,21 @@
  * /metrics on CONSUMER_METRICS_PORT.
  */
 import { createServer } from 'node:http';
-import { AdmissionScripts } from '../admission/scripts.ts';
+import { AdmissionScripts } from '../store/scripts.ts';
 import { loadConfig } from '../config.ts';
-import { openOrm, updateSchema } from '../db/orm.ts';
+import { openOrm, poolUsage } from '../store/database/orm.ts';
 import { IssuanceConsumer } from '../issuance/consumer.ts';
-import { createKafka } from '../kafka.ts';
+import { createKafka } from '../store/kafka.ts';
 import { createLogger } from '../log.ts';
 import { ConsumerMetrics } from '../metrics/consumer-metrics.ts';
 import { registerDbPoolMetrics } from '../metrics/db-pool.ts';
-import { connectRedis, createRedis } from '../redis.ts';
+import { connectRedis, createRedis } from '../store/redis.ts';
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'consumer');
 const metrics = new ConsumerMetrics();
 const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 5 });
-await updateSchema(orm);
-registerDbPoolMetrics(metrics.registry, orm);
+registerDbPoolMetrics(metrics.registry, () => poolUsage(orm));
 const redis = createRedis({ url: config.redisUrl, name: 'consumer', logger });
 await connectRedis(redis);
 

@@ -3,14 +3,14 @@
  * with the database per coupon, publishes again what a crash left unpersisted, and with --wait
  * keeps checking until the consumer has caught up. Exits 1 if a coupon is still inconsistent.
  */
-import { AdmissionScripts } from '../admission/scripts.ts';
+import { AdmissionScripts } from '../store/scripts.ts';
 import { loadConfig } from '../config.ts';
-import { openOrm } from '../db/orm.ts';
+import { openOrm } from '../store/database/orm.ts';
 import { IssueEventProducer } from '../issuance/producer.ts';
-import { createKafka } from '../kafka.ts';
+import { createKafka } from '../store/kafka.ts';
 import { createLogger } from '../log.ts';
 import { Reconciler, type ReconciliationReport } from '../reconcile/reconciler.ts';
-import { connectRedis, createRedis } from '../redis.ts';
+import { connectRedis, createRedis } from '../store/redis.ts';
 import { cliArgs, intFlag } from './args.ts';
 
 const args = cliArgs({

@@ -5,13 +5,13 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AdmissionScripts } from '../admission/scripts.ts';
+import { AdmissionScripts } from '../store/scripts.ts';
 import { createCoupon } from '../catalog/coupons.ts';
 import { createUsers } from '../catalog/users.ts';
 import { loadConfig } from '../config.ts';
-import { openOrm, updateSchema } from '../db/orm.ts';
+import { openOrm } from '../store/database/orm.ts';
 import { createLogger } from '../log.ts';
-import { connectRedis, createRedis } from '../redis.ts';
+import { connectRedis, createRedis } from '../store/redis.ts';
 import { cliArgs, intFlag } from './args.ts';
 
 const args = cliArgs({
@@ -30,7 +30,6 @@ const endsAt = args['ends-at'] ? new Date(args['ends-at']) : null;
 const config = loadConfig();
 const out = args.out ?? config.seedUsersFile;
 const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 4 });
-await updateSchema(orm);
 const redis = createRedis({ url: config.redisUrl, name: 'seed', logger: createLogger(config.logLevel, 'seed') });
 await connectRedis(redis);
 const scripts = new AdmissionScripts(redis);

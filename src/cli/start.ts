@@ -3,7 +3,7 @@
  * consumer as a child process, so a crash of one does not take the other down.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { createApi } from '../api.ts';
+import { createApi } from '../http/api.ts';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
 

@@ -1,12 +1,14 @@
-import fastifySwagger from '@fastify/swagger';
-import fastifySwaggerUi from '@fastify/swagger-ui';
-import fastifyUnderPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { loggerOptions } from '../log.ts';
 import type { AppDeps } from './deps.ts';
 import { intakeServer } from '../overload/intake-server.ts';
 import { OVERLOADED } from '../overload/refusal.ts';
-import { frameworkErrors, registerErrorHandling } from './plugins/errors.ts';
+import { adminAuth } from './plugins/app/admin-auth.ts';
+import { errorHandling, frameworkErrors } from './plugins/app/error-handling.ts';
+import { requestMetrics } from './plugins/app/request-metrics.ts';
+import { gracefulShutdown } from './plugins/app/shutdown.ts';
+import { swagger } from './plugins/external/swagger.ts';
+import { underPressure } from './plugins/external/under-pressure.ts';
 import { couponRoutes } from './routes/coupons.ts';
 import { ISSUE_ROUTE, issueRoutes } from './routes/issue.ts';
 import { operationRoutes } from './routes/operations.ts';
@@ -23,7 +25,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: loggerOptions(deps.config.logLevel, 'api'),
     bodyLimit: 16 * 1024,
     maxParamLength: 100,
-    // Requests that arrive while closing get the contract's 503 (below), not Fastify's own body.
+    // Requests that arrive while closing get the contract's 503 (plugins/app/shutdown.ts), not Fastify's own.
     return503OnClosing: false,
     disableRequestLogging: true,
     frameworkErrors,
@@ -36,54 +38,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.addSchema(errorBody);
   app.addSchema(couponView);
-  registerErrorHandling(app);
-
-  // Graceful shutdown: requests already in progress finish; one arriving on a kept-alive connection
-  // after close began is told to retry (elsewhere) and the connection is closed behind it.
-  let closing = false;
-  app.addHook('preClose', (done) => {
-    closing = true;
-    done();
+  await app.register(errorHandling);
+  await app.register(gracefulShutdown);
+  await app.register(requestMetrics, { observe: (...request) => deps.metrics.observeRequest(...request) });
+  await app.register(underPressure, {
+    maxEventLoopDelayMs: deps.config.limits.maxEventLoopDelayMs,
+    body: OVERLOADED,
+    onShed: () => deps.metrics.shed.inc({ reason: 'event_loop' }),
   });
-  app.addHook('onRequest', (_request, reply, done) => {
-    if (!closing) return done();
-    reply.code(503).header('retry-after', '1').header('connection', 'close').send({ code: 'UNAVAILABLE', message: 'Shutting down, retry shortly' });
-  });
-
-  // A callback hook, not an async one: no promise per request for a counter update.
-  app.addHook('onResponse', (request, reply, done) => {
-    deps.metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
-    done();
-  });
-
-  if (deps.config.limits.maxEventLoopDelayMs > 0) {
-    await app.register(fastifyUnderPressure, {
-      maxEventLoopDelay: deps.config.limits.maxEventLoopDelayMs,
-      // The mean delay over a quarter second: a flood is noticed within it, not a second later.
-      sampleInterval: 250,
-      retryAfter: 1,
-      pressureHandler: (_request, reply) => {
-        deps.metrics.shed.inc({ reason: 'event_loop' });
-        reply.code(503).header('retry-after', '1');
-        // under-pressure sends a non-null return value as the body (its typings say void).
-        return OVERLOADED as unknown as void;
-      },
-    });
-  }
-
-  await app.register(fastifySwagger, {
-    openapi: {
-      info: {
-        title: 'FCFS coupon issuance',
-        version: '1.0.0',
-        description: 'First-come-first-served coupons: exactly the stock, never twice to one user.',
-      },
-      components: {
-        securitySchemes: { adminToken: { type: 'http', scheme: 'bearer' } },
-      },
-    },
-  });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(swagger);
+  await app.register(adminAuth, { token: deps.config.adminToken });
 
   userRoutes(app, deps);
   couponRoutes(app, deps);

@@ -1,9 +1,12 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import type { AdmissionScripts } from '../admission/scripts.ts';
-import type { Orm } from '../db/orm.ts';
+import { existingCouponIds } from '../store/database/coupons.ts';
+import type { Orm } from '../store/database/orm.ts';
+import { insertIssuances } from '../store/database/user-coupons.ts';
+import { existingUserIds } from '../store/database/users.ts';
+import type { AdmissionScripts } from '../store/scripts.ts';
 import type { Logger } from '../log.ts';
 import type { ConsumerMetrics } from '../metrics/consumer-metrics.ts';
-import { decodeEvent, MalformedEventError, type CouponIssueRequested } from './event.ts';
+import { decodeEvent, MalformedEventError, type CouponIssueRequested } from '../store/issue-event.ts';
 import { backoffMs, isTransient } from './failure.ts';
 
 export interface IssuanceConsumerOptions {
@@ -153,15 +156,10 @@ export class IssuanceConsumer {
       byCoupon.set(p.event.couponId, list);
     }
 
-    const conn = orm.em.getConnection();
-    const couponIds = [...byCoupon.keys()];
-    const userIds = [...new Set(parsed.map((p) => p.event.userId))];
-    const [coupons, users] = await Promise.all([
-      conn.execute(`select id from coupons where id in (${couponIds.map(() => '?').join(',')})`, couponIds),
-      conn.execute(`select id from users where id in (${userIds.map(() => '?').join(',')})`, userIds),
-    ]) as { id: number }[][];
-    const knownCoupons = new Set(coupons!.map((r) => Number(r.id)));
-    const knownUsers = new Set(users!.map((r) => Number(r.id)));
+    const [knownCoupons, knownUsers] = await Promise.all([
+      existingCouponIds(orm, [...byCoupon.keys()]),
+      existingUserIds(orm, [...new Set(parsed.map((p) => p.event.userId))]),
+    ]);
 
     const toWrite = new Map<number, Parsed[]>();
     for (const [couponId, list] of byCoupon) {
@@ -181,27 +179,10 @@ export class IssuanceConsumer {
     if (toWrite.size === 0) return dead;
 
     const started = performance.now();
-    let inserted = 0;
-    let offered = 0;
-    await orm.em.fork().transactional(async (em) => {
-      const tx = em.getConnection();
-      const ctx = em.getTransactionContext();
-      for (const [couponId, list] of toWrite) {
-        const values = list.map(() => '(?, ?, ?, ?)').join(',');
-        const params = list.flatMap((p) => [couponId, p.event.userId, p.event.eventId, new Date(p.event.requestedAt)]);
-        const res = (await tx.execute(
-          `insert ignore into user_coupons (coupon_id, user_id, event_id, issued_at) values ${values}`,
-          params,
-          'run',
-          ctx,
-        )) as { affectedRows: number };
-        if (res.affectedRows > 0) {
-          await tx.execute('update coupons set issued_count = issued_count + ? where id = ?', [res.affectedRows, couponId], 'run', ctx);
-        }
-        inserted += res.affectedRows;
-        offered += list.length;
-      }
-    });
+    const { inserted, offered } = await insertIssuances(orm, new Map([...toWrite].map(([couponId, list]) => [
+      couponId,
+      list.map((p) => ({ userId: p.event.userId, eventId: p.event.eventId, issuedAt: new Date(p.event.requestedAt) })),
+    ])));
     metrics.dbWrite.observe((performance.now() - started) / 1000);
     metrics.rows.inc({ result: 'inserted' }, inserted);
     metrics.rows.inc({ result: 'duplicate' }, offered - inserted);

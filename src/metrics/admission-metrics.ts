@@ -1,13 +1,12 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { AdmissionResult } from '../admission/outcome.ts';
-import type { PublishObserver } from '../issuance/producer.ts';
 
 /**
  * Metrics recorded inside a shard worker. Each worker has its own registry; the API merges them
  * with the main thread's into one /metrics (metrics/aggregate.ts). The coupon id is a label (a
- * handful of coupons are live at once); the user never is.
+ * handful of coupons are live at once); the user never is. It takes plain values (a result is the
+ * outcome's name), and `sent` has the shape of the issue producer's observer, so it can be one.
  */
-export class AdmissionMetrics implements PublishObserver {
+export class AdmissionMetrics {
   readonly registry = new Registry();
   readonly #outcomes: Counter<'coupon_id' | 'result'>;
   readonly #remaining: Gauge<'coupon_id'>;
@@ -80,7 +79,7 @@ export class AdmissionMetrics implements PublishObserver {
     });
   }
 
-  outcome(couponId: number, result: AdmissionResult): void {
+  outcome(couponId: number, result: string): void {
     this.#outcomes.inc({ coupon_id: String(couponId), result });
   }
 

@@ -1,7 +1,14 @@
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ReconciliationReport } from '../reconcile/reconciler.ts';
-import type { WorkerMetrics } from '../shards/router.ts';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { registerCapacityMetrics } from './capacity.ts';
+
+/** One registry's metrics as getMetricsAsJSON gives them: what a shard worker sends back. */
+export type RegistryJson = MetricObjectWithValues<MetricValue<string>>[];
+
+/** What a reconciliation run tells the metrics: which coupon, and whether it was consistent. */
+export interface ReconciliationOutcome {
+  couponId: number;
+  consistent: boolean;
+}
 
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5];
 
@@ -11,7 +18,7 @@ export interface ApiMetricsOptions {
   /** Backlog per shard, read at scrape time. */
   queueDepths: () => number[];
   /** Each shard worker's own metrics, merged into the one /metrics. */
-  workerMetrics: () => Promise<WorkerMetrics[]>;
+  workerMetrics: () => Promise<RegistryJson[]>;
   /** The overload control as it stands, read at scrape time (src/overload/overload-control.ts). */
   overload: () => {
     inFlight: number;
@@ -199,7 +206,7 @@ export class ApiMetrics {
     };
   }
 
-  observeReconciliation(report: ReconciliationReport): void {
+  observeReconciliation(report: ReconciliationOutcome): void {
     this.reconciliations.inc({ result: report.consistent ? 'consistent' : 'inconsistent' });
     this.reconciliationConsistent.set({ coupon_id: String(report.couponId) }, report.consistent ? 1 : 0);
   }

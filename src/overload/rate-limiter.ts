@@ -1,4 +1,4 @@
-import type { AdmissionScripts } from '../admission/scripts.ts';
+import type { AdmissionScripts } from '../store/scripts.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { rateLimited, type Refusal } from './refusal.ts';

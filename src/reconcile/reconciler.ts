@@ -1,10 +1,15 @@
-import type { Orm } from '../db/orm.ts';
-import type { Redis } from '../redis.ts';
-import { COUPON_IDS, couponKeys } from '../admission/keys.ts';
-import type { AdmissionScripts } from '../admission/scripts.ts';
-import { findCoupon, initCouponState } from '../catalog/coupons.ts';
-import { decodeEvent, encodeEvent, eventKey, newIssueEvent } from '../issuance/event.ts';
 import type { Logger } from '../log.ts';
+import {
+  admissionCounts, admittedUserIds, hasCouponState, initCouponState, knownCouponIds, pendingEventJsons, restoreAdmissions,
+} from '../store/coupon-state.ts';
+import { findCoupon } from '../store/database/coupons.ts';
+import type { Orm } from '../store/database/orm.ts';
+import { countIssued, issuedUserIds } from '../store/database/user-coupons.ts';
+import { findPublicIds } from '../store/database/users.ts';
+import { decodeEvent, encodeEvent, eventKey, newIssueEvent } from '../store/issue-event.ts';
+import type { Redis } from '../store/redis.ts';
+import type { AdmissionScripts } from '../store/scripts.ts';
+import { assess, toRepublish, type PendingEntry } from './assessment.ts';
 
 export interface ReconciliationReport {
   couponId: number;
@@ -61,8 +66,7 @@ export class Reconciler {
   }
 
   async couponIds(): Promise<number[]> {
-    const ids = await this.#d.redis.smembers(COUPON_IDS);
-    return ids.map(Number).sort((a, b) => a - b);
+    return knownCouponIds(this.#d.redis);
   }
 
   async reconcileAll(options: ReconcileOptions = {}): Promise<ReconciliationReport[]> {
@@ -78,10 +82,9 @@ export class Reconciler {
     const { orm, redis } = this.#d;
     const coupon = await findCoupon(orm, couponId);
     if (!coupon) return null;
-    const keys = couponKeys(couponId);
 
     let restored = false;
-    if (!(await redis.exists(keys.stock))) {
+    if (!(await hasCouponState(redis, couponId))) {
       await this.#restore(couponId);
       restored = true;
     }
@@ -89,31 +92,25 @@ export class Reconciler {
     let republished = 0;
     if (settle) republished = await this.#settle(couponId, graceMs);
 
-    const [admitted, stock, pending] = await Promise.all([redis.scard(keys.users), redis.get(keys.stock), redis.hlen(keys.pending)]);
-    const remaining = Number(stock ?? 0);
-    const [row] = (await orm.em.getConnection().execute(
-      'select count(*) as persisted, count(distinct user_id) as users from user_coupons where coupon_id = ?',
-      [couponId],
-    )) as { persisted: number | string; users: number | string }[];
-    const persisted = Number(row!.persisted);
-    const duplicates = persisted - Number(row!.users);
+    const { admitted, remaining, pending } = await admissionCounts(redis, couponId);
+    const issued = await countIssued(orm, couponId);
     const total = coupon.totalQuantity;
-    const overIssued = Math.max(0, admitted - total, persisted - total);
+    const { duplicates, overIssued, consistent } = assess({
+      total, admitted, remaining, persisted: issued.rows, persistedUsers: issued.users, issuedCount: coupon.issuedCount,
+    });
     const report: ReconciliationReport = {
       couponId,
       total,
       admitted,
       remaining,
-      persisted,
+      persisted: issued.rows,
       pending,
       duplicates,
       overIssued,
       issuedCount: coupon.issuedCount,
       republished,
       restored,
-      consistent:
-        duplicates === 0 && overIssued === 0 && remaining >= 0 && admitted + remaining === total &&
-        persisted === admitted && coupon.issuedCount === persisted,
+      consistent,
     };
     this.#d.observe?.(report);
     if (!report.consistent) this.#d.logger.warn({ report }, 'reconciliation: coupon not consistent (yet)');
@@ -123,54 +120,33 @@ export class Reconciler {
   /** Publishes again every admission that should be a row and is not, and is not in flight. */
   async #settle(couponId: number, graceMs: number): Promise<number> {
     const { redis, orm, publish } = this.#d;
-    const keys = couponKeys(couponId);
     const cutoff = Date.now() - graceMs;
-    const pending = await redis.hgetall(keys.pending);
-    const pendingUsers = new Set<number>();
-    const resend: string[] = [];
-    for (const json of Object.values(pending)) {
+    const pending: PendingEntry[] = [];
+    for (const json of await pendingEventJsons(redis, couponId)) {
       try {
         const event = decodeEvent(json);
-        pendingUsers.add(event.userId);
-        if (Date.parse(event.requestedAt) <= cutoff) resend.push(json);
+        pending.push({ json, userId: event.userId, requestedAtMs: Date.parse(event.requestedAt) });
       } catch (err) {
         this.#d.logger.error({ couponId, err: (err as Error).message }, 'reconciliation: unreadable pending entry');
       }
     }
-
-    // Admitted users with neither a row nor a pending event: their event was taken by a consumer
-    // that then failed (dead-lettered) or was lost; a fresh event makes the row.
-    const admitted = (await redis.smembers(keys.users)).map(Number).filter(Number.isSafeInteger);
-    const rows = (await orm.em.getConnection().execute('select user_id from user_coupons where coupon_id = ?', [couponId])) as { user_id: number }[];
-    const persisted = new Set(rows.map((r) => Number(r.user_id)));
-    const publicIds = await this.#publicIds(admitted.filter((u) => !persisted.has(u) && !pendingUsers.has(u)));
-    for (const [userId, publicId] of publicIds) resend.push(encodeEvent(newIssueEvent(couponId, userId, publicId)));
+    const admitted = await admittedUserIds(redis, couponId);
+    const persisted = new Set(await issuedUserIds(orm, couponId));
+    const { resend, missing } = toRepublish(pending, admitted, persisted, cutoff);
+    for (const [userId, publicId] of await findPublicIds(orm, missing)) resend.push(encodeEvent(newIssueEvent(couponId, userId, publicId)));
 
     await Promise.all(resend.map((json) => publish(eventKey(couponId), json)));
     if (resend.length > 0) this.#d.logger.info({ couponId, republished: resend.length }, 'reconciliation: published admissions again');
     return resend.length;
   }
 
-  async #publicIds(userIds: number[]): Promise<Map<number, string>> {
-    const out = new Map<number, string>();
-    if (userIds.length === 0) return out;
-    const rows = (await this.#d.orm.em.getConnection().execute(
-      `select id, public_id from users where id in (${userIds.map(() => '?').join(',')})`,
-      userIds,
-    )) as { id: number; public_id: string }[];
-    for (const r of rows) out.set(Number(r.id), r.public_id);
-    return out;
-  }
-
   /** Redis lost the coupon (no AOF, a flush): rebuild it from the database's rows. */
   async #restore(couponId: number): Promise<void> {
     const { orm, redis, scripts } = this.#d;
     const coupon = (await findCoupon(orm, couponId))!;
-    const rows = (await orm.em.getConnection().execute('select user_id from user_coupons where coupon_id = ?', [couponId])) as { user_id: number }[];
-    const keys = couponKeys(couponId);
-    if (rows.length > 0) await redis.sadd(keys.users, ...rows.map((r) => String(r.user_id)));
-    await redis.set(keys.stock, String(Math.max(0, coupon.totalQuantity - rows.length)), 'NX');
-    await initCouponState({ redis, scripts }, coupon);
-    this.#d.logger.warn({ couponId, rows: rows.length }, 'reconciliation: rebuilt the coupon state in Redis from the database');
+    const users = await issuedUserIds(orm, couponId);
+    await restoreAdmissions(redis, couponId, users, coupon.totalQuantity - users.length);
+    await initCouponState(redis, scripts, coupon);
+    this.#d.logger.warn({ couponId, rows: users.length }, 'reconciliation: rebuilt the coupon state in Redis from the database');
   }
 }

@@ -2,7 +2,7 @@ import { Piscina } from 'piscina';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { AdmissionOutcome, AdmissionRequest } from '../admission/outcome.ts';
 import type { Config } from '../config.ts';
-import type { CouponChange } from './coupon-change.ts';
+import type { CouponChange } from '../store/coupon-change.ts';
 import { ArrivalQueue } from '../overload/arrival-queue.ts';
 import { overloaded } from '../overload/refusal.ts';
 import { shardOf } from './hash.ts';

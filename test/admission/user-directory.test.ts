@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { USERS_BY_PUBLIC_ID } from '../../src/admission/keys.ts';
+import { USERS_BY_PUBLIC_ID } from '../../src/store/keys.ts';
 import { UserDirectory } from '../../src/admission/user-directory.ts';
-import type { Redis } from '../../src/redis.ts';
+import type { Redis } from '../../src/store/redis.ts';
 import { testConfig, testEnv } from '../support/env.ts';
 import { openTestRedis } from '../support/services.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Orm } from '../../src/db/orm.ts';
-import type { Redis } from '../../src/redis.ts';
+import type { Orm } from '../../src/store/database/orm.ts';
+import type { Redis } from '../../src/store/redis.ts';
 import { testConfig, testEnv } from '../support/env.ts';
 import { Client } from '../support/http.ts';
 import { eventually, run, startApi, type Proc } from '../support/processes.ts';

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { AdmissionScripts } from '../../src/admission/scripts.ts';
+import { AdmissionScripts } from '../../src/store/scripts.ts';
 import { createCoupon } from '../../src/catalog/coupons.ts';
 import { createUsers } from '../../src/catalog/users.ts';
 import type { Config } from '../../src/config.ts';
-import type { Orm } from '../../src/db/orm.ts';
-import type { Redis } from '../../src/redis.ts';
+import type { Orm } from '../../src/store/database/orm.ts';
+import type { Redis } from '../../src/store/redis.ts';
 import { testConfig, testEnv } from '../support/env.ts';
 import { FaultStack, type Service } from '../support/fault-stack.ts';
 import { Client } from '../support/http.ts';

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { createApi, type Api } from '../../src/api.ts';
-import { USERS_BY_PUBLIC_ID } from '../../src/admission/keys.ts';
+import { createApi, type Api } from '../../src/http/api.ts';
+import { USERS_BY_PUBLIC_ID } from '../../src/store/keys.ts';
 import { MAX_TOTAL_QUANTITY } from '../../src/catalog/coupons.ts';
 import { testConfig, testEnv } from '../support/env.ts';
 import { eventually } from '../support/processes.ts';
-import { createTestTopics } from '../support/services.ts';
+import { createTestTopics, migrateTestDatabase } from '../support/services.ts';
 
 const ADMIN = { authorization: 'Bearer test-admin-token-123' };
 
@@ -18,6 +18,7 @@ describe('HTTP API contract', () => {
 
   before(async () => {
     await createTestTopics(config);
+    await migrateTestDatabase(config);
     api = await createApi(config, pino({ level: 'warn' }));
     await api.app.ready();
     // As a load balancer would: traffic only once the API says it is ready. Right after start the

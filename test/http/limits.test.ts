@@ -2,18 +2,19 @@ import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { createApi, type Api } from '../../src/api.ts';
-import { couponKeys } from '../../src/admission/keys.ts';
+import { createApi, type Api } from '../../src/http/api.ts';
+import { couponKeys } from '../../src/store/keys.ts';
 import { createUsers } from '../../src/catalog/users.ts';
 import { testConfig, testEnv } from '../support/env.ts';
 import { eventually } from '../support/processes.ts';
-import { createTestTopics } from '../support/services.ts';
+import { createTestTopics, migrateTestDatabase } from '../support/services.ts';
 
 const ip = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(256)}`;
 
 async function start(overrides: Record<string, string>): Promise<Api> {
   const config = testConfig(testEnv({ SHARDS: '1', ...overrides }));
   await createTestTopics(config);
+  await migrateTestDatabase(config);
   const api = await createApi(config, pino({ level: 'warn' }));
   await api.app.ready();
   // Every shard's Kafka producer connected: a burst before that is answered UNAVAILABLE by the

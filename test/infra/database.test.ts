@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Orm } from '../../src/db/orm.ts';
+import type { Orm } from '../../src/store/database/orm.ts';
 import { testConfig } from '../support/env.ts';
 import { openTestOrm } from '../support/services.ts';
 

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Partitioners, type Kafka } from 'kafkajs';
 import pino from 'pino';
 import { loadConfig } from '../../src/config.ts';
-import { createKafka, loadRequestQueue, stopRequestQueueSpin } from '../../src/kafka.ts';
+import { createKafka, loadRequestQueue, stopRequestQueueSpin } from '../../src/store/kafka.ts';
 import { testConfig } from '../support/env.ts';
 import { eventually } from '../support/processes.ts';
 import { createTestTopics, testKafka } from '../support/services.ts';
@@ -75,7 +75,7 @@ describe('Kafka through kafkajs (real broker)', () => {
 
   it('does not spin on an idle connection (kafkajs re-checking its request queue every 1 ms), and still sends what queues', async () => {
     const RequestQueue = loadRequestQueue();
-    // Loading src/kafka.ts replaced the method; a second call finds nothing it knows to replace.
+    // Loading src/store/kafka.ts replaced the method; a second call finds nothing it knows to replace.
     assert.equal(stopRequestQueueSpin(RequestQueue), false);
     const original = RequestQueue.prototype.checkPendingRequests;
     let checks = 0;

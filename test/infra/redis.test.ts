@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Redis } from '../../src/redis.ts';
+import type { Redis } from '../../src/store/redis.ts';
 import { testConfig } from '../support/env.ts';
 import { openTestRedis } from '../support/services.ts';
 

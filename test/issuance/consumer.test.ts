@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Kafka } from 'kafkajs';
-import { AdmissionScripts } from '../../src/admission/scripts.ts';
+import { AdmissionScripts } from '../../src/store/scripts.ts';
 import { createCoupon } from '../../src/catalog/coupons.ts';
 import { createUsers } from '../../src/catalog/users.ts';
-import type { Orm } from '../../src/db/orm.ts';
-import { encodeEvent, newIssueEvent } from '../../src/issuance/event.ts';
-import type { Redis } from '../../src/redis.ts';
+import type { Orm } from '../../src/store/database/orm.ts';
+import { encodeEvent, newIssueEvent } from '../../src/store/issue-event.ts';
+import type { Redis } from '../../src/store/redis.ts';
 import { testConfig, testEnv } from '../support/env.ts';
 import { eventually, run, type Proc } from '../support/processes.ts';
 import { createTestTopics, openTestOrm, openTestRedis, testKafka } from '../support/services.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import type { Orm } from '../../src/db/orm.ts';
+import { poolUsage, type Orm } from '../../src/store/database/orm.ts';
 import { registerDbPoolMetrics } from '../../src/metrics/db-pool.ts';
 import { testConfig } from '../support/env.ts';
 import { openTestOrm } from '../support/services.ts';
@@ -13,7 +13,7 @@ describe('db_pool_connections', () => {
 
   before(async () => {
     orm = await openTestOrm(testConfig());
-    registerDbPoolMetrics(registry, orm);
+    registerDbPoolMetrics(registry, () => poolUsage(orm));
   });
   after(async () => {
     await orm?.close();

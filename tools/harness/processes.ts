@@ -71,8 +71,20 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
   }
 }
 
-/** Starts the API (with START_CONSUMER as given in env) and waits until /health/ready says so. */
+/** Runs an entry point to its end; throws with its output if it failed. */
+export async function runToEnd(script: string, env: Record<string, string>, args: string[] = []): Promise<void> {
+  const proc = run(script, env, args);
+  const [code] = (await once(proc.child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`${script} exited with ${code}: ${proc.output().slice(-2000)}`);
+}
+
+/**
+ * Migrates the database, as `npm run up` does before the API starts (the API never changes tables
+ * itself), then starts the API (with START_CONSUMER as given in env) and waits until /health/ready
+ * says so.
+ */
 export async function startApi(env: Record<string, string>): Promise<Proc> {
+  await runToEnd('migrate.ts', env);
   const api = run('start.ts', env);
   try {
     await eventually('the API to be ready', async () => {

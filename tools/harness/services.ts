@@ -1,16 +1,26 @@
 /** Clients of the real local services for tests and benchmarks: the ORM, Redis, Kafka and the run's own topics. */
 import { Kafka, logLevel } from 'kafkajs';
 import type { Config } from '../../src/config.ts';
-import { openOrm, updateSchema, type Orm } from '../../src/db/orm.ts';
+import { migrate, openOrm, type Orm } from '../../src/store/database/orm.ts';
 import { createLogger } from '../../src/log.ts';
-import { connectRedis, createRedis, type Redis } from '../../src/redis.ts';
+import { connectRedis, createRedis, type Redis } from '../../src/store/redis.ts';
 import { eventually } from './processes.ts';
 
 /** Real clients of the real local services (started by `npm test` through infra/services.sh). */
 export async function openTestOrm(config: Config): Promise<Orm> {
   const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 5 });
-  await updateSchema(orm);
+  await migrate(orm);
   return orm;
+}
+
+/** Brings the test database to the current schema, as `npm run migrate` does. */
+export async function migrateTestDatabase(config: Config): Promise<void> {
+  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 1 });
+  try {
+    await migrate(orm);
+  } finally {
+    await orm.close();
+  }
 }
 
 export async function openTestRedis(config: Config, name = 'test'): Promise<Redis> {

@@ -4,11 +4,11 @@
  * answers. The end-to-end tests assert on them (test/support/storm.ts); bench/ measures with them.
  */
 import { randomUUID } from 'node:crypto';
-import { AdmissionScripts } from '../../src/admission/scripts.ts';
+import { AdmissionScripts } from '../../src/store/scripts.ts';
 import { createCoupon } from '../../src/catalog/coupons.ts';
 import { createUsers } from '../../src/catalog/users.ts';
-import type { Orm } from '../../src/db/orm.ts';
-import type { Redis } from '../../src/redis.ts';
+import type { Orm } from '../../src/store/database/orm.ts';
+import type { Redis } from '../../src/store/redis.ts';
 import { percentile } from '../loadtest/stats.ts';
 import type { Client, Reply } from './http.ts';
 

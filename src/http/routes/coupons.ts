@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { addStock, createCoupon, getCouponView, MAX_TOTAL_QUANTITY } from '../../catalog/coupons.ts';
+import { MAX_TOTAL_QUANTITY } from '../../catalog/coupons.ts';
 import type { AppDeps } from '../deps.ts';
 import { ApiError, notFound } from '../errors.ts';
-import { adminAuth } from '../plugins/admin-auth.ts';
 import { adminSecurity, couponId, errorResponses, instant } from '../schemas.ts';
 
 const idParams = { type: 'object', required: ['couponId'], properties: { couponId } } as const;
@@ -16,7 +15,7 @@ interface NewCouponBody {
 }
 
 export function couponRoutes(app: FastifyInstance, deps: AppDeps): void {
-  const admin = adminAuth(deps.config.adminToken);
+  const admin = app.adminOnly;
 
   app.post<{ Body: NewCouponBody }>('/api/coupons', {
     preHandler: admin,
@@ -42,7 +41,7 @@ export function couponRoutes(app: FastifyInstance, deps: AppDeps): void {
     const startsAt = request.body.startsAt ? new Date(request.body.startsAt) : null;
     const endsAt = request.body.endsAt ? new Date(request.body.endsAt) : null;
     if (startsAt && endsAt && endsAt <= startsAt) throw new ApiError(400, 'INVALID_REQUEST', 'endsAt must be after startsAt');
-    const view = await createCoupon(deps, { name: name.trim(), totalQuantity, startsAt, endsAt });
+    const view = await deps.coupons.create({ name: name.trim(), totalQuantity, startsAt, endsAt });
     return reply.code(201).send(view);
   });
 
@@ -54,7 +53,7 @@ export function couponRoutes(app: FastifyInstance, deps: AppDeps): void {
       response: { 200: { $ref: 'Coupon#' }, ...errorResponses(400, 404) },
     },
   }, async (request) => {
-    const view = await getCouponView(deps, request.params.couponId);
+    const view = await deps.coupons.view(request.params.couponId);
     if (!view) throw notFound('COUPON_NOT_FOUND', 'Coupon');
     return view;
   });
@@ -75,7 +74,7 @@ export function couponRoutes(app: FastifyInstance, deps: AppDeps): void {
       response: { 200: { $ref: 'Coupon#' }, ...errorResponses(400, 401, 403, 404) },
     },
   }, async (request) => {
-    const view = await addStock(deps, request.params.couponId, request.body.add);
+    const view = await deps.coupons.addStock(request.params.couponId, request.body.add);
     if (!view) throw notFound('COUPON_NOT_FOUND', 'Coupon');
     if (view === 'OVER_MAX') throw new ApiError(400, 'INVALID_REQUEST', `A coupon holds at most ${MAX_TOTAL_QUANTITY} units in all`);
     return view;

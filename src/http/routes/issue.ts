@@ -1,7 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { couponKeys } from '../../admission/keys.ts';
 import type { AdmissionOutcome } from '../../admission/outcome.ts';
-import { findUser } from '../../catalog/users.ts';
 import { enteredAt } from '../../overload/intake-server.ts';
 import { overloaded, refusalBody, type Refusal } from '../../overload/refusal.ts';
 import type { AppDeps } from '../deps.ts';
@@ -103,16 +101,9 @@ export function issueRoutes(app: FastifyInstance, deps: AppDeps): void {
       },
     },
   }, async (request, reply) => {
-    const { couponId: id } = request.params;
-    const user = await findUser(deps.orm, request.params.publicId.toLowerCase());
-    if (!user) return reply.code(404).send({ code: 'USER_NOT_FOUND', message: 'User not found' });
-    const rows = (await deps.orm.em.getConnection().execute(
-      'select (select count(*) from coupons where id = ?) as coupon, (select count(*) from user_coupons where coupon_id = ? and user_id = ?) as issued',
-      [id, id, user.id],
-    )) as { coupon: number | string; issued: number | string }[];
-    if (Number(rows[0]!.coupon) === 0) return reply.code(404).send({ code: 'COUPON_NOT_FOUND', message: 'Coupon not found' });
-    if (Number(rows[0]!.issued) > 0) return { status: 'ISSUED' };
-    const admitted = await deps.redis.sismember(couponKeys(id).users, String(user.id));
-    return { status: admitted ? 'PENDING' : 'NOT_ISSUED' };
+    const status = await deps.issueStatus(request.params.couponId, request.params.publicId.toLowerCase());
+    if (status === 'USER_NOT_FOUND') return reply.code(404).send({ code: 'USER_NOT_FOUND', message: 'User not found' });
+    if (status === 'COUPON_NOT_FOUND') return reply.code(404).send({ code: 'COUPON_NOT_FOUND', message: 'Coupon not found' });
+    return { status };
   });
 }

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { createUsers, findUser } from '../../catalog/users.ts';
 import type { AppDeps } from '../deps.ts';
 import { errorResponses, publicId } from '../schemas.ts';
 
@@ -24,7 +23,7 @@ export function userRoutes(app: FastifyInstance, deps: AppDeps): void {
       },
     },
   }, async (request, reply) => {
-    const [user] = await createUsers(deps.orm, deps.redis, [request.body.name.trim()]);
+    const user = await deps.users.create(request.body.name.trim());
     return reply.code(201).send(user);
   });
 
@@ -46,12 +45,8 @@ export function userRoutes(app: FastifyInstance, deps: AppDeps): void {
       },
     },
   }, async (request, reply) => {
-    const user = await findUser(deps.orm, request.params.publicId.toLowerCase());
-    if (!user) return reply.code(404).send({ code: 'USER_NOT_FOUND', message: 'User not found' });
-    const rows = (await deps.orm.em.getConnection().execute(
-      'select id, coupon_id, issued_at from user_coupons where user_id = ? order by id',
-      [user.id],
-    )) as { id: number; coupon_id: number; issued_at: Date }[];
-    return rows.map((r) => ({ couponId: Number(r.coupon_id), userCouponId: Number(r.id), issuedAt: new Date(r.issued_at).toISOString() }));
+    const coupons = await deps.users.couponsOf(request.params.publicId.toLowerCase());
+    if (!coupons) return reply.code(404).send({ code: 'USER_NOT_FOUND', message: 'User not found' });
+    return coupons;
   });
 }

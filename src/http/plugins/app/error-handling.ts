@@ -1,11 +1,13 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from '../errors.ts';
+import fp from 'fastify-plugin';
+import { ApiError } from '../../errors.ts';
 
 /**
  * The one error handler: every error becomes `{ code, message }` with the contract's code. Client
  * mistakes say what was wrong; anything else is logged in full and answered without internals.
+ * Not encapsulated: set inside a context, the handlers would apply to that context's routes only.
  */
-export function registerErrorHandling(app: FastifyInstance): void {
+export const errorHandling = fp(async (app: FastifyInstance) => {
   app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
     if (err instanceof ApiError) {
       if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
@@ -30,7 +32,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send({ code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]}` });
   });
-}
+}, { name: 'error-handling' });
 
 /**
  * Errors Fastify raises before routing (a malformed URL, an over-long path segment): same body

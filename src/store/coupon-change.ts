@@ -1,3 +1,6 @@
+import { COUPON_CHANGED_CHANNEL } from './keys.ts';
+import type { Redis } from './redis.ts';
+
 /**
  * The message published on COUPON_CHANGED_CHANNEL when a coupon's cached knowledge must go:
  * "changed" (stock added, window edited) keeps who was admitted; "reset" forgets everything.
@@ -16,4 +19,9 @@ export function parseCouponChange(message: string): CouponChange | undefined {
   const couponId = Number(id);
   if ((kind !== 'changed' && kind !== 'reset') || !Number.isSafeInteger(couponId)) return undefined;
   return { kind, couponId };
+}
+
+/** Tells every process's shard workers (they subscribe to COUPON_CHANGED_CHANNEL) that a coupon changed. */
+export async function broadcastCouponChange(redis: Redis, change: CouponChange): Promise<void> {
+  await redis.publish(COUPON_CHANGED_CHANNEL, encodeCouponChange(change));
 }

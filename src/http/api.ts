@@ -1,20 +1,23 @@
 import type { FastifyInstance } from 'fastify';
-import { AdmissionScripts } from './admission/scripts.ts';
-import type { Config } from './config.ts';
-import { openOrm, updateSchema, type Orm } from './db/orm.ts';
-import { broadcastCouponChange } from './catalog/coupons.ts';
-import { registerDbPoolMetrics } from './metrics/db-pool.ts';
-import type { CouponChange } from './shards/coupon-change.ts';
-import { buildApp } from './http/app.ts';
-import { IssueEventProducer } from './issuance/producer.ts';
-import { createKafka } from './kafka.ts';
-import type { Logger } from './log.ts';
-import { ApiMetrics } from './metrics/api-metrics.ts';
-import { OverloadControl } from './overload/overload-control.ts';
-import { RateLimiter } from './overload/rate-limiter.ts';
-import { Reconciler } from './reconcile/reconciler.ts';
-import { connectRedis, createRedis, type Redis } from './redis.ts';
-import { ShardRouter } from './shards/router.ts';
+import { AdmissionScripts } from '../store/scripts.ts';
+import type { Config } from '../config.ts';
+import { openOrm, pingDatabase, poolUsage, type Orm } from '../store/database/orm.ts';
+import { couponCatalog } from '../catalog/coupons.ts';
+import { userAccounts } from '../catalog/users.ts';
+import { issueStatus } from '../issuance/status.ts';
+import { broadcastCouponChange } from '../store/coupon-change.ts';
+import { registerDbPoolMetrics } from '../metrics/db-pool.ts';
+import type { CouponChange } from '../store/coupon-change.ts';
+import { buildApp } from './app.ts';
+import { OverloadControl } from '../overload/overload-control.ts';
+import { RateLimiter } from '../overload/rate-limiter.ts';
+import { IssueEventProducer } from '../issuance/producer.ts';
+import { createKafka } from '../store/kafka.ts';
+import type { Logger } from '../log.ts';
+import { ApiMetrics } from '../metrics/api-metrics.ts';
+import { Reconciler } from '../reconcile/reconciler.ts';
+import { connectRedis, createRedis, type Redis } from '../store/redis.ts';
+import { ShardRouter } from '../shards/router.ts';
 
 export interface Api {
   app: FastifyInstance;
@@ -31,7 +34,6 @@ export interface Api {
  */
 export async function createApi(config: Config, logger: Logger): Promise<Api> {
   const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 20 });
-  await updateSchema(orm);
   const redis = createRedis({ url: config.redisUrl, name: 'api', logger });
   await connectRedis(redis);
   const scripts = new AdmissionScripts(redis);
@@ -55,7 +57,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     onShed: (count) => metrics.shed.inc({ reason: 'queue_wait' }, count),
     onDispatch: (waitsMs) => metrics.observeQueueWaits(waitsMs),
   });
-  registerDbPoolMetrics(metrics.registry, orm);
+  registerDbPoolMetrics(metrics.registry, () => poolUsage(orm));
   const reconciler = new Reconciler({
     orm,
     redis,
@@ -68,7 +70,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
   const readiness = async () => {
     const [r, d, k, s] = await Promise.allSettled([
       redis.ping(),
-      orm.em.getConnection().execute('select 1'),
+      pingDatabase(orm),
       within(admin.connect().then(() => admin.describeCluster()), 2_000),
       within(router.ready(), 2_000),
     ]);
@@ -86,7 +88,18 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     await router.couponChanged(change);
     await broadcastCouponChange(redis, change);
   };
-  const app = await buildApp({ config, orm, redis, scripts, admit: (req, arrivedAt) => router.admit(req, arrivedAt), announce, overload, rateLimiter, reconciler, metrics, readiness });
+  const app = await buildApp({
+    config,
+    users: userAccounts(orm, redis),
+    coupons: couponCatalog({ orm, redis, scripts, announce }),
+    admit: (req, arrivedAt) => router.admit(req, arrivedAt),
+    issueStatus: (couponId, publicId) => issueStatus(orm, redis, couponId, publicId),
+    overload,
+    rateLimiter,
+    reconciler,
+    metrics,
+    readiness,
+  });
 
   return {
     app,

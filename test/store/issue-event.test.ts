@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeEvent, encodeEvent, MalformedEventError, newIssueEvent } from '../../src/issuance/event.ts';
-import { backoffMs, isTransient } from '../../src/issuance/failure.ts';
+import { decodeEvent, encodeEvent, MalformedEventError, newIssueEvent } from '../../src/store/issue-event.ts';
 
 const PUBLIC_ID = '0b6f2a4e-8f7c-4d7e-9a51-3c2d1e0f9a8b';
 
@@ -32,22 +31,6 @@ describe('CouponIssueRequested', () => {
     ];
     for (const [value, reason] of cases) {
       assert.throws(() => decodeEvent(value), (e: Error) => e instanceof MalformedEventError && reason.test(e.message));
-    }
-  });
-});
-
-describe('failure classification', () => {
-  it('treats lost connections as transient and bad data as not', () => {
-    assert.equal(isTransient(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })), true);
-    assert.equal(isTransient(new Error('Connection is closed.')), true);
-    assert.equal(isTransient(new Error('x', { cause: Object.assign(new Error('y'), { code: 'PROTOCOL_CONNECTION_LOST' }) })), true);
-    assert.equal(isTransient(Object.assign(new Error('Data too long'), { code: 'ER_DATA_TOO_LONG' })), false);
-  });
-
-  it('backs off within its cap', () => {
-    for (let attempt = 0; attempt < 40; attempt++) {
-      const ms = backoffMs(attempt, 100, 5_000);
-      assert.ok(ms >= 0 && ms <= 5_000);
     }
   });
 });

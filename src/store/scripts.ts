@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from '../redis.ts';
+import type { Redis } from './redis.ts';
 import { couponKeys } from './keys.ts';
 
 /**

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { couponKeys } from '../../src/admission/keys.ts';
-import { AdmissionScripts, AdmitCode, type AdmitRequest } from '../../src/admission/scripts.ts';
-import type { Redis } from '../../src/redis.ts';
+import { couponKeys } from '../../src/store/keys.ts';
+import { AdmissionScripts, AdmitCode, type AdmitRequest } from '../../src/store/scripts.ts';
+import type { Redis } from '../../src/store/redis.ts';
 import { testConfig } from '../support/env.ts';
 import { openTestRedis } from '../support/services.ts';
 

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { createRedis, reportConnection } from '../src/redis.ts';
+import { createRedis, reportConnection } from '../../src/store/redis.ts';
 
 /** A logger whose lines are kept, parsed, to be read back. */
 function capturingLogger() {
