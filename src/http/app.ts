@@ -1,7 +1,7 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyUnderPressure from '@fastify/under-pressure';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { loggerOptions } from '../log.ts';
 import type { AppDeps } from './deps.ts';
 import { earlyShedServer } from './early-shed.ts';
@@ -22,10 +22,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(deps.config.logLevel, 'api'),
     bodyLimit: 16 * 1024,
-    maxParamLength: 100,
+    routerOptions: { maxParamLength: 100 },
     // Requests that arrive while closing get the contract's 503 (below), not Fastify's own body.
     return503OnClosing: false,
-    disableRequestLogging: true,
+    // No per-request log lines: a flood would write one per request; metrics count them instead.
+    logController: new LogController({ disableRequestLogging: true }),
     frameworkErrors,
     trustProxy: deps.config.limits.trustProxy,
     serverFactory: earlyShedServer(deps.gate, deps.metrics),
