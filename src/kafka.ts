@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 
 export interface KafkaOptions {
@@ -14,6 +14,13 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.INFO]: 'info',
   [logLevel.DEBUG]: 'debug',
 };
+
+/**
+ * The partitioner every producer of ours names, so kafkajs does not warn that its default changed
+ * in 2.0. It is that default, the Java client's murmur2 of the key: issue events keyed by coupon id
+ * land on the partitions they always have, and any Java or Kafka Streams tool agrees on them.
+ */
+export const PARTITIONER = Partitioners.DefaultPartitioner;
 
 /** What kafkajs's RequestQueue (one per broker connection) is, as far as its re-check schedule goes. */
 interface RequestQueueLike {

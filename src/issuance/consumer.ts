@@ -1,6 +1,7 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { AdmissionScripts } from '../admission/scripts.ts';
 import type { Orm } from '../db/orm.ts';
+import { PARTITIONER } from '../kafka.ts';
 import type { Logger } from '../log.ts';
 import type { ConsumerMetrics } from '../metrics/consumer-metrics.ts';
 import { decodeEvent, MalformedEventError, type CouponIssueRequested } from './event.ts';
@@ -60,7 +61,7 @@ export class IssuanceConsumer {
       maxWaitTimeInMs: 100,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
     });
-    this.#dlq = options.kafka.producer({ allowAutoTopicCreation: false });
+    this.#dlq = options.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: PARTITIONER });
   }
 
   async start(): Promise<void> {
