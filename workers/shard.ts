@@ -21,7 +21,7 @@ import { parseCouponChange, type CouponChange } from '../src/shards/coupon-chang
 import { createRedis, duplicateRedis } from '../src/redis.ts';
 
 const { shard, config } = workerData as { shard: number; config: Config };
-const logger = createLogger(config.logLevel, 'shard').child({ shard });
+const logger = createLogger(config.logLevel, 'shard', config.env).child({ shard });
 const metrics = new AdmissionMetrics(shard, config.kafka.topic);
 const redis = createRedis({ url: config.redisUrl, name: `shard-${shard}`, logger });
 const knowledge = new CouponKnowledge({ soldOutTtlMs: config.soldOutTtlMs });

@@ -14,7 +14,7 @@ import { registerDbPoolMetrics } from '../metrics/db-pool.ts';
 import { connectRedis, createRedis } from '../redis.ts';
 
 const config = loadConfig();
-const logger = createLogger(config.logLevel, 'consumer');
+const logger = createLogger(config.logLevel, 'consumer', config.env);
 const metrics = new ConsumerMetrics();
 const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 5 });
 await updateSchema(orm);

@@ -31,7 +31,7 @@ const config = loadConfig();
 const out = args.out ?? config.seedUsersFile;
 const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 4 });
 await updateSchema(orm);
-const redis = createRedis({ url: config.redisUrl, name: 'seed', logger: createLogger(config.logLevel, 'seed') });
+const redis = createRedis({ url: config.redisUrl, name: 'seed', logger: createLogger(config.logLevel, 'seed', config.env) });
 await connectRedis(redis);
 const scripts = new AdmissionScripts(redis);
 

@@ -20,7 +20,7 @@ import { validatorCompiler } from './validation.ts';
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: loggerOptions(deps.config.logLevel, 'api'),
+    logger: loggerOptions(deps.config.logLevel, 'api', deps.config.env),
     bodyLimit: 16 * 1024,
     routerOptions: { maxParamLength: 100 },
     // Requests that arrive while closing get the contract's 503 (below), not Fastify's own body.
