@@ -52,7 +52,7 @@ for (let attempt = 1; ; attempt++) {
     await consumer.start();
     break;
   } catch (err) {
-    logger.warn({ err: (err as Error).message, attempt }, 'consumer could not start yet; retrying');
+    logger.warn({ err, attempt }, 'consumer could not start yet; retrying');
     await consumer.stop().catch(() => undefined);
     await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * attempt)));
   }

@@ -114,7 +114,7 @@ export class IssueGate {
       return { refused: true, status: 429, code: 'RATE_LIMITED', retryAfterSeconds: Math.max(1, Math.ceil(over.resetMs / 1000)) };
     } catch (err) {
       this.#metrics.rateLimited.inc({ scope: 'error' });
-      this.#logger.warn({ err: (err as Error).message }, 'rate limiter unavailable; letting the request through');
+      this.#logger.warn({ err }, 'rate limiter unavailable; letting the request through');
       return undefined;
     }
   }

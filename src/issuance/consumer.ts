@@ -122,13 +122,13 @@ export class IssuanceConsumer {
       } catch (err) {
         if (isTransient(err)) {
           this.#o.metrics.retries.inc({ kind: 'transient' });
-          this.#o.logger.warn({ err: (err as Error).message, attempt }, 'persisting a batch failed; retrying');
+          this.#o.logger.warn({ err, attempt }, 'persisting a batch failed; retrying');
           await this.#pause(attempt, heartbeat, shouldStop);
           continue;
         }
         this.#o.metrics.retries.inc({ kind: 'message' });
         if (attempt < attempts) {
-          this.#o.logger.warn({ err: (err as Error).message, attempt }, 'batch rejected; retrying');
+          this.#o.logger.warn({ err, attempt }, 'batch rejected; retrying');
           await this.#pause(attempt, heartbeat, shouldStop);
           continue;
         }
@@ -235,7 +235,7 @@ export class IssuanceConsumer {
       try {
         return await fn();
       } catch (err) {
-        this.#o.logger.warn({ err: (err as Error).message, attempt }, `${what} failed; retrying`);
+        this.#o.logger.warn({ err, attempt }, `${what} failed; retrying`);
         await this.#pause(attempt, heartbeat, shouldStop);
       }
     }

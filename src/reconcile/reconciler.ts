@@ -134,7 +134,7 @@ export class Reconciler {
         pendingUsers.add(event.userId);
         if (Date.parse(event.requestedAt) <= cutoff) resend.push(json);
       } catch (err) {
-        this.#d.logger.error({ couponId, err: (err as Error).message }, 'reconciliation: unreadable pending entry');
+        this.#d.logger.error({ couponId, err }, 'reconciliation: unreadable pending entry');
       }
     }
 
