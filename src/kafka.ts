@@ -51,6 +51,12 @@ const RETRIABLE_BY_MESSAGE: ReadonlyMap<string, boolean> = new Map(
     .errorCodes.map(({ message, retriable }) => [message, retriable]),
 );
 
+interface KafkaLogRecord {
+  level: Level;
+  fields: Record<string, unknown>;
+  message: string;
+}
+
 /** Whether what a kafkajs log entry reports is a condition kafkajs retries by itself. */
 function isRetriable(error: unknown): boolean {
   if (error instanceof Error) return (error as Error & { retriable?: unknown }).retriable === true;
@@ -64,7 +70,7 @@ function isRetriable(error: unknown): boolean {
  * again at ERROR (a crashed consumer, a failed send, a broker it cannot reach). An error object
  * goes under `err`, where pino's serializer keeps its stack.
  */
-export function kafkaLogRecord(kafkaLevel: number, entry: LogEntry['log']): { level: Level; fields: Record<string, unknown>; message: string } {
+export function kafkaLogRecord(kafkaLevel: number, entry: LogEntry['log']): KafkaLogRecord {
   const { message, error, stack, ...fields } = entry;
   let level = LEVELS[kafkaLevel] ?? 'info';
   if (message === BOUNDED_RETRIES_WARNING) level = 'debug';

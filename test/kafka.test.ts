@@ -6,7 +6,8 @@ import { kafkaLogRecord } from '../src/kafka.ts';
 // kafkajs is CommonJS and names its error classes only on its default export.
 const { KafkaJSConnectionError, KafkaJSError, KafkaJSNonRetriableError, logLevel } = kafkajs;
 
-const at = (extra: Record<string, unknown>) => ({ timestamp: '2026-01-01T00:00:00.000Z', ...extra }) as { timestamp: string; message: string };
+type Entry = { timestamp: string; message: string };
+const at = (extra: Record<string, unknown>) => ({ timestamp: '2026-01-01T00:00:00.000Z', ...extra }) as Entry;
 
 describe('kafkajs log entries in our log', () => {
   it('makes a retriable protocol error kafkajs logs at ERROR a warning: a group coordinator still loading', () => {
@@ -22,7 +23,10 @@ describe('kafkajs log entries in our log', () => {
   });
 
   it('keeps a non-retriable protocol error and an unknown one at ERROR', () => {
-    const denied = kafkaLogRecord(logLevel.ERROR, at({ message: 'Response Produce(key: 0, version: 7)', error: 'Not authorized to access topics: [Topic authorization failed]' }));
+    const denied = kafkaLogRecord(logLevel.ERROR, at({
+      message: 'Response Produce(key: 0, version: 7)',
+      error: 'Not authorized to access topics: [Topic authorization failed]',
+    }));
     assert.equal(denied.level, 'error');
     const unknown = kafkaLogRecord(logLevel.ERROR, at({ message: 'Crash: KafkaJSNumberOfRetriesExceeded', stack: 'Error: ...' }));
     assert.equal(unknown.level, 'error');
@@ -30,8 +34,9 @@ describe('kafkajs log entries in our log', () => {
   });
 
   it('decides by the retriable flag of an error object, and hands the object to pino as err', () => {
-    const retriable = new KafkaJSError('There is no leader for this topic-partition as we are in the middle of a leadership election', { retriable: true });
-    const record = kafkaLogRecord(logLevel.ERROR, at({ message: 'Error when calling eachBatch', error: retriable, stack: retriable.stack }));
+    const retriable = new KafkaJSError('There is no leader for this topic-partition', { retriable: true });
+    const { stack } = retriable;
+    const record = kafkaLogRecord(logLevel.ERROR, at({ message: 'Error when calling eachBatch', error: retriable, stack }));
     assert.equal(record.level, 'warn');
     assert.equal(record.fields.err, retriable);
     assert.equal('error' in record.fields || 'stack' in record.fields, false);
@@ -47,6 +52,7 @@ describe('kafkajs log entries in our log', () => {
   it('maps the other levels as they are, and the bounded-retries warning to debug', () => {
     assert.equal(kafkaLogRecord(logLevel.WARN, at({ message: 'something' })).level, 'warn');
     assert.equal(kafkaLogRecord(logLevel.INFO, at({ message: 'something' })).level, 'info');
-    assert.equal(kafkaLogRecord(logLevel.WARN, at({ message: 'Limiting retries for the idempotent producer may invalidate EoS guarantees' })).level, 'debug');
+    const boundedRetries = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+    assert.equal(kafkaLogRecord(logLevel.WARN, at({ message: boundedRetries })).level, 'debug');
   });
 });
