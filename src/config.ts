@@ -73,19 +73,163 @@ export interface Config {
 
 export const DEFAULT_ADMIN_TOKEN = 'dev-admin-token';
 
+/**
+ * A variable the process reads. `default` is what `.env.example` shows and what an unset (or
+ * empty) variable means; an empty default means one worked out at start, which `doc` explains
+ * (RATE_LIMIT_EXEMPT alone tells unset from empty).
+ */
+interface Variable {
+  /** Starts a group of variables in `.env.example`, under this comment. */
+  group?: string;
+  default: string | number | boolean;
+  doc?: string;
+}
+
+/**
+ * Every variable the process reads, each declared once. loadConfig reads them from here (names,
+ * defaults) and adds ranges and checks; `npm run env:example` writes `.env.example` from here, and
+ * a test fails when that file and this table disagree. To add a variable: a row here, a read in
+ * loadConfig, then `npm run env:example`.
+ */
+export const VARIABLES = {
+  NODE_ENV: { default: 'development', doc: 'development | test | production. Production refuses to start without a real ADMIN_TOKEN.' },
+  HOST: { default: '127.0.0.1' },
+  PORT: { default: 8080 },
+  LISTEN_BACKLOG: {
+    default: 4_096,
+    doc: `Connections the kernel queues before the API accepts them (capped by net.core.somaxconn): an event
+      opening connects thousands at once, and SYNs beyond the backlog wait a 1 s retransmit.`,
+  },
+  LOG_LEVEL: { default: '', doc: 'pino level; empty: info, or warn when NODE_ENV=test.' },
+  ADMIN_TOKEN: {
+    default: '',
+    doc: `Bearer token for admin routes (POST /api/coupons, /stock, /reconciliation); at least 12 chars. Unset in
+      development: "dev-admin-token", with a warning.`,
+  },
+
+  REDIS_URL: { group: '', default: 'redis://127.0.0.1:6379' },
+  DATABASE_URL: { default: 'mysql://coupons:coupons@127.0.0.1:3306/coupons' },
+
+  KAFKA_BROKERS: { group: '', default: '127.0.0.1:9092', doc: 'Comma-separated host:port.' },
+  KAFKA_CLIENT_ID: { default: 'fcfs-coupons' },
+  KAFKA_TOPIC: { default: 'coupon.issue.requested' },
+  KAFKA_DEAD_LETTER_TOPIC: { default: '', doc: 'Empty: KAFKA_TOPIC followed by ".dlq".' },
+  KAFKA_PARTITIONS: { default: 10 },
+  KAFKA_CONSUMER_GROUP: { default: 'coupon-issuer' },
+
+  SHARDS: { group: '', default: '', doc: 'Shard worker threads per API process (one owner per coupon); empty: one per core.' },
+  SOLD_OUT_TTL_MS: {
+    default: 1_000,
+    doc: `How long a shard answers SOLD_OUT from memory before asking Redis again (adding stock clears it at
+      once).`,
+  },
+  USER_PRELOAD_MAX: {
+    default: 200_000,
+    doc: `Users each shard worker reads from Redis into memory at start, so the spike's user checks cost no I/O
+      (about 220 bytes each, per worker: 200,000 take ~45 MB and 0.3 s); 0 turns it off.`,
+  },
+
+  MAX_IN_FLIGHT: {
+    group: 'Overload control on the issue route (503 UNAVAILABLE with Retry-After; docs/overload.md).',
+    default: 10_000,
+    doc: `Most issue requests one API process takes in at once (waiting for a shard worker or served), whatever
+      the admission limit says; 0 turns overload control off (nothing is refused).`,
+  },
+  IN_FLIGHT_TARGET_MS: {
+    default: 120,
+    doc: `Time (ms) in the process the admission limit keeps issue requests to: it takes in measured throughput
+      × this (Little's law) and refuses the newest arrivals beyond; 0 makes MAX_IN_FLIGHT a fixed cap.`,
+  },
+  LOOP_DELAY_TARGET_MS: {
+    default: 5,
+    doc: `Mean wait (ms, over 100 ms) of arriving requests for the main thread's event loop past which the
+      admission limit scales down in proportion; 0 ignores the event loop.`,
+  },
+  MAX_QUEUE_WAIT_MS: {
+    default: 1_000,
+    doc: `Longest an issue request may wait for its shard worker, from when the process took it in, before it is
+      answered 503 (a worker stalled, a dependency gone); 0: however long.`,
+  },
+  MAX_EVENT_LOOP_DELAY_MS: { default: 1_000, doc: 'Event-loop delay (ms) past which every route sheds (@fastify/under-pressure).' },
+
+  RATE_LIMIT_PER_USER: { group: 'Redis-backed rate limits on the issue route (429 RATE_LIMITED); 0 turns each off.', default: 20 },
+  RATE_LIMIT_PER_IP: { default: 2_000 },
+  RATE_LIMIT_WINDOW_MS: { default: 10_000 },
+  RATE_LIMIT_EXEMPT: {
+    // Unlike the others, empty is not the default: a copy of this file limits every client even
+    // outside production, rather than exempt a proxy's loopback address in production.
+    default: '',
+    doc: `Client addresses never rate limited, comma-separated. Unset: loopback outside production, none in
+      production. Empty, as here: every client is limited.`,
+  },
+  TRUST_PROXY: { default: false, doc: 'Take the client address from X-Forwarded-For (behind a trusted proxy only).' },
+
+  START_CONSUMER: { group: '', default: true, doc: 'Whether `npm start` also runs the consumer (as a child process).' },
+  CONSUMER_METRICS_PORT: { default: 9464 },
+  SEED_USERS_FILE: { default: '.data/seed/users.json', doc: 'Where `npm run seed` writes the users\' public ids for load tests.' },
+} as const satisfies Record<string, Variable>;
+
+type VariableName = keyof typeof VARIABLES;
+
+/**
+ * `.env.example`, written from VARIABLES: every variable with its default and, above it, its doc
+ * (and a group's comment before the group) wrapped at 100 columns.
+ */
+export function renderEnvExample(): string {
+  const lines = [
+    '# Every variable the app reads (src/config.ts), with its default. Nothing here is required for',
+    '# the local stack (`npm run up`); set them for other environments. Bad values stop the process at',
+    '# start with a message naming the variable.',
+    '# Written by `npm run env:example` from the table in src/config.ts: edit that, not this file.',
+    '',
+  ];
+  for (const [name, variable] of Object.entries(VARIABLES) as [string, Variable][]) {
+    if (variable.group !== undefined) lines.push('', ...comment(variable.group));
+    lines.push(...comment(variable.doc ?? ''), `${name}=${variable.default}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function comment(text: string, width = 100): string[] {
+  const lines: string[] = [];
+  let line = '#';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line.length > 1 && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = '#';
+    }
+    line += ` ${word}`;
+  }
+  if (line.length > 1) lines.push(line);
+  return lines;
+}
+
+/** A variable's default as the type its reader wants: a mismatch in the table fails at the first loadConfig. */
+function defaultOf<T extends keyof DefaultTypes>(name: VariableName, type: T): DefaultTypes[T] {
+  const value: unknown = VARIABLES[name].default;
+  if (typeof value !== type) throw new Error(`config.ts: ${name} needs a ${type} default, has ${JSON.stringify(value)}`);
+  return value as DefaultTypes[T];
+}
+
+interface DefaultTypes {
+  string: string;
+  number: number;
+  boolean: boolean;
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
 type Env = Record<string, string | undefined>;
 
-function str(env: Env, name: string, fallback: string): string {
+function str(env: Env, name: VariableName, fallback = defaultOf(name, 'string')): string {
   const value = env[name];
   if (value === undefined || value === '') return fallback;
   return value;
 }
 
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+function int(env: Env, name: VariableName, min: number, max: number, fallback = defaultOf(name, 'number')): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -95,7 +239,7 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   return value;
 }
 
-function bool(env: Env, name: string, fallback: boolean): boolean {
+function bool(env: Env, name: VariableName, fallback = defaultOf(name, 'boolean')): boolean {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
@@ -103,8 +247,8 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
-function url(env: Env, name: string, fallback: string, protocols: string[]): string {
-  const value = str(env, name, fallback);
+function url(env: Env, name: VariableName, protocols: string[]): string {
+  const value = str(env, name);
   let parsed: URL;
   try {
     parsed = new URL(value);
@@ -117,8 +261,8 @@ function url(env: Env, name: string, fallback: string, protocols: string[]): str
   return value;
 }
 
-function brokers(env: Env, name: string, fallback: string): string[] {
-  const list = str(env, name, fallback).split(',').map((b) => b.trim()).filter(Boolean);
+function brokers(env: Env, name: VariableName): string[] {
+  const list = str(env, name).split(',').map((b) => b.trim()).filter(Boolean);
   for (const broker of list) {
     if (!/^[^:\s]+:\d{1,5}$/.test(broker)) {
       throw new ConfigError(`${name} must be a comma-separated list of host:port, got "${broker}"`);
@@ -129,56 +273,56 @@ function brokers(env: Env, name: string, fallback: string): string[] {
 }
 
 export function loadConfig(env: Env = process.env): Config {
-  const nodeEnv = str(env, 'NODE_ENV', 'development');
+  const nodeEnv = str(env, 'NODE_ENV');
   if (nodeEnv !== 'development' && nodeEnv !== 'test' && nodeEnv !== 'production') {
     throw new ConfigError(`NODE_ENV must be development, test or production, got "${nodeEnv}"`);
   }
-  const adminToken = str(env, 'ADMIN_TOKEN', '');
+  const adminToken = str(env, 'ADMIN_TOKEN');
   if (nodeEnv === 'production' && (adminToken === '' || adminToken === DEFAULT_ADMIN_TOKEN)) {
     throw new ConfigError('ADMIN_TOKEN must be set to a secret of your own when NODE_ENV=production');
   }
   if (adminToken !== '' && adminToken.length < 12) {
     throw new ConfigError('ADMIN_TOKEN must be at least 12 characters long');
   }
-  const topic = str(env, 'KAFKA_TOPIC', 'coupon.issue.requested');
+  const topic = str(env, 'KAFKA_TOPIC');
   return {
     env: nodeEnv,
-    host: str(env, 'HOST', '127.0.0.1'),
-    port: int(env, 'PORT', 8080, 0, 65535),
-    listenBacklog: int(env, 'LISTEN_BACKLOG', 4_096, 1, 1_000_000),
+    host: str(env, 'HOST'),
+    port: int(env, 'PORT', 0, 65535),
+    listenBacklog: int(env, 'LISTEN_BACKLOG', 1, 1_000_000),
     logLevel: str(env, 'LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info'),
     adminToken: adminToken || DEFAULT_ADMIN_TOKEN,
     adminTokenIsDefault: adminToken === '',
-    redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
-    databaseUrl: url(env, 'DATABASE_URL', 'mysql://coupons:coupons@127.0.0.1:3306/coupons', ['mysql:', 'mariadb:']),
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    databaseUrl: url(env, 'DATABASE_URL', ['mysql:', 'mariadb:']),
     kafka: {
-      brokers: brokers(env, 'KAFKA_BROKERS', '127.0.0.1:9092'),
-      clientId: str(env, 'KAFKA_CLIENT_ID', 'fcfs-coupons'),
+      brokers: brokers(env, 'KAFKA_BROKERS'),
+      clientId: str(env, 'KAFKA_CLIENT_ID'),
       topic,
       deadLetterTopic: str(env, 'KAFKA_DEAD_LETTER_TOPIC', `${topic}.dlq`),
-      partitions: int(env, 'KAFKA_PARTITIONS', 10, 1, 1000),
-      consumerGroup: str(env, 'KAFKA_CONSUMER_GROUP', 'coupon-issuer'),
+      partitions: int(env, 'KAFKA_PARTITIONS', 1, 1000),
+      consumerGroup: str(env, 'KAFKA_CONSUMER_GROUP'),
     },
-    shards: int(env, 'SHARDS', availableParallelism(), 1, 256),
-    soldOutTtlMs: int(env, 'SOLD_OUT_TTL_MS', 1_000, 0, 3_600_000),
-    userPreloadMax: int(env, 'USER_PRELOAD_MAX', 200_000, 0, 100_000_000),
+    shards: int(env, 'SHARDS', 1, 256, availableParallelism()),
+    soldOutTtlMs: int(env, 'SOLD_OUT_TTL_MS', 0, 3_600_000),
+    userPreloadMax: int(env, 'USER_PRELOAD_MAX', 0, 100_000_000),
     limits: {
-      maxInFlight: int(env, 'MAX_IN_FLIGHT', 10_000, 0, 1_000_000),
-      inFlightTargetMs: int(env, 'IN_FLIGHT_TARGET_MS', 120, 0, 60_000),
-      loopDelayTargetMs: int(env, 'LOOP_DELAY_TARGET_MS', 5, 0, 60_000),
-      maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 1_000, 0, 60_000),
-      maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
-      perUser: int(env, 'RATE_LIMIT_PER_USER', 20, 0, 1_000_000),
-      perIp: int(env, 'RATE_LIMIT_PER_IP', 2_000, 0, 100_000_000),
-      windowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 10_000, 100, 3_600_000),
+      maxInFlight: int(env, 'MAX_IN_FLIGHT', 0, 1_000_000),
+      inFlightTargetMs: int(env, 'IN_FLIGHT_TARGET_MS', 0, 60_000),
+      loopDelayTargetMs: int(env, 'LOOP_DELAY_TARGET_MS', 0, 60_000),
+      maxQueueWaitMs: int(env, 'MAX_QUEUE_WAIT_MS', 0, 60_000),
+      maxEventLoopDelayMs: int(env, 'MAX_EVENT_LOOP_DELAY_MS', 0, 60_000),
+      perUser: int(env, 'RATE_LIMIT_PER_USER', 0, 1_000_000),
+      perIp: int(env, 'RATE_LIMIT_PER_IP', 0, 100_000_000),
+      windowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 100, 3_600_000),
       // Loopback is exempt by default so local load tests measure the system, not the limiter;
       // set RATE_LIMIT_EXEMPT= (empty) to limit everyone.
       exempt: (env.RATE_LIMIT_EXEMPT ?? (nodeEnv === 'production' ? '' : '127.0.0.1,::1,::ffff:127.0.0.1'))
         .split(',').map((a) => a.trim()).filter(Boolean),
-      trustProxy: bool(env, 'TRUST_PROXY', false),
+      trustProxy: bool(env, 'TRUST_PROXY'),
     },
-    startConsumer: bool(env, 'START_CONSUMER', true),
-    consumerMetricsPort: int(env, 'CONSUMER_METRICS_PORT', 9464, 0, 65535),
-    seedUsersFile: str(env, 'SEED_USERS_FILE', '.data/seed/users.json'),
+    startConsumer: bool(env, 'START_CONSUMER'),
+    consumerMetricsPort: int(env, 'CONSUMER_METRICS_PORT', 0, 65535),
+    seedUsersFile: str(env, 'SEED_USERS_FILE'),
   };
 }

@@ -21,7 +21,7 @@ import { parseCouponChange, type CouponChange } from '../src/store/coupon-change
 import { createRedis, duplicateRedis } from '../src/store/redis.ts';
 
 const { shard, config } = workerData as { shard: number; config: Config };
-const logger = createLogger(config.logLevel, 'shard').child({ shard });
+const logger = createLogger(config.logLevel, 'shard', config.env).child({ shard });
 const metrics = new AdmissionMetrics(shard, config.kafka.topic);
 const redis = createRedis({ url: config.redisUrl, name: `shard-${shard}`, logger });
 const knowledge = new CouponKnowledge({ soldOutTtlMs: config.soldOutTtlMs });
@@ -63,15 +63,15 @@ subscriber.on('message', (_channel: string, message: string) => {
   const change = parseCouponChange(message);
   if (change) couponChanged(change);
 });
-await redis.connect().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'Redis not reachable yet'));
-await subscriber.subscribe(COUPON_CHANGED_CHANNEL).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'coupon change subscription pending'));
-producer.connect().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'Kafka not reachable yet'));
+await redis.connect().catch((err: unknown) => logger.warn({ err }, 'Redis not reachable yet'));
+await subscriber.subscribe(COUPON_CHANGED_CHANNEL).catch((err: unknown) => logger.warn({ err }, 'coupon change subscription pending'));
+producer.connect().catch((err: unknown) => logger.warn({ err }, 'Kafka not reachable yet'));
 if (config.userPreloadMax > 0) {
   // In the background: admission works meanwhile, asking Redis for users not read yet.
   const started = performance.now();
   users.preload(config.userPreloadMax).then(
     (count) => logger.info({ users: count, ms: Math.round(performance.now() - started) }, 'user directory preloaded'),
-    (err: unknown) => logger.warn({ err: (err as Error).message }, 'user directory preload failed; users are learned on first sight'),
+    (err: unknown) => logger.warn({ err }, 'user directory preload failed; users are learned on first sight'),
   );
 }
 

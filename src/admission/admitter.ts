@@ -103,7 +103,7 @@ export class Admitter {
     try {
       result = await scripts.admit(couponId, requests);
     } catch (err) {
-      this.#d.logger.error({ err: (err as Error).message, couponId }, 'admission script failed');
+      this.#d.logger.error({ err, couponId }, 'admission script failed');
       for (const c of candidates) out[c.index] = this.#unavailable;
       return;
     } finally {
@@ -137,7 +137,7 @@ export class Admitter {
       out[c.index] = { result: 'ACCEPTED', requestId: eventId };
       return;
     } catch (err) {
-      this.#d.logger.warn({ err: (err as Error).message, couponId, eventId }, 'Kafka did not take an admission; releasing it');
+      this.#d.logger.warn({ err, couponId, eventId }, 'Kafka did not take an admission; releasing it');
     }
     try {
       const released = await this.#d.scripts.release(couponId, eventId, c.userId);
@@ -151,7 +151,7 @@ export class Admitter {
     } catch (err) {
       // Neither Kafka nor Redis answered. The admission stays pending in Redis; reconciliation
       // will find it and publish it again, so the user is told to retry and will see ALREADY_ISSUED.
-      this.#d.logger.error({ err: (err as Error).message, couponId, eventId }, 'release failed; left for reconciliation');
+      this.#d.logger.error({ err, couponId, eventId }, 'release failed; left for reconciliation');
       out[c.index] = this.#unavailable;
     }
   }

@@ -60,7 +60,7 @@ export class UserDirectory {
       if (missing.length > 0) this.#opts.onFallback('redis_miss');
     } catch (err) {
       this.#opts.onFallback('redis_error');
-      this.#opts.logger.warn({ err: (err as Error).message, users: ask.length }, 'user directory: Redis read failed, asking the database');
+      this.#opts.logger.warn({ err, users: ask.length }, 'user directory: Redis read failed, asking the database');
     }
     if (missing.length === 0) return out;
 

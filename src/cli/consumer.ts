@@ -14,7 +14,7 @@ import { registerDbPoolMetrics } from '../metrics/db-pool.ts';
 import { connectRedis, createRedis } from '../store/redis.ts';
 
 const config = loadConfig();
-const logger = createLogger(config.logLevel, 'consumer');
+const logger = createLogger(config.logLevel, 'consumer', config.env);
 const metrics = new ConsumerMetrics();
 const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 5 });
 registerDbPoolMetrics(metrics.registry, () => poolUsage(orm));
@@ -51,7 +51,7 @@ for (let attempt = 1; ; attempt++) {
     await consumer.start();
     break;
   } catch (err) {
-    logger.warn({ err: (err as Error).message, attempt }, 'consumer could not start yet; retrying');
+    logger.warn({ err, attempt }, 'consumer could not start yet; retrying');
     await consumer.stop().catch(() => undefined);
     await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * attempt)));
   }

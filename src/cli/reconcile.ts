@@ -23,7 +23,7 @@ const graceMs = intFlag(args['grace-ms'], 'grace-ms', 0, 86_400_000);
 const waitSeconds = intFlag(args.wait, 'wait', 0, 3_600);
 
 const config = loadConfig();
-const logger = createLogger(config.logLevel, 'reconcile');
+const logger = createLogger(config.logLevel, 'reconcile', config.env);
 const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 2 });
 const redis = createRedis({ url: config.redisUrl, name: 'reconcile', logger });
 await connectRedis(redis);

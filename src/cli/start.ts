@@ -8,7 +8,7 @@ import { loadConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
 
 const config = loadConfig();
-const logger = createLogger(config.logLevel, 'api');
+const logger = createLogger(config.logLevel, 'api', config.env);
 if (config.adminTokenIsDefault) {
   logger.warn('ADMIN_TOKEN is not set: using the development token "dev-admin-token"; never do this in production');
 }

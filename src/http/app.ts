@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { loggerOptions } from '../log.ts';
 import type { AppDeps } from './deps.ts';
 import { intakeServer } from '../overload/intake-server.ts';
@@ -22,12 +22,13 @@ import { validatorCompiler } from './validation.ts';
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: loggerOptions(deps.config.logLevel, 'api'),
+    logger: loggerOptions(deps.config.logLevel, 'api', deps.config.env),
     bodyLimit: 16 * 1024,
-    maxParamLength: 100,
+    routerOptions: { maxParamLength: 100 },
     // Requests that arrive while closing get the contract's 503 (plugins/app/shutdown.ts), not Fastify's own.
     return503OnClosing: false,
-    disableRequestLogging: true,
+    // No per-request log lines: a flood would write one per request; metrics count them instead.
+    logController: new LogController({ disableRequestLogging: true }),
     frameworkErrors,
     trustProxy: deps.config.limits.trustProxy,
     serverFactory: intakeServer(deps.overload, deps.metrics.instantShed(ISSUE_ROUTE)),

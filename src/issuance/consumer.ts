@@ -4,6 +4,7 @@ import type { Orm } from '../store/database/orm.ts';
 import { insertIssuances } from '../store/database/user-coupons.ts';
 import { existingUserIds } from '../store/database/users.ts';
 import type { AdmissionScripts } from '../store/scripts.ts';
+import { PARTITIONER } from '../store/kafka.ts';
 import type { Logger } from '../log.ts';
 import type { ConsumerMetrics } from '../metrics/consumer-metrics.ts';
 import { decodeEvent, MalformedEventError, type CouponIssueRequested } from '../store/issue-event.ts';
@@ -63,7 +64,7 @@ export class IssuanceConsumer {
       maxWaitTimeInMs: 100,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
     });
-    this.#dlq = options.kafka.producer({ allowAutoTopicCreation: false });
+    this.#dlq = options.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: PARTITIONER });
   }
 
   async start(): Promise<void> {
@@ -124,13 +125,13 @@ export class IssuanceConsumer {
       } catch (err) {
         if (isTransient(err)) {
           this.#o.metrics.retries.inc({ kind: 'transient' });
-          this.#o.logger.warn({ err: (err as Error).message, attempt }, 'persisting a batch failed; retrying');
+          this.#o.logger.warn({ err, attempt }, 'persisting a batch failed; retrying');
           await this.#pause(attempt, heartbeat, shouldStop);
           continue;
         }
         this.#o.metrics.retries.inc({ kind: 'message' });
         if (attempt < attempts) {
-          this.#o.logger.warn({ err: (err as Error).message, attempt }, 'batch rejected; retrying');
+          this.#o.logger.warn({ err, attempt }, 'batch rejected; retrying');
           await this.#pause(attempt, heartbeat, shouldStop);
           continue;
         }
@@ -215,7 +216,7 @@ export class IssuanceConsumer {
       try {
         return await fn();
       } catch (err) {
-        this.#o.logger.warn({ err: (err as Error).message, attempt }, `${what} failed; retrying`);
+        this.#o.logger.warn({ err, attempt }, `${what} failed; retrying`);
         await this.#pause(attempt, heartbeat, shouldStop);
       }
     }

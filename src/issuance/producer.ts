@@ -1,4 +1,5 @@
-import { CompressionTypes, Partitioners, type Admin, type Kafka, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, type Admin, type Kafka, type Message, type Producer } from 'kafkajs';
+import { PARTITIONER } from '../store/kafka.ts';
 
 export interface PublishObserver {
   /** Called once per broker round trip with its outcome and how many messages it carried. */
@@ -61,7 +62,7 @@ export class IssueEventProducer {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: PARTITIONER,
     });
     // A replaced producer still reports its own disconnect: only the current one's events count.
     producer.on(producer.events.CONNECT, () => {

@@ -127,7 +127,7 @@ export class Reconciler {
         const event = decodeEvent(json);
         pending.push({ json, userId: event.userId, requestedAtMs: Date.parse(event.requestedAt) });
       } catch (err) {
-        this.#d.logger.error({ couponId, err: (err as Error).message }, 'reconciliation: unreadable pending entry');
+        this.#d.logger.error({ couponId, err }, 'reconciliation: unreadable pending entry');
       }
     }
     const admitted = await admittedUserIds(redis, couponId);

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 
 export interface KafkaOptions {
@@ -8,12 +8,21 @@ export interface KafkaOptions {
   logger: Logger;
 }
 
-const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+type Level = 'error' | 'warn' | 'info' | 'debug';
+
+const LEVELS: Record<number, Level> = {
   [logLevel.ERROR]: 'error',
   [logLevel.WARN]: 'warn',
   [logLevel.INFO]: 'info',
   [logLevel.DEBUG]: 'debug',
 };
+
+/**
+ * The partitioner every producer of ours names, so kafkajs does not warn that its default changed
+ * in 2.0. It is that default, the Java client's murmur2 of the key: issue events keyed by coupon id
+ * land on the partitions they always have, and any Java or Kafka Streams tool agrees on them.
+ */
+export const PARTITIONER = Partitioners.DefaultPartitioner;
 
 /** What kafkajs's RequestQueue (one per broker connection) is, as far as its re-check schedule goes. */
 interface RequestQueueLike {
@@ -31,6 +40,44 @@ interface RequestQueueLike {
  * (src/issuance/producer.ts). Kept at debug so that an operator's warnings mean something.
  */
 const BOUNDED_RETRIES_WARNING = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+
+/**
+ * Kafka's protocol errors as kafkajs knows them (its own table, not part of its public API): the
+ * message each carries and whether the client retries it. kafkajs logs a failed response at ERROR
+ * with the error's message only, so the message is how a log entry finds its error again.
+ */
+const RETRIABLE_BY_MESSAGE: ReadonlyMap<string, boolean> = new Map(
+  (createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as { errorCodes: { message: string; retriable: boolean }[] })
+    .errorCodes.map(({ message, retriable }) => [message, retriable]),
+);
+
+interface KafkaLogRecord {
+  level: Level;
+  fields: Record<string, unknown>;
+  message: string;
+}
+
+/** Whether what a kafkajs log entry reports is a condition kafkajs retries by itself. */
+function isRetriable(error: unknown): boolean {
+  if (error instanceof Error) return (error as Error & { retriable?: unknown }).retriable === true;
+  return typeof error === 'string' && RETRIABLE_BY_MESSAGE.get(error) === true;
+}
+
+/**
+ * How one kafkajs log entry goes to our log. A retriable condition (a coordinator still loading
+ * its group after the broker started, a leader being elected) is logged by kafkajs at ERROR and
+ * then retried: a warning here, so that an ERROR line means what kafkajs gave up on, which it logs
+ * again at ERROR (a crashed consumer, a failed send, a broker it cannot reach). An error object
+ * goes under `err`, where pino's serializer keeps its stack.
+ */
+export function kafkaLogRecord(kafkaLevel: number, entry: LogEntry['log']): KafkaLogRecord {
+  const { message, error, stack, ...fields } = entry;
+  let level = LEVELS[kafkaLevel] ?? 'info';
+  if (message === BOUNDED_RETRIES_WARNING) level = 'debug';
+  else if (level === 'error' && isRetriable(error)) level = 'warn';
+  if (error instanceof Error) return { level, fields: { ...fields, err: error }, message };
+  return { level, fields: { ...fields, ...(error === undefined ? {} : { error }), ...(stack === undefined ? {} : { stack }) }, message };
+}
 
 /** kafkajs re-checks queued requests this often while some wait and no throttle says until when. */
 const CHECK_PENDING_REQUESTS_INTERVAL_MS = 10;
@@ -86,9 +133,8 @@ export function createKafka({ brokers, clientId, logger }: KafkaOptions): Kafka 
     retry: { initialRetryTime: 100, retries: 6, maxRetryTime: 1_000 },
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => {
-      const { message, ...extra } = entry.log;
-      const level = message === BOUNDED_RETRIES_WARNING ? 'debug' : (LEVELS[entry.level] ?? 'info');
-      log[level]({ namespace: entry.namespace, ...extra }, message);
+      const { level, fields, message } = kafkaLogRecord(entry.level, entry.log);
+      log[level]({ namespace: entry.namespace, ...fields }, message);
     },
   });
 }

@@ -55,11 +55,11 @@ export function reportConnection(redis: ConnectionEvents, logger: Logger): void 
   let lost = false;
   redis.on('error', (err) => {
     if (lost) {
-      logger.debug({ err: err.message }, 'Redis still unreachable');
+      logger.debug({ err }, 'Redis still unreachable');
       return;
     }
     lost = true;
-    logger.warn({ err: err.message }, 'Redis connection lost; commands fail fast until it is back');
+    logger.warn({ err }, 'Redis connection lost; commands fail fast until it is back');
   });
   redis.on('ready', () => {
     if (!lost) return;

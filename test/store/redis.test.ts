@@ -7,7 +7,7 @@ import { createRedis, reportConnection } from '../../src/store/redis.ts';
 
 /** A logger whose lines are kept, parsed, to be read back. */
 function capturingLogger() {
-  const lines: { level: number; msg: string }[] = [];
+  const lines: { level: number; msg: string; err?: { message: string; stack: string } }[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
       for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
@@ -36,6 +36,15 @@ describe('reportConnection', () => {
       [INFO, 'Redis connection back'],
       [WARN, 'Redis connection lost; commands fail fast until it is back'],
     ]);
+  });
+
+  it('logs the error itself, its stack included, not only its message', () => {
+    const { logger, lines } = capturingLogger();
+    const connection = new EventEmitter();
+    reportConnection(connection, logger);
+    connection.emit('error', new Error('read ECONNRESET'));
+    assert.equal(lines[0]?.err?.message, 'read ECONNRESET');
+    assert.match(lines[0]?.err?.stack ?? '', /^Error: read ECONNRESET\n\s+at /);
   });
 
   it('is wired into every client createRedis makes, so no error goes unhandled', async () => {
