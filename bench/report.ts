@@ -162,6 +162,62 @@ function benchRuns(runs: Record_[]): string {
   return out.join('\n');
 }
 
+/** `npm run bench:spike`: the latest run's table, its misses, and one line per recorded run. */
+function spikeRuns(runs: Record_[]): string {
+  const latest = runs.at(-1)!;
+  const rowsOf = (r: Record_) => (Array.isArray(r.rows) ? (r.rows as Obj[]) : []);
+  const at64 = (r: Record_, settings: unknown) => rowsOf(r).find((row) => row.settings === settings && row.closed === true && row.clients === 64)?.acceptedPerSecond as number | undefined;
+  const control = (row: Obj, key: string) => ((row.control as Record<string, { median: number; max: number }> | undefined)?.[key]);
+  const out: string[] = [];
+  out.push('## `npm run bench:spike` (bench/spike.ts)');
+  out.push('');
+  out.push(`${runs.length} recorded ${runs.length === 1 ? 'run' : 'runs'}, ${day(runs[0]!)} to ${day(latest)} (UTC). Closed loops: clients that send again as soon as they are answered; open: a fixed arrival rate, latency from when each request was due. "current" is the API with its overload settings, "MAX_IN_FLIGHT=0" the same code with none.`);
+  out.push('');
+  out.push(`### Latest run: ${day(latest)}`);
+  out.push('');
+  out.push(`Machine: ${machineLine(latest.machine)}. ${cell(latest.seconds)} s a row, ${cell(latest.users)} users, ${latest.split ? 'the API on one core and the generator on the other' : 'everything on every core'}; capacity (best unshed closed loop) ${cell(latest.capacity)} req/s.`);
+  out.push('');
+  out.push(table(['load', 'settings', '202/s', '÷ 64 clients', '÷ capacity', '503', 'other', '202 p50 ms', '202 p99 ms', '503 p50 ms', 'limit (median)', 'held refusals (max)', 'generator cores'], rowsOf(latest).map((row) => {
+    const base = at64(latest, row.settings);
+    const other = Object.entries((row.other as Obj | undefined) ?? {}).map(([k, n]) => `${k}: ${cell(n)}`).join(', ');
+    return [
+      row.closed ? `closed, ${cell(row.clients)} clients` : `open, ${cell(row.rate)}/s`,
+      row.settings,
+      row.acceptedPerSecond,
+      row.closed && base ? Math.round(((row.acceptedPerSecond as number) / base) * 100) / 100 : undefined,
+      typeof latest.capacity === 'number' && latest.capacity > 0 ? Math.round(((row.acceptedPerSecond as number) / latest.capacity) * 100) / 100 : undefined,
+      row.refused503,
+      other || 0,
+      row.p50,
+      row.p99,
+      row.refusedP50,
+      control(row, 'in_flight_limit')?.median,
+      control(row, 'refusals_holding')?.max,
+      row.generatorCores,
+    ];
+  })));
+  out.push('');
+  const misses = Array.isArray(latest.misses) ? (latest.misses as unknown[]) : [];
+  out.push(misses.length ? `Targets missed in the latest run:\n\n${misses.map((m) => `- ${cell(m)}`).join('\n')}` : 'Every target met in the latest run.');
+  out.push('');
+  out.push('### Every run');
+  out.push('');
+  out.push(table(['when (UTC)', 'commit', 'machine', 'capacity', 'current: 202/s at 64 / 500 / 1000 / 2000 clients', 'current: 503 at 500 / 1000 / 2000', 'targets missed'], runs.map((r) => {
+    const current = rowsOf(r).filter((row) => row.settings === 'current' && row.closed === true);
+    const at = (n: number, key: string) => current.find((row) => row.clients === n)?.[key];
+    return [
+      day(r),
+      r.machine?.commit,
+      machineName(r.machine),
+      r.capacity,
+      [64, 500, 1000, 2000].map((n) => cell(at(n, 'acceptedPerSecond'))).join(' / '),
+      [500, 1000, 2000].map((n) => cell(at(n, 'refused503'))).join(' / '),
+      Array.isArray(r.misses) ? r.misses.length : undefined,
+    ];
+  })));
+  return out.join('\n');
+}
+
 function otherRuns(kind: string, runs: Record_[]): string {
   const latest = runs.at(-1)!;
   const out: string[] = [];
@@ -195,7 +251,10 @@ export function renderBenchmarks(results: unknown): string {
   const sections: string[] = [];
   const bench = kinds.get('run');
   if (bench) sections.push(benchRuns(bench));
-  for (const [kind, runs] of [...kinds].sort(([a], [b]) => a.localeCompare(b))) if (kind !== 'run') sections.push(otherRuns(kind, runs));
+  for (const [kind, runs] of [...kinds].sort(([a], [b]) => a.localeCompare(b))) {
+    if (kind === 'spike') sections.push(spikeRuns(runs));
+    else if (kind !== 'run') sections.push(otherRuns(kind, runs));
+  }
   return [
     '# Benchmarks',
     '',

@@ -56,6 +56,14 @@ const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
 const USERS_FILE = __ENV.SEED_USERS_FILE || '../.data/seed/users.json';
 const ADMIN_TOKEN = __ENV.ADMIN_TOKEN || 'dev-admin-token';
 const RECONCILE_TIMEOUT = Number(__ENV.RECONCILE_TIMEOUT || '120');
+/** How many times a virtual user presses again after being told to come back later. */
+const RETRIES = Number(__ENV.RETRIES || '3');
+
+/** Retry-After in seconds (whole seconds, as the API sends it); 1 when absent or unreadable. */
+function retryAfterSeconds(header: string | undefined): number {
+  const seconds = Number(header);
+  return header !== undefined && Number.isFinite(seconds) && seconds >= 0 ? seconds : 1;
+}
 const SCENARIO_FILE = SCENARIO.endsWith('.json') || SCENARIO.includes('/') ? SCENARIO : `./scenarios/${SCENARIO}.json`;
 const SCENARIO_NAME = SCENARIO.replace(/^.*\//, '').replace(/\.json$/, '');
 
@@ -125,17 +133,25 @@ export default function (data: SetupData): void {
     return;
   }
   const publicId = publicIds[slot.offset + i] as string;
-  const res = http.post(`${BASE_URL}/api/coupons/${data.couponId}/issue-fcfs/${publicId}`, null, { tags: { name: 'issue-fcfs' } });
-  let code = '';
-  if (typeof res.body === 'string') {
-    const m = /"(?:code|status)"\s*:\s*"([A-Z_]+)"/.exec(res.body);
-    if (m) code = ` ${m[1]}`;
+  // A person told to come back later (429, 503 with Retry-After) waits that long and presses again.
+  for (let attempt = 0; ; attempt++) {
+    const res = http.post(`${BASE_URL}/api/coupons/${data.couponId}/issue-fcfs/${publicId}`, null, { tags: { name: 'issue-fcfs' } });
+    let code = '';
+    if (typeof res.body === 'string') {
+      const m = /"(?:code|status)"\s*:\s*"([A-Z_]+)"/.exec(res.body);
+      if (m) code = ` ${m[1]}`;
+    }
+    outcomes.add(1, { outcome: `${res.status}${code}` });
+    http5xx.add(res.status >= 500 ? 1 : 0);
+    const refused = res.status === 429 || res.status === 503;
+    if (!refused || attempt >= RETRIES) {
+      check(res, {
+        'answered 202 ACCEPTED or 409': (r) => r.status === 202 || r.status === 409,
+      });
+      break;
+    }
+    sleep(retryAfterSeconds(res.headers['Retry-After']));
   }
-  outcomes.add(1, { outcome: `${res.status}${code}` });
-  http5xx.add(res.status >= 500 ? 1 : 0);
-  check(res, {
-    'answered 202 ACCEPTED or 409': (r) => r.status === 202 || r.status === 409,
-  });
   if (slot.think > 0) sleep(slot.think);
 }
 

@@ -21,7 +21,12 @@
 export interface AdmissionLimitOptions {
   /** The time in the process (ms) the limit keeps requests to: waiting for a shard worker and served. */
   targetMs: number;
-  /** Never fewer than this: something is always served, and λ keeps being measured. */
+  /**
+   * Never fewer than this while the event loop keeps up, whatever λ says: a burst of that size is
+   * served whole even by a process that is slow (just started, its code still cold).
+   */
+  floor?: number;
+  /** Never fewer than this at all: something is always served, and λ keeps being measured. */
   min: number;
   /** Never more than this, whatever λ says (memory, and a bound on a bad estimate). */
   max: number;
@@ -40,6 +45,7 @@ const BUSY_IDLE_SHARE = 0.1;
 
 export class AdmissionLimit {
   readonly #targetMs: number;
+  readonly #floor: number;
   readonly #min: number;
   readonly #max: number;
   readonly #windowMs: number;
@@ -57,9 +63,10 @@ export class AdmissionLimit {
   #idleSince = Number.NaN;
   #lastLag = 0;
 
-  constructor({ targetMs, min, max, initial, windowMs = 100, memory = 10, lag = () => 0, lagTargetMs = Number.POSITIVE_INFINITY }: AdmissionLimitOptions) {
+  constructor({ targetMs, floor = 0, min, max, initial, windowMs = 100, memory = 10, lag = () => 0, lagTargetMs = Number.POSITIVE_INFINITY }: AdmissionLimitOptions) {
     if (!(min >= 1 && max >= min)) throw new RangeError(`need 1 <= min <= max, got min ${min}, max ${max}`);
     this.#targetMs = targetMs;
+    this.#floor = floor;
     this.#min = min;
     this.#max = max;
     this.#windowMs = windowMs;
@@ -113,7 +120,7 @@ export class AdmissionLimit {
     this.#lastLag = lag;
     if (this.#rates.length > 0) {
       const scale = late > this.#lagTargetMs ? this.#lagTargetMs / late : 1;
-      const little = Math.max(...this.#rates) * this.#targetMs * scale;
+      const little = Math.max(this.#floor, Math.max(...this.#rates) * this.#targetMs) * scale;
       this.#limit = Math.min(this.#max, Math.max(this.#min, Math.floor(little)));
     }
     this.#completed = 0;

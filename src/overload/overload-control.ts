@@ -9,7 +9,12 @@ import { RefusalPacer } from './refusal-pacer.ts';
  * slow machine; the first busy window replaces it with a measured one.
  */
 const INITIAL_LIMIT = 512;
-/** The limit's floor: a few requests always go through, so throughput keeps being measured. */
+/**
+ * The limit never goes below FLOOR_LIMIT while the event loop keeps up (a burst of that size is
+ * served whole, even by a process whose code is still cold), nor below MIN_LIMIT at all: a few
+ * requests always go through, so throughput keeps being measured.
+ */
+const FLOOR_LIMIT = 256;
 const MIN_LIMIT = 16;
 /** Refusals answered at once per request served, and never fewer than this many a second. */
 const REFUSAL_SHARE = 1;
@@ -51,6 +56,7 @@ export class OverloadControl {
     const lagTargetMs = loopDelayTargetMs > 0 ? loopDelayTargetMs : Number.POSITIVE_INFINITY;
     this.#limit = new AdmissionLimit({
       targetMs: inFlightTargetMs,
+      floor: Math.min(FLOOR_LIMIT, maxInFlight),
       min: Math.min(MIN_LIMIT, maxInFlight),
       max: maxInFlight,
       initial: Math.min(INITIAL_LIMIT, maxInFlight),

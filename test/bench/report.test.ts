@@ -26,14 +26,23 @@ describe('docs/benchmarks.md (npm run bench:report)', () => {
   });
 
   it('lists records of kinds it does not know, every figure with its latest value and range', () => {
-    const spike = (at: string, p99: number, shed: number) => ({ bench: 'spike', at, note: 'n', machine, phases: [{ name: 'burst', p99, ok: true }], shed, profile: [{ top: 'big' }] });
-    const page = renderBenchmarks({ runs: [spike('2030-01-01T00:00:00Z', 15, 40), spike('2030-01-02T00:00:00Z', 12, 1_200)] });
-    assert.match(page, /## `spike` records/);
+    const soak = (at: string, p99: number, shed: number) => ({ bench: 'soak', at, note: 'n', machine, phases: [{ name: 'burst', p99, ok: true }], shed, profile: [{ top: 'big' }] });
+    const page = renderBenchmarks({ runs: [soak('2030-01-01T00:00:00Z', 15, 40), soak('2030-01-02T00:00:00Z', 12, 1_200)] });
+    assert.match(page, /## `soak` records/);
     assert.match(page, /\| phases\[burst\]\.p99 \| 12 \| 12–15 \|/);
     assert.match(page, /\| shed \| 1,200 \| 40–1,200 \|/);
     assert.match(page, /\| phases\[burst\]\.ok \| yes \| – \|/);
     assert.doesNotMatch(page, /profile|big/);
     assert.doesNotMatch(page, /npm run bench` \(bench\/run\.ts\)/);
+  });
+
+  it('gives the spike its table: each load beside the unshed API, with its ratio to 64 clients', () => {
+    const row = (settings: string, clients: number, acceptedPerSecond: number, refused503: number) => ({ settings, load: `closed ${clients}`, closed: true, clients, rate: 0, acceptedPerSecond, refused503, other: {}, p50: 10, p99: 150, refusedP50: '-', generatorCores: 0.2, control: { in_flight_limit: { median: 700, max: 900 } } });
+    const page = renderBenchmarks({ runs: [{ bench: 'spike', at: '2030-01-03T00:00:00Z', machine, seconds: 8, users: 20_000, split: true, capacity: 9_000, misses: ['closed 2000: 202 p99 250 ms'], rows: [row('current', 64, 3_000, 0), row('current', 2_000, 2_850, 120), row('MAX_IN_FLIGHT=0', 64, 3_100, 0)] }] });
+    assert.match(page, /## `npm run bench:spike`/);
+    assert.match(page, /\| closed, 2,000 clients \| current \| 2,850 \| 0\.95 \| 0\.32 \| 120 \|/);
+    assert.match(page, /- closed 2000: 202 p99 250 ms/);
+    assert.match(page, /\| 3,000 \/ – \/ – \/ 2,850 \| – \/ – \/ 120 \| 1 \|/);
   });
 
   it('says so when nothing is recorded', () => {

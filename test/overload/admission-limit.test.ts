@@ -90,6 +90,20 @@ describe('AdmissionLimit', () => {
     assert.equal(limit.limit, 200, 'on time again: back to what the best recent window showed');
   });
 
+  it('keeps its floor while the event loop keeps up, however slow the process, and goes below it only when the loop is late', () => {
+    let lag = 0;
+    const limit = new AdmissionLimit({ targetMs: 100, floor: 256, min: 16, max: 100_000, initial: 300, lag: () => lag, lagTargetMs: 5 });
+    fill(limit, 300, 0);
+    // 100 a second: Little alone would allow 10.
+    let now = busy(limit, 0, 2, 10);
+    limit.tryEnter(now);
+    assert.equal(limit.limit, 256);
+    lag = 20;
+    now = busy(limit, now, 2, 10);
+    limit.tryEnter(now);
+    assert.equal(limit.limit, 64, 'a quarter of the floor at four times the loop target');
+  });
+
   it('never exceeds its ceiling', () => {
     const limit = new AdmissionLimit({ targetMs: 1_000, min: 4, max: 300, initial: 50 });
     fill(limit, 50, 0);

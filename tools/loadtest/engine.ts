@@ -42,6 +42,19 @@ export interface EngineResult {
 const CODE = /"(?:code|status)"\s*:\s*"([A-Z_]+)"/;
 
 /** "202 ACCEPTED", "409 SOLD_OUT", "500", or "0 ECONNRESET" for no answer. */
+/** How many times a virtual user presses again after being told to come back later. */
+export const RETRIES = 3;
+
+/** Retry-After in ms: whole seconds (or an HTTP date); 1 s when absent or unreadable. */
+export function retryAfterOf(header: string | string[] | undefined): number {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined) return 1_000;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1_000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? 1_000 : Math.max(0, at - Date.now());
+}
+
 export function outcomeOf(status: number, body: string): string {
   const m = CODE.exec(body);
   return m ? `${status} ${m[1]}` : String(status);
@@ -102,24 +115,42 @@ export async function runScenarios(opts: EngineOptions): Promise<EngineResult> {
     return sc.userOffset + st.next++;
   };
 
-  const fire = async (i: number, user: number, signal: AbortSignal): Promise<void> => {
+  /** One request; for a refusal (429, 503) how long it was told to wait before coming back (ms). */
+  const fire = async (i: number, user: number, signal: AbortSignal): Promise<number | undefined> => {
     const started = now();
     let status = 0;
     let outcome: string;
+    let retryAfterMs: number | undefined;
     try {
       const res = await pool.request({ method, path: opts.path(user), headers, signal });
       status = res.statusCode;
       outcome = outcomeOf(status, await res.body.text());
+      if (status === 429 || status === 503) retryAfterMs = retryAfterOf(res.headers['retry-after']);
     } catch (err) {
       if (signal.aborted) {
         interrupted++;
-        return;
+        return undefined;
       }
       const e = err as { code?: string; name?: string };
       outcome = `0 ${e.code ?? e.name ?? 'ERROR'}`;
       status = 0;
     }
     recorder.add(i, started, now() - started, status, outcome);
+    return retryAfterMs;
+  };
+
+  /**
+   * A virtual user pressing "issue" for `user`: told to come back later (429, 503 with Retry-After),
+   * it waits that long and presses again, up to RETRIES times, as a person would (k6/fcfs.ts does
+   * the same).
+   */
+  const press = async (i: number, user: number, signal: AbortSignal): Promise<void> => {
+    let retryAfterMs = await fire(i, user, signal);
+    for (let r = 0; r < RETRIES && retryAfterMs !== undefined && !signal.aborted; r++) {
+      await sleep(retryAfterMs, undefined, { signal }).catch(() => undefined);
+      if (signal.aborted) return;
+      retryAfterMs = await fire(i, user, signal);
+    }
   };
 
   const runVus = async (i: number, sc: ResolvedScenario, stop: AbortController) => {
@@ -134,7 +165,7 @@ export async function runScenarios(opts: EngineOptions): Promise<EngineResult> {
         while (!stop.signal.aborted && id < st.target) {
           const user = nextUser(i);
           if (user < 0) break;
-          await fire(i, user, stop.signal);
+          await press(i, user, stop.signal);
           if (sc.thinkMs > 0 && !stop.signal.aborted) await sleep(sc.thinkMs, undefined, { signal: stop.signal }).catch(() => undefined);
         }
       } finally {
@@ -184,7 +215,8 @@ export async function runScenarios(opts: EngineOptions): Promise<EngineResult> {
       const user = nextUser(i);
       if (user < 0) break;
       st.active++;
-      const p = fire(i, user, stop.signal).finally(() => {
+      // An arrival is one press: the open model's next arrival is someone else.
+      const p: Promise<void> = fire(i, user, stop.signal).then(() => undefined).finally(() => {
         st.active--;
         inflight.delete(p);
       });
@@ -206,7 +238,7 @@ export async function runScenarios(opts: EngineOptions): Promise<EngineResult> {
           started++;
           const user = nextUser(i);
           if (user < 0) break;
-          await fire(i, user, stop.signal);
+          await press(i, user, stop.signal);
           if (sc.thinkMs > 0) await sleep(sc.thinkMs, undefined, { signal: stop.signal }).catch(() => undefined);
         }
       } finally {
