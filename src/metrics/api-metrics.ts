@@ -24,7 +24,6 @@ export interface ApiMetricsOptions {
     inFlight: number;
     limit: number;
     throughput: number;
-    refusalRate: number;
     refusalsHolding: number;
     refusalsHeld: number;
   };
@@ -126,16 +125,8 @@ export class ApiMetrics {
       },
     });
     new Gauge({
-      name: 'issue_refusal_pace',
-      help: 'Refusals per second answered at once while refusals crowd out the work (0: unpaced, every refusal answered at once).',
-      registers,
-      collect() {
-        this.set(opts.overload().refusalRate);
-      },
-    });
-    new Gauge({
       name: 'issue_refusals_holding',
-      help: 'Refusals waiting for their turn to be answered now.',
+      help: 'Refusals held now: their connections came back at once after a refusal, and are answered when its Retry-After has passed.',
       registers,
       collect() {
         this.set(opts.overload().refusalsHolding);
@@ -143,7 +134,7 @@ export class ApiMetrics {
     });
     new Counter({
       name: 'issue_refusals_held_total',
-      help: 'Refusals that waited for their turn (at most their Retry-After) instead of being answered at once.',
+      help: 'Refusals held until their Retry-After because their connection came back at once after a refusal.',
       registers,
       collect() {
         this.reset();

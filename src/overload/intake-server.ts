@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { OverloadControl } from './overload-control.ts';
 import { writeShed } from './refusal.ts';
 
@@ -12,6 +13,9 @@ const ISSUE_PATH = /^\/api\/coupons\/[1-9]\d{0,9}\/issue-fcfs\/[\da-f]{8}-[\da-f
 /** Set on a request the intake took in: when it arrived (performance.now() ms). */
 export const ENTERED_AT = Symbol('enteredAt');
 type Entered = IncomingMessage & { [ENTERED_AT]?: number };
+/** Set on a connection when a refusal was last written on it (performance.now() ms). */
+const REFUSED_AT = Symbol('refusedAt');
+type Refused = Socket & { [REFUSED_AT]?: number };
 
 /** When the intake took the request in, if it came through the intake (not `app.inject`). */
 export function enteredAt(req: IncomingMessage): number | undefined {
@@ -33,7 +37,11 @@ export function intakeServer(control: OverloadControl, countShed: () => void) {
         const now = performance.now();
         if (!control.enter(now)) {
           countShed();
-          control.refuse(() => writeShed(res), now);
+          const socket = req.socket as Refused;
+          control.refuse(() => {
+            writeShed(res);
+            socket[REFUSED_AT] = performance.now();
+          }, now, socket[REFUSED_AT]);
           return;
         }
         (req as Entered)[ENTERED_AT] = now;

@@ -2,6 +2,7 @@ import type { Config } from '../config.ts';
 import { AdmissionLimit } from './admission-limit.ts';
 import { watchLoopWait } from './loop-wait.ts';
 import { RefusalPacer } from './refusal-pacer.ts';
+import { overloaded } from './refusal.ts';
 
 /**
  * Before the limit has measured anything, the process takes in this many at once: enough for an
@@ -16,11 +17,8 @@ const INITIAL_LIMIT = 512;
  */
 const FLOOR_LIMIT = 256;
 const MIN_LIMIT = 16;
-/** Refusals answered at once per request served, and never fewer than this many a second. */
-const REFUSAL_SHARE = 1;
-const MIN_REFUSAL_RATE = 200;
-/** The longest a refusal is held: the Retry-After it carries. */
-const MAX_HOLD_MS = 1_000;
+/** A connection refused again this soon after its previous refusal is coming back at once (ms). */
+const RETRY_AT_ONCE_MS = 100;
 const WINDOW_MS = 100;
 
 /** What the overload control shows /metrics, read at scrape time. */
@@ -28,7 +26,6 @@ export interface OverloadState {
   inFlight: number;
   limit: number;
   throughput: number;
-  refusalRate: number;
   refusalsHolding: number;
   refusalsHeld: number;
 }
@@ -36,8 +33,8 @@ export interface OverloadState {
 /**
  * Everything that decides whether an issue request is taken in now, in one place: the admission
  * limit (Little's law on measured throughput and a latency target, scaled down while arrivals wait
- * for the main thread's event loop: src/overload/admission-limit.ts) and the pace at which refusals
- * are answered (no faster than requests are served: src/overload/refusal-pacer.ts). MAX_IN_FLIGHT=0 turns it off (nothing is
+ * for the main thread's event loop: src/overload/admission-limit.ts) and when refusals are answered
+ * (a client coming back at once is held until its Retry-After: src/overload/refusal-pacer.ts). MAX_IN_FLIGHT=0 turns it off (nothing is
  * refused; the bench compares against that); IN_FLIGHT_TARGET_MS=0 makes MAX_IN_FLIGHT a fixed cap.
  */
 export class OverloadControl {
@@ -64,7 +61,7 @@ export class OverloadControl {
       lag,
       lagTargetMs,
     });
-    this.#pacer = new RefusalPacer({ share: REFUSAL_SHARE, minRate: MIN_REFUSAL_RATE, maxHoldMs: MAX_HOLD_MS, windowMs: WINDOW_MS });
+    this.#pacer = new RefusalPacer({ retryAtOnceMs: RETRY_AT_ONCE_MS, retryAfterMs: overloaded().retryAfterSeconds * 1000 });
   }
 
   /** Takes a place for an issue request arriving now, or says it must be refused. */
@@ -80,12 +77,15 @@ export class OverloadControl {
   leave(now: number): void {
     if (this.#limit === undefined) this.#untracked--;
     else this.#limit.leave(now);
-    this.#pacer?.served(now);
   }
 
-  /** Answers a refusal, at once or in its turn (`answer` must cope with a client gone meanwhile). */
-  refuse(answer: () => void, now: number): void {
-    if (this.#pacer) this.#pacer.refuse(answer, now);
+  /**
+   * Answers a refusal at once, or, to a connection coming back at once after its previous refusal
+   * (at `lastRefusedAt`), when its Retry-After has passed (`answer` must cope with a client gone
+   * meanwhile).
+   */
+  refuse(answer: () => void, now: number, lastRefusedAt: number | undefined): void {
+    if (this.#pacer) this.#pacer.refuse(answer, now, lastRefusedAt);
     else answer();
   }
 
@@ -98,7 +98,6 @@ export class OverloadControl {
       inFlight: this.inFlight,
       limit: this.#limit?.limit ?? 0,
       throughput: this.#limit?.throughput ?? 0,
-      refusalRate: this.#pacer?.rate ?? 0,
       refusalsHolding: this.#pacer?.holding ?? 0,
       refusalsHeld: this.#pacer?.heldTotal ?? 0,
     };

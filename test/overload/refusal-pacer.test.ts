@@ -3,11 +3,11 @@ import { describe, it } from 'node:test';
 import { RefusalPacer } from '../../src/overload/refusal-pacer.ts';
 
 /** A pacer on a clock of the test's own: its timer runs when the clock passes it. */
-function pacer(share = 1) {
+function pacer() {
   let timer: { at: number } | undefined;
   let now = 0;
-  const p = new RefusalPacer({ share, minRate: 100, maxHoldMs: 1_000, schedule: (_fn, ms) => (timer = { at: now + ms }) });
-  const answered: number[] = [];
+  const p = new RefusalPacer({ retryAtOnceMs: 100, retryAfterMs: 1_000, tickMs: 10, schedule: (_fn, ms) => (timer = { at: now + ms }) });
+  const answered: { id: number; at: number }[] = [];
   const advance = (to: number) => {
     while (timer && timer.at <= to) {
       now = timer.at;
@@ -16,58 +16,51 @@ function pacer(share = 1) {
     }
     now = to;
   };
-  const refuse = (id: number, at: number) => {
+  const refuse = (id: number, at: number, lastRefusedAt: number | undefined) => {
     advance(at);
-    p.refuse(() => answered.push(id), at);
+    p.refuse(() => answered.push({ id, at: now }), at, lastRefusedAt);
   };
-  /** `n` requests served evenly over [from, from + 100). */
-  const serve = (n: number, from: number) => {
-    for (let i = 0; i < n; i++) {
-      advance(from + (i * 100) / n);
-      p.served(from + (i * 100) / n);
-    }
-  };
-  return { p, answered, refuse, serve, advance };
+  return { p, answered, refuse, advance };
 }
 
 describe('RefusalPacer', () => {
-  it('answers refusals at once while there are no more of them than requests served', () => {
-    const { p, answered, refuse, serve } = pacer();
-    serve(1_000, 0); // 10,000 served a second
-    for (let w = 1; w < 10; w++) {
-      for (let i = 0; i < 1_000; i++) {
-        const t = w * 100 + i / 10;
-        p.served(t);
-        if (i % 10 !== 0) refuse(w * 1_000 + i, t);
-      }
-    }
-    assert.equal(answered.length, 9 * 900);
-    assert.ok(p.heldTotal <= 1, `${p.heldTotal} held`);
+  it('answers at once a connection refused for the first time, or one that waited before coming back', () => {
+    const { p, answered, refuse } = pacer();
+    refuse(1, 0, undefined);
+    refuse(2, 5_000, 3_900); // came back 1.1 s after its refusal: it honoured Retry-After
+    refuse(3, 6_000, 5_850); // 150 ms later: slower than "at once"
+    assert.deepEqual(answered, [{ id: 1, at: 0 }, { id: 2, at: 5_000 }, { id: 3, at: 6_000 }]);
+    assert.equal(p.heldTotal, 0);
   });
 
-  it('holds refusals beyond the pace of serving, answers them in arrival order, none later than its Retry-After', () => {
-    const { p, answered, refuse, serve, advance } = pacer();
-    serve(500, 0); // 5,000 served a second
-    let id = 0;
-    // 20,000 refusals a second: a window's worth at once (500), then 5,000/s; the rest wait their turn.
-    for (let i = 0; i < 2_000; i++) {
-      if (i % 4 === 0) p.served(100 + i / 20);
-      refuse(id++, 100 + i / 20);
-    }
-    const inWindow = answered.length;
-    assert.ok(inWindow >= 900 && inWindow <= 1_100, `${inWindow} answered in 100 ms: 500 at once and 5,000/s`);
-    assert.ok(p.holding > 1_000, 'the rest are held');
-    advance(1_050);
-    assert.deepEqual(answered, [...answered].sort((a, b) => a - b), 'answered in arrival order');
-    // The last arrived at 200 ms; the timer runs in steps of at least 1 ms.
-    advance(1_202);
-    assert.equal(p.holding, 0, 'nothing waits past its Retry-After');
-    assert.equal(new Set(answered).size, id, 'every refusal answered exactly once');
+  it('holds a connection that comes back at once until the Retry-After of its previous refusal has passed', () => {
+    const { p, answered, refuse, advance } = pacer();
+    refuse(1, 1_000, 999); // sent again 1 ms after being told to wait a second
+    refuse(2, 1_050, 1_020);
+    assert.equal(answered.length, 0);
+    assert.equal(p.holding, 2);
+    advance(2_005);
+    assert.deepEqual(answered.map((a) => a.id), [1], 'the first is due at 1,999');
+    advance(2_030);
+    assert.deepEqual(answered.map((a) => a.id), [1, 2]);
+    for (const a of answered) assert.ok(a.at - (a.id === 1 ? 999 : 1_020) >= 1_000, 'never before its Retry-After');
+    for (const a of answered) assert.ok(a.at - (a.id === 1 ? 999 : 1_020) <= 1_010, 'and within a tick of it');
+    assert.equal(p.holding, 0);
+    assert.equal(p.heldTotal, 2);
   });
 
-  it('never paces below its floor, even when nothing is served', () => {
-    const { p, refuse } = pacer();
-    for (let w = 0; w < 30; w++) refuse(w, w * 100);
-    assert.equal(p.rate, 100);
+  it('makes a client that retries at once cost one refusal per Retry-After, not one per round trip', () => {
+    const { answered, refuse, advance } = pacer();
+    // A closed-loop client: it sends again 1 ms after every answer, for 10 s.
+    let last: number | undefined;
+    let t = 0;
+    while (t < 10_000) {
+      const before = answered.length;
+      refuse(answered.length, t, last);
+      while (answered.length === before) advance(t += 1);
+      last = answered.at(-1)!.at;
+      t = last + 1;
+    }
+    assert.ok(answered.length <= 11, `${answered.length} refusals in 10 s`);
   });
 });
