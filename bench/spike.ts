@@ -159,7 +159,7 @@ async function run(settings: Row['settings'], load: Load, label: string): Promis
   const latencies = (xs: Answer[]) => (load.rate > 0 ? fromDue(xs) : sortedCopy(xs.map((a) => a.latencyMs)));
   const ok = latencies(accepted);
   // Per second of the run as it happened: an open loop's last answers can come long after its schedule ends.
-  const spanSeconds = Math.max(load.seconds, ...answers.map((a) => (a.dueMs + a.lateMs + a.latencyMs) / 1000));
+  const spanSeconds = answers.reduce((most, a) => Math.max(most, (a.dueMs + a.lateMs + a.latencyMs) / 1000), load.seconds);
   const row: Row = {
     settings,
     load: label,

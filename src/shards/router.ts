@@ -31,6 +31,8 @@ export interface ShardRouterOptions {
   onShed?: (count: number) => void;
   /** How long (ms) each request of a batch waited for its worker, as the batch leaves. */
   onDispatch?: (waitsMs: number[]) => void;
+  /** The worker's file (a URL); workers/shard.ts unless a test brings its own. */
+  worker?: string;
 }
 
 const SHED: AdmissionOutcome = { result: 'UNAVAILABLE', retryAfterSeconds: overloaded().retryAfterSeconds };
@@ -61,14 +63,14 @@ export class ShardRouter {
   readonly #onShed: (count: number) => void;
   readonly #onDispatch: (waitsMs: number[]) => void;
 
-  constructor({ config, shards, maxBatch = 256, concurrentBatches = 16, maxQueueWaitMs = 0, onShed = () => undefined, onDispatch = () => undefined }: ShardRouterOptions) {
+  constructor({ config, shards, maxBatch = 256, concurrentBatches = 16, maxQueueWaitMs = 0, onShed = () => undefined, onDispatch = () => undefined, worker = WORKER }: ShardRouterOptions) {
     this.#maxBatch = maxBatch;
     this.#concurrentBatches = concurrentBatches;
     this.#maxQueueWaitMs = maxQueueWaitMs;
     this.#onShed = onShed;
     this.#onDispatch = onDispatch;
     this.#pools = Array.from({ length: shards }, (_, shard) => new Piscina({
-      filename: WORKER,
+      filename: worker,
       minThreads: 1,
       maxThreads: 1,
       concurrentTasksPerWorker: concurrentBatches,
