@@ -28,7 +28,11 @@ const upward = FLOORS.slice(0, -1).map((floor, i) => ({
   comment: `${floor} imports only from the floors below it (${FLOORS.slice(0, i).join(', ') || 'none'}), never from ${FLOORS.slice(i + 1).join(', ')}`,
   severity: 'error',
   from: { path: PATHS[floor] },
-  to: { path: FLOORS.slice(i + 1).map((f) => PATHS[f]).join('|') },
+  to: {
+    path: FLOORS.slice(i + 1)
+      .map((f) => PATHS[f])
+      .join('|'),
+  },
 }));
 
 module.exports = {

@@ -120,7 +120,9 @@ function timeline(answers: Answer[], seconds: number): string[] {
     const inSecond = answers.filter((a) => a.dueMs >= s * 1000 && a.dueMs < (s + 1) * 1000);
     const accepted = fromDue(inSecond.filter((a) => a.status === 202));
     const shed = fromDue(inSecond.filter((a) => a.status === 503));
-    lines.push(`    ${String(s).padStart(2)}–${s + 1} s: 202 ${String(accepted.length).padStart(5)} (p99 ${pct(accepted, 99)} ms), 503 ${String(shed.length).padStart(6)} (p50 ${pct(shed, 50)}, p99 ${pct(shed, 99)} ms)`);
+    lines.push(
+      `    ${String(s).padStart(2)}–${s + 1} s: 202 ${String(accepted.length).padStart(5)} (p99 ${pct(accepted, 99)} ms), 503 ${String(shed.length).padStart(6)} (p50 ${pct(shed, 50)}, p99 ${pct(shed, 99)} ms)`,
+    );
   }
   return lines;
 }
@@ -134,10 +136,14 @@ async function durations(baseUrl: string): Promise<Map<string, Map<number, numbe
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
   const out = new Map<string, Map<number, number>>();
   for (const line of text.split('\n')) {
-    const key = line.startsWith('http_request_duration_seconds_bucket{') && line.includes('issue-fcfs') && line.includes('method="POST"') ? /status_code="(\d+)"/.exec(line)?.[1]
-      : line.startsWith('kafka_produce_duration_seconds_bucket{') ? 'kafka'
-      : line.startsWith('redis_script_duration_seconds_bucket{') ? 'redis'
-      : undefined;
+    const key =
+      line.startsWith('http_request_duration_seconds_bucket{') && line.includes('issue-fcfs') && line.includes('method="POST"')
+        ? /status_code="(\d+)"/.exec(line)?.[1]
+        : line.startsWith('kafka_produce_duration_seconds_bucket{')
+          ? 'kafka'
+          : line.startsWith('redis_script_duration_seconds_bucket{')
+            ? 'redis'
+            : undefined;
     const le = /le="([^"]+)"/.exec(line)?.[1];
     if (!key || !le) continue;
     const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
@@ -182,7 +188,8 @@ function serviceCpuMs(): Map<string, number> {
   const out = new Map<string, number>();
   const find = (name: string, pattern: string) => {
     try {
-      for (const pid of execFileSync('pgrep', ['-f', pattern]).toString().trim().split('\n')) out.set(name, (out.get(name) ?? 0) + (processCpuMs(Number(pid)) ?? 0));
+      for (const pid of execFileSync('pgrep', ['-f', pattern]).toString().trim().split('\n'))
+        out.set(name, (out.get(name) ?? 0) + (processCpuMs(Number(pid)) ?? 0));
     } catch {
       // Not running.
     }
@@ -198,7 +205,9 @@ function serviceCpuMs(): Map<string, number> {
 function tcpCounters(): Map<string, number> {
   const out = new Map<string, number>();
   try {
-    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+    const lines = readFileSync('/proc/net/netstat', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('TcpExt:'));
     const names = lines[0]!.split(' ').slice(1);
     const values = lines[1]!.split(' ').slice(1).map(Number);
     for (const name of ['ListenOverflows', 'TCPSynRetrans', 'PAWSTimewait', 'TCPTimeouts']) out.set(name, values[names.indexOf(name)] ?? 0);
@@ -218,7 +227,14 @@ for (const port of [API_PORT, FLOOD_API_PORT]) if (!(await freePort(port))) thro
 // A database and a Redis database of its own, emptied before and after: the test ones would keep
 // its 600,000 users (which every API the tests start preloads), and ids would collide run to run.
 const database = await scratchDatabase(testEnv().DATABASE_URL!, 'coupons_flood');
-const env = testEnv({ PORT: String(API_PORT), START_CONSUMER: 'false', CONSUMER_METRICS_PORT: '0', LOG_LEVEL: 'info', DATABASE_URL: database.url, REDIS_URL: 'redis://127.0.0.1:6379/2' });
+const env = testEnv({
+  PORT: String(API_PORT),
+  START_CONSUMER: 'false',
+  CONSUMER_METRICS_PORT: '0',
+  LOG_LEVEL: 'info',
+  DATABASE_URL: database.url,
+  REDIS_URL: 'redis://127.0.0.1:6379/2',
+});
 const scratch = await openTestRedis(testConfig(env), 'flood');
 await scratch.flushdb();
 // The production shedding settings, not the tests'.
@@ -236,10 +252,17 @@ const pathOf = (i: number) => `/api/coupons/${users.couponId}/issue-fcfs/${users
 
 log(SPLIT ? `API on core ${API_CPU}, generator on core ${GEN_CPU}` : 'API, generator and the services share every core');
 const profileDir = mkdtempSync(join(tmpdir(), 'fcfs-flood-profile-'));
-const profileArgs = [...(process.env.FLOOD_API_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+const profileArgs = [
+  ...(process.env.FLOOD_API_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+  ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+];
 async function startApi(overrides: Record<string, string>, port = API_PORT): Promise<Proc> {
   base = `http://127.0.0.1:${port}`;
-  const proc = spawnNode(['--disable-warning=TimeoutNegativeWarning', ...profileArgs, 'src/cli/start.ts'], { ...env, PORT: String(port), ...overrides }, API_CPU);
+  const proc = spawnNode(
+    ['--disable-warning=TimeoutNegativeWarning', ...profileArgs, 'src/cli/start.ts'],
+    { ...env, PORT: String(port), ...overrides },
+    API_CPU,
+  );
   await apiReady(proc, base);
   return proc;
 }
@@ -269,7 +292,9 @@ try {
   // What it serves, not what it answers: a 503 in this phase is not capacity.
   const capacity = Math.round(cap.filter((a) => a.status === 202).length / CAPACITY_SECONDS);
   const capLat = sortedCopy(cap.filter((a) => a.status === 202).map((a) => a.latencyMs));
-  log(`capacity (admitted path, ${CONNS} connections): ${capacity} req/s, p99 of 202s ${capLat.length ? round(percentile(capLat, 99)) : '-'} ms, ${JSON.stringify(tally(cap))}; API ${cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) * 1000) / cap.length) : '?'} µs CPU/request`);
+  log(
+    `capacity (admitted path, ${CONNS} connections): ${capacity} req/s, p99 of 202s ${capLat.length ? round(percentile(capLat, 99)) : '-'} ms, ${JSON.stringify(tally(cap))}; API ${cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) * 1000) / cap.length) : '?'} µs CPU/request`,
+  );
 
   await api.stop();
   const rate = Math.round(capacity * FACTOR);
@@ -281,13 +306,28 @@ try {
   try {
     await ready('the intake server', intakeServer, `http://127.0.0.1:${INTAKE_PORT}/`);
     // Warmed up first as the API is: a server's first second runs cold code.
-    await attack('intake-warmup', next, rate, { rate: Math.round(rate / 2), seconds: 2, conns: FLOOD_CONNS }, `http://127.0.0.1:${INTAKE_PORT}`);
+    await attack(
+      'intake-warmup',
+      next,
+      rate,
+      { rate: Math.round(rate / 2), seconds: 2, conns: FLOOD_CONNS },
+      `http://127.0.0.1:${INTAKE_PORT}`,
+    );
     const cpuBefore = processCpuMs(intakeServer.child.pid);
     // The same users as the flood will use: the paths, and so the bytes parsed, are the same.
-    const answers = await attack('intake', next, Math.ceil(rate * INTAKE_SECONDS * 1.02), { rate, seconds: INTAKE_SECONDS, conns: FLOOD_CONNS }, `http://127.0.0.1:${INTAKE_PORT}`);
+    const answers = await attack(
+      'intake',
+      next,
+      Math.ceil(rate * INTAKE_SECONDS * 1.02),
+      { rate, seconds: INTAKE_SECONDS, conns: FLOOD_CONNS },
+      `http://127.0.0.1:${INTAKE_PORT}`,
+    );
     const cpuAfter = processCpuMs(intakeServer.child.pid);
     intakeFloor = fromDue(answers);
-    const cpu = cpuBefore !== null && cpuAfter !== null ? `${Math.round(((cpuAfter - cpuBefore) * 1000) / answers.length)} µs CPU/request` : '? µs CPU/request';
+    const cpu =
+      cpuBefore !== null && cpuAfter !== null
+        ? `${Math.round(((cpuAfter - cpuBefore) * 1000) / answers.length)} µs CPU/request`
+        : '? µs CPU/request';
     intakeLine = `the floor: a Node server that only answers 503, on the API's core at ${rate}/s for ${INTAKE_SECONDS} s: p50 ${round(percentile(intakeFloor, 50))} ms, p99 ${round(percentile(intakeFloor, 99))} ms from due, ${cpu}`;
   } finally {
     await intakeServer.stop();
@@ -319,7 +359,9 @@ try {
   const server = await durations(base);
   const threads = threadCpuDelta(threadsBefore, threadCpuMs(api.child.pid));
   const servicesAfter = serviceCpuMs();
-  const services = [...servicesAfter].map(([name, ms]) => `${name} ${round((ms - (servicesBefore.get(name) ?? 0)) / 1000, 2)} s`).join(', ');
+  const services = [...servicesAfter]
+    .map(([name, ms]) => `${name} ${round((ms - (servicesBefore.get(name) ?? 0)) / 1000, 2)} s`)
+    .join(', ');
   const shedAfter = await shedByReason(base);
   const shedReasons = [...shedAfter].map(([reason, n]) => `${reason} ${n - (shedBefore.get(reason) ?? 0)}`).join(', ');
 
@@ -329,23 +371,30 @@ try {
   const promised = [warm, cap, rewarm, flood].reduce((n, answers) => n + answers.filter((a) => a.status === 202).length, 0);
   const persisted = rec.report?.persisted ?? -1;
 
-  console.log([
-    '',
-    `flood at ${FACTOR} × capacity: ${rate} arrivals/s for ${SECONDS} s against a measured capacity of ${capacity} req/s (admitted path; ${SPLIT ? `API on core ${API_CPU}, generator on core ${GEN_CPU}` : 'all cores shared'})`,
-    `  sent ${offered} (${Math.round(offered / SECONDS)}/s over ${FLOOD_CONNS} connections); sent late against the schedule: p50 ${pct(late, 50)} ms, p99 ${pct(late, 99)} ms (counted in the latencies below)`,
-    `  202 accepted ${accepted.length} (${Math.round(accepted.length / SECONDS)}/s): p50 ${pct(accepted, 50)} ms, p95 ${pct(accepted, 95)} ms, p99 ${pct(accepted, 99)} ms, max ${pct(accepted, 100)} ms (as sent: p99 ${pct(acceptedAsSent, 99)} ms)`,
-    `  503 shed     ${shed.length}: p50 ${pct(shedLat, 50)} ms, p99 ${pct(shedLat, 99)} ms, all with Retry-After (by reason: ${shedReasons || 'none'})`,
-    `  other        ${other.length}: ${JSON.stringify(tally(other))}`,
-    `  inside the API (Fastify's own timing, parse to reply, from /metrics): 202 p50 ${serverQuantile(serverBefore, server, '202', 0.5)} ms, p99 ${serverQuantile(serverBefore, server, '202', 0.99)} ms; 503 p99 ${serverQuantile(serverBefore, server, '503', 0.99)} ms; per batch in the shard workers: Kafka produce (acks=all) p50 ${serverQuantile(serverBefore, server, 'kafka', 0.5)} ms, p99 ${serverQuantile(serverBefore, server, 'kafka', 0.99)} ms, Redis admission p99 ${serverQuantile(serverBefore, server, 'redis', 0.99)} ms`,
-    `  API CPU during the flood by thread: ${threads.slice(0, 6).map(([name, ms]) => `${name} ${round(ms / 1000, 2)} s`).join(', ')} (${round(threads.reduce((n, [, ms]) => n + ms, 0) / 1000, 2)} s in ${SECONDS} s)`,
-    `  the services' CPU during the flood (on either core): ${services}`,
-    `  promised (202 in every phase) ${promised}, rows persisted ${persisted}; reconciliation ${rec.reason} after ${round(rec.waitedMs / 1000)} s`,
-    `  ${intakeLine}`,
-    `  the kernel during the flood: ${[...tcp].map(([name, n]) => `${name} ${n - (tcpBefore.get(name) ?? 0)}`).join(', ')}`,
-    `  load average at the end ${loadavg().map((x) => round(x, 2)).join(' ')}`,
-    '  second by second, latency from due:',
-    ...timeline(flood, SECONDS),
-  ].join('\n'));
+  console.log(
+    [
+      '',
+      `flood at ${FACTOR} × capacity: ${rate} arrivals/s for ${SECONDS} s against a measured capacity of ${capacity} req/s (admitted path; ${SPLIT ? `API on core ${API_CPU}, generator on core ${GEN_CPU}` : 'all cores shared'})`,
+      `  sent ${offered} (${Math.round(offered / SECONDS)}/s over ${FLOOD_CONNS} connections); sent late against the schedule: p50 ${pct(late, 50)} ms, p99 ${pct(late, 99)} ms (counted in the latencies below)`,
+      `  202 accepted ${accepted.length} (${Math.round(accepted.length / SECONDS)}/s): p50 ${pct(accepted, 50)} ms, p95 ${pct(accepted, 95)} ms, p99 ${pct(accepted, 99)} ms, max ${pct(accepted, 100)} ms (as sent: p99 ${pct(acceptedAsSent, 99)} ms)`,
+      `  503 shed     ${shed.length}: p50 ${pct(shedLat, 50)} ms, p99 ${pct(shedLat, 99)} ms, all with Retry-After (by reason: ${shedReasons || 'none'})`,
+      `  other        ${other.length}: ${JSON.stringify(tally(other))}`,
+      `  inside the API (Fastify's own timing, parse to reply, from /metrics): 202 p50 ${serverQuantile(serverBefore, server, '202', 0.5)} ms, p99 ${serverQuantile(serverBefore, server, '202', 0.99)} ms; 503 p99 ${serverQuantile(serverBefore, server, '503', 0.99)} ms; per batch in the shard workers: Kafka produce (acks=all) p50 ${serverQuantile(serverBefore, server, 'kafka', 0.5)} ms, p99 ${serverQuantile(serverBefore, server, 'kafka', 0.99)} ms, Redis admission p99 ${serverQuantile(serverBefore, server, 'redis', 0.99)} ms`,
+      `  API CPU during the flood by thread: ${threads
+        .slice(0, 6)
+        .map(([name, ms]) => `${name} ${round(ms / 1000, 2)} s`)
+        .join(', ')} (${round(threads.reduce((n, [, ms]) => n + ms, 0) / 1000, 2)} s in ${SECONDS} s)`,
+      `  the services' CPU during the flood (on either core): ${services}`,
+      `  promised (202 in every phase) ${promised}, rows persisted ${persisted}; reconciliation ${rec.reason} after ${round(rec.waitedMs / 1000)} s`,
+      `  ${intakeLine}`,
+      `  the kernel during the flood: ${[...tcp].map(([name, n]) => `${name} ${n - (tcpBefore.get(name) ?? 0)}`).join(', ')}`,
+      `  load average at the end ${loadavg()
+        .map((x) => round(x, 2))
+        .join(' ')}`,
+      '  second by second, latency from due:',
+      ...timeline(flood, SECONDS),
+    ].join('\n'),
+  );
 
   const misses: string[] = [];
   if (!(accepted.length > 0 && percentile(accepted, 99) < 200)) misses.push(`p99 of accepted ${pct(accepted, 99)} ms (target < 200)`);
@@ -353,8 +402,15 @@ try {
   if (other.length > 0) misses.push(`${other.length} answers neither 202 nor 503`);
   if (!rec.ok) misses.push(`reconciliation: ${rec.reason}`);
   if (persisted !== promised) misses.push(`${promised} promised, ${persisted} persisted`);
-  const floorNote = intakeFloor.length && percentile(intakeFloor, 99) >= 200 ? ` (at this rate on this core even the floor misses: p99 ${pct(intakeFloor, 99)} ms)` : '';
-  console.log(misses.length ? `targets MISSED: ${misses.join('; ')}${floorNote}` : 'targets MET: accepted p99 < 200 ms, the rest shed with 503, every 202 one row');
+  const floorNote =
+    intakeFloor.length && percentile(intakeFloor, 99) >= 200
+      ? ` (at this rate on this core even the floor misses: p99 ${pct(intakeFloor, 99)} ms)`
+      : '';
+  console.log(
+    misses.length
+      ? `targets MISSED: ${misses.join('; ')}${floorNote}`
+      : 'targets MET: accepted p99 < 200 ms, the rest shed with 503, every 202 one row',
+  );
   failed = misses.length > 0;
 } finally {
   const stopping = performance.now();
@@ -368,6 +424,9 @@ try {
   await database.drop();
 }
 if (values.profile) for (const p of profilesIn(profileDir, 25)) console.log(`\n${formatProfile(p)}`);
-const errors = api.output().split('\n').filter((l) => /"level":(50|60)/.test(l));
+const errors = api
+  .output()
+  .split('\n')
+  .filter((l) => /"level":(50|60)/.test(l));
 if (errors.length) log(`API logged ${errors.length} errors, first: ${errors[0]!.slice(0, 500)}`);
 process.exit(failed ? 1 : 0);

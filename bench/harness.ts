@@ -61,7 +61,10 @@ export function threadCpuMs(pid: number | undefined): Map<string, { name: string
 }
 
 /** Where a process's CPU went between two threadCpuMs readings: ms per thread name, busiest first. */
-export function threadCpuDelta(before: Map<string, { name: string; ms: number }>, after: Map<string, { name: string; ms: number }>): [string, number][] {
+export function threadCpuDelta(
+  before: Map<string, { name: string; ms: number }>,
+  after: Map<string, { name: string; ms: number }>,
+): [string, number][] {
   const byName = new Map<string, number>();
   for (const [tid, t] of after) {
     const d = t.ms - (before.get(tid)?.ms ?? 0);
@@ -107,10 +110,15 @@ export function spawnNode(args: string[], env: Record<string, string>, cpus?: st
 }
 
 export async function ready(what: string, proc: Proc, url: string): Promise<void> {
-  await eventually(what, async () => {
-    if (proc.child.exitCode !== null) throw new Error(`exited: ${proc.output().slice(-2000)}`);
-    return (await fetch(url)).status < 500;
-  }, 90_000, 200);
+  await eventually(
+    what,
+    async () => {
+      if (proc.child.exitCode !== null) throw new Error(`exited: ${proc.output().slice(-2000)}`);
+      return (await fetch(url)).status < 500;
+    },
+    90_000,
+    200,
+  );
 }
 
 /** Until the API at `base` says it is ready (200), as a load balancer would wait: up is not enough. */
@@ -124,11 +132,13 @@ export async function seed(env: Record<string, string>, users: number, stock: nu
   const m = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/migrate.ts'], env);
   const [migrated] = (await once(m.child, 'exit')) as [number | null];
   if (migrated !== 0) throw new Error(`migrate failed: ${m.output().slice(-2000)}`);
-  const p = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/seed.ts', '--users', String(users), '--stock', String(stock), '--out', file], env);
+  const p = spawnNode(
+    ['--disable-warning=TimeoutNegativeWarning', 'src/cli/seed.ts', '--users', String(users), '--stock', String(stock), '--out', file],
+    env,
+  );
   const [code] = (await once(p.child, 'exit')) as [number | null];
   if (code !== 0) throw new Error(`seed failed: ${p.output().slice(-2000)}`);
 }
-
 
 /** The machine's busy CPU share over `ms` (from /proc/stat), 0..1. */
 export async function busyShare(ms = 2_000): Promise<number> {

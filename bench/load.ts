@@ -60,7 +60,15 @@ export async function attack(name: string, base: string, paths: string[], load: 
   const targets = join(dir, 'paths.txt');
   const results = join(dir, 'results.csv');
   writeFileSync(targets, `${paths.join('\n')}\n`);
-  const args = [`-addr=${new URL(base).host}`, `-targets=${targets}`, `-rate=${load.rate}`, `-duration=${load.seconds}s`, `-conns=${load.conns}`, '-timeout=30s', `-out=${results}`];
+  const args = [
+    `-addr=${new URL(base).host}`,
+    `-targets=${targets}`,
+    `-rate=${load.rate}`,
+    `-duration=${load.seconds}s`,
+    `-conns=${load.conns}`,
+    '-timeout=30s',
+    `-out=${results}`,
+  ];
   const child = spawn('taskset', ['-c', cpus, loadgen(), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
@@ -70,11 +78,20 @@ export async function attack(name: string, base: string, paths: string[], load: 
   if (code !== 0) throw new Error(`loadgen ${name} exited ${code}: ${err}`);
   const generatorCores = (childrenCpuMs() - cpuBefore) / (performance.now() - started);
   // Columns: seq, due, sent, done (µs since the phase's start), status (0: no answer), code, error.
-  const answers = readFileSync(results, 'utf8').split('\n').filter(Boolean).map((line) => {
-    const f = line.split(',');
-    const [due, sent, done, status] = [Number(f[1]), Number(f[2]), Number(f[3]), Number(f[4])];
-    return { status, latencyMs: (done - sent) / 1000, lateMs: load.rate > 0 ? Math.max(0, sent - due) / 1000 : 0, dueMs: due / 1000, code: f[5] || f[6] || '' };
-  });
+  const answers = readFileSync(results, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const f = line.split(',');
+      const [due, sent, done, status] = [Number(f[1]), Number(f[2]), Number(f[3]), Number(f[4])];
+      return {
+        status,
+        latencyMs: (done - sent) / 1000,
+        lateMs: load.rate > 0 ? Math.max(0, sent - due) / 1000 : 0,
+        dueMs: due / 1000,
+        code: f[5] || f[6] || '',
+      };
+    });
   return { answers, generatorCores };
 }
 

@@ -34,7 +34,10 @@ export interface ProfileSummary {
 function shortUrl(url: string): string {
   if (!url) return '';
   const root = new URL('../', import.meta.url).href;
-  return url.replace(root, '').replace(/^file:\/\/.*\/node_modules\//, 'node_modules/').replace(/^node:/, 'node:');
+  return url
+    .replace(root, '')
+    .replace(/^file:\/\/.*\/node_modules\//, 'node_modules/')
+    .replace(/^node:/, 'node:');
 }
 
 export function summarizeProfile(file: string, top = 15): ProfileSummary {
@@ -63,9 +66,12 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
     byFn.set(key, cur);
   }
   const busy = total - idle;
-  const ranked = [...byFn.values()].filter((s) => s.fn !== '(idle)').sort((a, b) => b.selfMs - a.selfMs).slice(0, top);
+  const ranked = [...byFn.values()]
+    .filter((s) => s.fn !== '(idle)')
+    .sort((a, b) => b.selfMs - a.selfMs)
+    .slice(0, top);
   for (const s of ranked) {
-    s.pct = busy > 0 ? Math.round((s.selfMs * 1000 / busy) * 1000) / 10 : 0;
+    s.pct = busy > 0 ? Math.round(((s.selfMs * 1000) / busy) * 1000) / 10 : 0;
     s.selfMs = Math.round(s.selfMs);
   }
   return { file, totalMs: Math.round(total / 1000), busyMs: Math.round(busy / 1000), top: ranked };
@@ -74,7 +80,10 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
 /** Every .cpuprofile in `dir` (node --cpu-prof-dir), summarised, in file order; none if it is missing. */
 export function profilesIn(dir: string, top: number): ProfileSummary[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort().map((f) => summarizeProfile(join(dir, f), top));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort()
+    .map((f) => summarizeProfile(join(dir, f), top));
 }
 
 /** A profile's heading and its functions by self time, one per line. */

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:report`: writes docs/benchmarks.md from bench/results.json, the only place figures
- * are written down. Run it after a benchmark has appended its record; test/bench/report.test.ts
+ * are written down. Run it after a benchmark has appended its record; test/bench/report.unit.test.ts
  * fails while the committed page differs from what this would write.
  *
  * The records of `npm run bench` (bench/run.ts; no "bench" field) get tables of their cases: the
@@ -123,11 +123,18 @@ function benchRuns(runs: Record_[]): string {
   out.push('');
   out.push(`Machine: ${machineLine(latest.machine)}.`);
   out.push('');
-  out.push(table(['case', ...RUN_COLUMNS.map(([, h]) => h), 'answers'], rowsOf(latest).map((row) => [
-    row.case,
-    ...RUN_COLUMNS.map(([k]) => row[k]),
-    Object.entries((row.outcomes as Obj | undefined) ?? {}).map(([k, n]) => `${k}: ${cell(n)}`).join(', '),
-  ])));
+  out.push(
+    table(
+      ['case', ...RUN_COLUMNS.map(([, h]) => h), 'answers'],
+      rowsOf(latest).map((row) => [
+        row.case,
+        ...RUN_COLUMNS.map(([k]) => row[k]),
+        Object.entries((row.outcomes as Obj | undefined) ?? {})
+          .map(([k, n]) => `${k}: ${cell(n)}`)
+          .join(', '),
+      ]),
+    ),
+  );
   out.push('');
   out.push('### Range over the recorded runs, per machine');
   out.push('');
@@ -143,22 +150,38 @@ function benchRuns(runs: Record_[]): string {
   out.push('');
   out.push('### Every run');
   out.push('');
-  out.push(table(['when (UTC)', 'commit', 'machine', 'load avg at start', 'sold out ÷ (a)', 'admitted ÷ (a)', 'opening p95 / p99 ms', 'opening 5xx', 'opening met', 'note'], runs.map((r) => {
-    const t = (r.targets ?? {}) as { soldOutVsCeiling?: Obj; admittedVsCeiling?: Obj; eventOpening?: Obj | null };
-    const o = t.eventOpening ?? undefined;
-    return [
-      day(r),
-      r.machine?.commit,
-      machineName(r.machine),
-      r.machine?.loadavg?.join(' '),
-      t.soldOutVsCeiling?.ratio,
-      t.admittedVsCeiling?.ratio,
-      o ? `${cell(o.p95)} / ${cell(o.p99)}` : undefined,
-      o?.fivexx,
-      o?.ok,
-      r.note,
-    ];
-  })));
+  out.push(
+    table(
+      [
+        'when (UTC)',
+        'commit',
+        'machine',
+        'load avg at start',
+        'sold out ÷ (a)',
+        'admitted ÷ (a)',
+        'opening p95 / p99 ms',
+        'opening 5xx',
+        'opening met',
+        'note',
+      ],
+      runs.map((r) => {
+        const t = (r.targets ?? {}) as { soldOutVsCeiling?: Obj; admittedVsCeiling?: Obj; eventOpening?: Obj | null };
+        const o = t.eventOpening ?? undefined;
+        return [
+          day(r),
+          r.machine?.commit,
+          machineName(r.machine),
+          r.machine?.loadavg?.join(' '),
+          t.soldOutVsCeiling?.ratio,
+          t.admittedVsCeiling?.ratio,
+          o ? `${cell(o.p95)} / ${cell(o.p99)}` : undefined,
+          o?.fivexx,
+          o?.ok,
+          r.note,
+        ];
+      }),
+    ),
+  );
   return out.join('\n');
 }
 
@@ -166,55 +189,102 @@ function benchRuns(runs: Record_[]): string {
 function spikeRuns(runs: Record_[]): string {
   const latest = runs.at(-1)!;
   const rowsOf = (r: Record_) => (Array.isArray(r.rows) ? (r.rows as Obj[]) : []);
-  const at64 = (r: Record_, settings: unknown) => rowsOf(r).find((row) => row.settings === settings && row.closed === true && row.clients === 64)?.acceptedPerSecond as number | undefined;
-  const control = (row: Obj, key: string) => ((row.control as Record<string, { median: number; max: number }> | undefined)?.[key]);
+  const at64 = (r: Record_, settings: unknown) =>
+    rowsOf(r).find((row) => row.settings === settings && row.closed === true && row.clients === 64)?.acceptedPerSecond as
+      | number
+      | undefined;
+  const control = (row: Obj, key: string) => (row.control as Record<string, { median: number; max: number }> | undefined)?.[key];
   const out: string[] = [];
   out.push('## `npm run bench:spike` (bench/spike.ts)');
   out.push('');
-  out.push(`${runs.length} recorded ${runs.length === 1 ? 'run' : 'runs'}, ${day(runs[0]!)} to ${day(latest)} (UTC). Closed loops: clients that send again as soon as they are answered; open: a fixed arrival rate, latency from when each request was due. "current" is the API with its overload settings, "MAX_IN_FLIGHT=0" the same code with none.`);
+  out.push(
+    `${runs.length} recorded ${runs.length === 1 ? 'run' : 'runs'}, ${day(runs[0]!)} to ${day(latest)} (UTC). Closed loops: clients that send again as soon as they are answered; open: a fixed arrival rate, latency from when each request was due. "current" is the API with its overload settings, "MAX_IN_FLIGHT=0" the same code with none.`,
+  );
   out.push('');
   out.push(`### Latest run: ${day(latest)}`);
   out.push('');
-  out.push(`Machine: ${machineLine(latest.machine)}. ${cell(latest.seconds)} s a row, ${cell(latest.users)} users, ${latest.split ? 'the API on one core and the generator on the other' : 'everything on every core'}; capacity (best unshed closed loop) ${cell(latest.capacity)} req/s.`);
+  out.push(
+    `Machine: ${machineLine(latest.machine)}. ${cell(latest.seconds)} s a row, ${cell(latest.users)} users, ${latest.split ? 'the API on one core and the generator on the other' : 'everything on every core'}; capacity (best unshed closed loop) ${cell(latest.capacity)} req/s.`,
+  );
   out.push('');
-  out.push(table(['load', 'settings', '202/s', '÷ 64 clients', '÷ capacity', '503', 'other', '202 p50 ms', '202 p99 ms', '503 p50 ms', 'limit (median)', 'held refusals (max)', 'generator cores'], rowsOf(latest).map((row) => {
-    const base = at64(latest, row.settings);
-    const other = Object.entries((row.other as Obj | undefined) ?? {}).map(([k, n]) => `${k}: ${cell(n)}`).join(', ');
-    return [
-      row.closed ? `closed, ${cell(row.clients)} clients` : `open, ${cell(row.rate)}/s`,
-      row.settings,
-      row.acceptedPerSecond,
-      row.closed && base ? Math.round(((row.acceptedPerSecond as number) / base) * 100) / 100 : undefined,
-      typeof latest.capacity === 'number' && latest.capacity > 0 ? Math.round(((row.acceptedPerSecond as number) / latest.capacity) * 100) / 100 : undefined,
-      row.refused503,
-      other || 0,
-      row.p50,
-      row.p99,
-      row.refusedP50,
-      control(row, 'in_flight_limit')?.median,
-      control(row, 'refusals_holding')?.max,
-      row.generatorCores,
-    ];
-  })));
+  out.push(
+    table(
+      [
+        'load',
+        'settings',
+        '202/s',
+        '÷ 64 clients',
+        '÷ capacity',
+        '503',
+        'other',
+        '202 p50 ms',
+        '202 p99 ms',
+        '503 p50 ms',
+        'limit (median)',
+        'held refusals (max)',
+        'generator cores',
+      ],
+      rowsOf(latest).map((row) => {
+        const base = at64(latest, row.settings);
+        const other = Object.entries((row.other as Obj | undefined) ?? {})
+          .map(([k, n]) => `${k}: ${cell(n)}`)
+          .join(', ');
+        return [
+          row.closed ? `closed, ${cell(row.clients)} clients` : `open, ${cell(row.rate)}/s`,
+          row.settings,
+          row.acceptedPerSecond,
+          row.closed && base ? Math.round(((row.acceptedPerSecond as number) / base) * 100) / 100 : undefined,
+          typeof latest.capacity === 'number' && latest.capacity > 0
+            ? Math.round(((row.acceptedPerSecond as number) / latest.capacity) * 100) / 100
+            : undefined,
+          row.refused503,
+          other || 0,
+          row.p50,
+          row.p99,
+          row.refusedP50,
+          control(row, 'in_flight_limit')?.median,
+          control(row, 'refusals_holding')?.max,
+          row.generatorCores,
+        ];
+      }),
+    ),
+  );
   out.push('');
   const misses = Array.isArray(latest.misses) ? (latest.misses as unknown[]) : [];
-  out.push(misses.length ? `Targets missed in the latest run:\n\n${misses.map((m) => `- ${cell(m)}`).join('\n')}` : 'Every target met in the latest run.');
+  out.push(
+    misses.length
+      ? `Targets missed in the latest run:\n\n${misses.map((m) => `- ${cell(m)}`).join('\n')}`
+      : 'Every target met in the latest run.',
+  );
   out.push('');
   out.push('### Every run');
   out.push('');
-  out.push(table(['when (UTC)', 'commit', 'machine', 'capacity', 'current: 202/s at 64 / 500 / 1000 / 2000 clients', 'current: 503 at 500 / 1000 / 2000', 'targets missed'], runs.map((r) => {
-    const current = rowsOf(r).filter((row) => row.settings === 'current' && row.closed === true);
-    const at = (n: number, key: string) => current.find((row) => row.clients === n)?.[key];
-    return [
-      day(r),
-      r.machine?.commit,
-      machineName(r.machine),
-      r.capacity,
-      [64, 500, 1000, 2000].map((n) => cell(at(n, 'acceptedPerSecond'))).join(' / '),
-      [500, 1000, 2000].map((n) => cell(at(n, 'refused503'))).join(' / '),
-      Array.isArray(r.misses) ? r.misses.length : undefined,
-    ];
-  })));
+  out.push(
+    table(
+      [
+        'when (UTC)',
+        'commit',
+        'machine',
+        'capacity',
+        'current: 202/s at 64 / 500 / 1000 / 2000 clients',
+        'current: 503 at 500 / 1000 / 2000',
+        'targets missed',
+      ],
+      runs.map((r) => {
+        const current = rowsOf(r).filter((row) => row.settings === 'current' && row.closed === true);
+        const at = (n: number, key: string) => current.find((row) => row.clients === n)?.[key];
+        return [
+          day(r),
+          r.machine?.commit,
+          machineName(r.machine),
+          r.capacity,
+          [64, 500, 1000, 2000].map((n) => cell(at(n, 'acceptedPerSecond'))).join(' / '),
+          [500, 1000, 2000].map((n) => cell(at(n, 'refused503'))).join(' / '),
+          Array.isArray(r.misses) ? r.misses.length : undefined,
+        ];
+      }),
+    ),
+  );
   return out.join('\n');
 }
 
@@ -223,26 +293,36 @@ function otherRuns(kind: string, runs: Record_[]): string {
   const out: string[] = [];
   out.push(`## \`${kind}\` records`);
   out.push('');
-  out.push(`${runs.length} recorded ${runs.length === 1 ? 'run' : 'runs'}, ${day(runs[0]!)} to ${day(latest)} (UTC). Every figure of the records, as recorded.`);
+  out.push(
+    `${runs.length} recorded ${runs.length === 1 ? 'run' : 'runs'}, ${day(runs[0]!)} to ${day(latest)} (UTC). Every figure of the records, as recorded.`,
+  );
   out.push('');
-  out.push(table(['when (UTC)', 'commit', 'machine', 'note'], runs.map((r) => [day(r), r.machine?.commit, machineName(r.machine), r.note])));
+  out.push(
+    table(
+      ['when (UTC)', 'commit', 'machine', 'note'],
+      runs.map((r) => [day(r), r.machine?.commit, machineName(r.machine), r.note]),
+    ),
+  );
   out.push('');
   const latestFields = flatten(latest);
   const paths = [...new Set([...latestFields.map(([p]) => p), ...runs.flatMap((r) => flatten(r).map(([p]) => p))])];
   const byRun = runs.map((r) => new Map(flatten(r)));
   out.push(`Machine of the latest run: ${machineLine(latest.machine)}.`);
   out.push('');
-  out.push(table(['figure', `latest (${day(latest)})`, `range over ${runs.length} ${runs.length === 1 ? 'run' : 'runs'}`], paths.map((p) => [
-    p,
-    byRun.at(-1)!.get(p),
-    range(byRun.map((m) => m.get(p))),
-  ])));
+  out.push(
+    table(
+      ['figure', `latest (${day(latest)})`, `range over ${runs.length} ${runs.length === 1 ? 'run' : 'runs'}`],
+      paths.map((p) => [p, byRun.at(-1)!.get(p), range(byRun.map((m) => m.get(p)))]),
+    ),
+  );
   return out.join('\n');
 }
 
 /** The page for a results file's content (the parsed JSON of bench/results.json). */
 export function renderBenchmarks(results: unknown): string {
-  const all = ((results as { runs?: unknown[] } | null)?.runs ?? []).filter((r): r is Record_ => r !== null && typeof r === 'object' && !Array.isArray(r));
+  const all = ((results as { runs?: unknown[] } | null)?.runs ?? []).filter(
+    (r): r is Record_ => r !== null && typeof r === 'object' && !Array.isArray(r),
+  );
   const kinds = new Map<string, Record_[]>();
   for (const r of [...all].sort((a, b) => String(a.at ?? '').localeCompare(String(b.at ?? '')))) {
     const kind = typeof r.bench === 'string' && r.bench !== '' ? r.bench : 'run';

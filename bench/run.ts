@@ -82,12 +82,32 @@ interface Row {
 /** A closed-loop scenario: C VUs share N iterations (k6's shared-iterations). */
 function closedLoop(name: string, iterations: number, userOffset: number): ResolvedScenario {
   return {
-    name, executor: 'shared-iterations', kind: 'iterations', startMs: 0, durationMs: 600_000, gracefulStopMs: 30_000,
-    startValue: C, stages: [], timeUnitMs: 1_000, preAllocatedVUs: 0, maxVUs: 0, vus: C, iterations, thinkMs: 0, userOffset, users: iterations,
+    name,
+    executor: 'shared-iterations',
+    kind: 'iterations',
+    startMs: 0,
+    durationMs: 600_000,
+    gracefulStopMs: 30_000,
+    startValue: C,
+    stages: [],
+    timeUnitMs: 1_000,
+    preAllocatedVUs: 0,
+    maxVUs: 0,
+    vus: C,
+    iterations,
+    thinkMs: 0,
+    userOffset,
+    users: iterations,
   };
 }
 
-async function measure(label: string, baseUrl: string, path: (i: number) => string, offset: number, serverPid: number | undefined): Promise<Row> {
+async function measure(
+  label: string,
+  baseUrl: string,
+  path: (i: number) => string,
+  offset: number,
+  serverPid: number | undefined,
+): Promise<Row> {
   const warm = await runScenarios({ baseUrl, scenarios: [closedLoop('warmup', WARMUP, offset)], path });
   if (warm.aborted) throw new Error(`${label} warm-up: ${warm.aborted}`);
   const server0 = processCpuMs(serverPid);
@@ -102,16 +122,28 @@ async function measure(label: string, baseUrl: string, path: (i: number) => stri
   const row = toRow(label, m, res.recorder.outcomeTotals());
   row.serverCpuUsPerReq = server0 !== null && server1 !== null ? Math.round(((server1 - server0) * 1000) / N) : null;
   row.generatorCpuPct = Math.round(((gen.user + gen.system) / 1000 / wall) * 100);
-  log(`${label}: ${row.rps} req/s, p50 ${row.p50} ms, p95 ${row.p95} ms, p99 ${row.p99} ms; server ${row.serverCpuUsPerReq} µs CPU/request, generator ${row.generatorCpuPct} % of a core; ${JSON.stringify(row.outcomes)}`);
+  log(
+    `${label}: ${row.rps} req/s, p50 ${row.p50} ms, p95 ${row.p95} ms, p99 ${row.p99} ms; server ${row.serverCpuUsPerReq} µs CPU/request, generator ${row.generatorCpuPct} % of a core; ${JSON.stringify(row.outcomes)}`,
+  );
   return row;
 }
 
 function toRow(label: string, m: MetricSummary, outcomes: Record<string, number>): Row {
   const d = m.http_req_duration;
-  return { case: label, requests: m.http_reqs.count, seconds: round(m.seconds), rps: Math.round(m.http_reqs.rate), p50: round(d.med), p95: round(d.p95), p99: round(d.p99), max: round(d.max), serverCpuUsPerReq: null, generatorCpuPct: null, outcomes };
+  return {
+    case: label,
+    requests: m.http_reqs.count,
+    seconds: round(m.seconds),
+    rps: Math.round(m.http_reqs.rate),
+    p50: round(d.med),
+    p95: round(d.p95),
+    p99: round(d.p99),
+    max: round(d.max),
+    serverCpuUsPerReq: null,
+    generatorCpuPct: null,
+    outcomes,
+  };
 }
-
-
 
 // ---------------------------------------------------------------------------------------------
 const waitQuietMs = Number(values['wait-quiet']) * 60_000;
@@ -128,9 +160,15 @@ if (waitQuietMs > 0) {
 }
 const machine = machineInfo();
 log(`machine ${Math.round(busyBefore * 100)} % busy before the run`);
-log(`${machine.cpuModel} × ${machine.cpus}, ${machine.memoryGiB} GiB, Node ${machine.node}, commit ${machine.commit}; ${N} requests after ${WARMUP} warm-up, ${C} connections`);
-if (machine.uncommitted.length) log(`note: uncommitted changes in ${machine.uncommitted.join(', ')}: the code measured is not exactly ${machine.commit}`);
-if (machine.loadavg[0]! > 0.5 * machine.cpus) log(`WARNING: load average ${machine.loadavg.join(' ')} on ${machine.cpus} cores before the run: other work on this machine will skew the figures`);
+log(
+  `${machine.cpuModel} × ${machine.cpus}, ${machine.memoryGiB} GiB, Node ${machine.node}, commit ${machine.commit}; ${N} requests after ${WARMUP} warm-up, ${C} connections`,
+);
+if (machine.uncommitted.length)
+  log(`note: uncommitted changes in ${machine.uncommitted.join(', ')}: the code measured is not exactly ${machine.commit}`);
+if (machine.loadavg[0]! > 0.5 * machine.cpus)
+  log(
+    `WARNING: load average ${machine.loadavg.join(' ')} on ${machine.cpus} cores before the run: other work on this machine will skew the figures`,
+  );
 const uuids = Array.from({ length: WARMUP + N }, () => randomUUID());
 
 // (a) The ceiling.
@@ -139,7 +177,14 @@ const bare = spawnNode(['bench/bare-server.ts'], { ...(process.env as Record<str
 let rowA: Row | null = null;
 try {
   await ready('the bare server', bare, `http://127.0.0.1:${BARE_PORT}/`);
-  if (CASES.has('a')) rowA = await measure('(a) bare Fastify route', `http://127.0.0.1:${BARE_PORT}`, (i) => `/api/coupons/1/issue-fcfs/${uuids[i]}`, 0, bare.child.pid);
+  if (CASES.has('a'))
+    rowA = await measure(
+      '(a) bare Fastify route',
+      `http://127.0.0.1:${BARE_PORT}`,
+      (i) => `/api/coupons/1/issue-fcfs/${uuids[i]}`,
+      0,
+      bare.child.pid,
+    );
 } finally {
   await bare.stop();
 }
@@ -151,7 +196,12 @@ const env = testEnv({ PORT: String(API_PORT), START_CONSUMER: 'true', CONSUMER_M
 const adminToken = env.ADMIN_TOKEN!;
 await createTestTopics(testConfig(env));
 const opening = loadScenarioFile('event-opening');
-const files = { admitted: join(work, 'admitted.json'), soldOut: join(work, 'sold-out.json'), opening: join(work, 'opening.json'), warm: join(work, 'warm.json') };
+const files = {
+  admitted: join(work, 'admitted.json'),
+  soldOut: join(work, 'sold-out.json'),
+  opening: join(work, 'opening.json'),
+  warm: join(work, 'warm.json'),
+};
 log('seeding users and coupons');
 await seed(env, WARMUP + N, WARMUP + N, files.admitted);
 await seed(env, WARMUP + N + 1, 1, files.soldOut);
@@ -160,7 +210,8 @@ await seed(env, WARMUP, WARMUP, files.warm);
 
 const base = `http://127.0.0.1:${API_PORT}`;
 if (extraNodeArgs.length) log(`API under node ${extraNodeArgs.join(' ')}`);
-const startApi = (overrides: Record<string, string>) => spawnNode([...extraNodeArgs, '--disable-warning=TimeoutNegativeWarning', 'src/cli/start.ts'], { ...env, ...overrides });
+const startApi = (overrides: Record<string, string>) =>
+  spawnNode([...extraNodeArgs, '--disable-warning=TimeoutNegativeWarning', 'src/cli/start.ts'], { ...env, ...overrides });
 // (b) and (c) measure what a request costs with every connection busy, a closed loop that keeps
 // the process saturated by design: shedding there would measure the limiter, so it is off. (d), the
 // realistic open model, meets an API with the production settings.
@@ -175,74 +226,142 @@ try {
   // (b) Every request admitted.
   const a = readSeedFile(files.admitted);
   if (CASES.has('b')) {
-  rowB = await measure('(b) issue route, admitted', base, (i) => `/api/coupons/${a.couponId}/issue-fcfs/${a.publicIds[i]}`, 0, api.child.pid);
-  if ((rowB.outcomes['202 ACCEPTED'] ?? 0) !== N) checks.push(`(b) expected ${N} × 202, got ${JSON.stringify(rowB.outcomes)}`);
-  log('(b) waiting for the consumer to persist every admission');
-  const recB = await awaitReconciliation(base, a.couponId, adminToken, 300_000);
-  if (!recB.ok) checks.push(`(b) reconciliation: ${recB.reason}`);
-  log(`(b) reconciliation ${recB.reason} after ${(recB.waitedMs / 1000).toFixed(1)} s`);
+    rowB = await measure(
+      '(b) issue route, admitted',
+      base,
+      (i) => `/api/coupons/${a.couponId}/issue-fcfs/${a.publicIds[i]}`,
+      0,
+      api.child.pid,
+    );
+    if ((rowB.outcomes['202 ACCEPTED'] ?? 0) !== N) checks.push(`(b) expected ${N} × 202, got ${JSON.stringify(rowB.outcomes)}`);
+    log('(b) waiting for the consumer to persist every admission');
+    const recB = await awaitReconciliation(base, a.couponId, adminToken, 300_000);
+    if (!recB.ok) checks.push(`(b) reconciliation: ${recB.reason}`);
+    log(`(b) reconciliation ${recB.reason} after ${(recB.waitedMs / 1000).toFixed(1)} s`);
   }
 
   // (c) Sold out: one unit, taken before the measurement.
   const s = readSeedFile(files.soldOut);
   if (CASES.has('c')) {
-  const first = await fetch(`${base}/api/coupons/${s.couponId}/issue-fcfs/${s.publicIds[0]}`, { method: 'POST' });
-  if (first.status !== 202) throw new Error(`(c) the one unit was not admitted: ${first.status} ${await first.text()}`);
-  rowC = await measure('(c) issue route, sold out', base, (i) => `/api/coupons/${s.couponId}/issue-fcfs/${s.publicIds[i + 1]}`, 0, api.child.pid);
-  if ((rowC.outcomes['409 SOLD_OUT'] ?? 0) !== N) checks.push(`(c) expected ${N} × 409 SOLD_OUT, got ${JSON.stringify(rowC.outcomes)}`);
-  const recC = await awaitReconciliation(base, s.couponId, adminToken, 120_000);
-  if (!recC.ok) checks.push(`(c) reconciliation: ${recC.reason}`);
+    const first = await fetch(`${base}/api/coupons/${s.couponId}/issue-fcfs/${s.publicIds[0]}`, { method: 'POST' });
+    if (first.status !== 202) throw new Error(`(c) the one unit was not admitted: ${first.status} ${await first.text()}`);
+    rowC = await measure(
+      '(c) issue route, sold out',
+      base,
+      (i) => `/api/coupons/${s.couponId}/issue-fcfs/${s.publicIds[i + 1]}`,
+      0,
+      api.child.pid,
+    );
+    if ((rowC.outcomes['409 SOLD_OUT'] ?? 0) !== N) checks.push(`(c) expected ${N} × 409 SOLD_OUT, got ${JSON.stringify(rowC.outcomes)}`);
+    const recC = await awaitReconciliation(base, s.couponId, adminToken, 120_000);
+    if (!recC.ok) checks.push(`(c) reconciliation: ${recC.reason}`);
   }
 
   // (d) The event opening, through the runner.
   if (CASES.has('d')) {
-  await api.stop();
-  api = startApi({});
-  await apiReady(api, base);
-  // Warmed up as the other cases are (admissions of a coupon of its own): an opening meets a process
-  // that has been serving, not one whose code has never run.
-  const w = readSeedFile(files.warm);
-  const warm = await runScenarios({ baseUrl: base, scenarios: [closedLoop('warmup', WARMUP, 0)], path: (i) => `/api/coupons/${w.couponId}/issue-fcfs/${w.publicIds[i]}` });
-  if (warm.aborted) throw new Error(`(d) warm-up: ${warm.aborted}`);
-  summaryD = await runLoadTest({
-    scenario: 'event-opening', baseUrl: base, usersFile: files.opening, adminToken, prometheusUrl: 'http://127.0.0.1:9090',
-    kafkaTopic: env.KAFKA_TOPIC!, reconcileTimeoutMs: 180_000, log,
-  });
-  const out = writeOutputs(summaryD, join(ROOT, '.data', 'bench', new Date().toISOString().replace(/[:.]/g, '-')));
-  log(`(d) report ${out.html}`);
+    await api.stop();
+    api = startApi({});
+    await apiReady(api, base);
+    // Warmed up as the other cases are (admissions of a coupon of its own): an opening meets a process
+    // that has been serving, not one whose code has never run.
+    const w = readSeedFile(files.warm);
+    const warm = await runScenarios({
+      baseUrl: base,
+      scenarios: [closedLoop('warmup', WARMUP, 0)],
+      path: (i) => `/api/coupons/${w.couponId}/issue-fcfs/${w.publicIds[i]}`,
+    });
+    if (warm.aborted) throw new Error(`(d) warm-up: ${warm.aborted}`);
+    summaryD = await runLoadTest({
+      scenario: 'event-opening',
+      baseUrl: base,
+      usersFile: files.opening,
+      adminToken,
+      prometheusUrl: 'http://127.0.0.1:9090',
+      kafkaTopic: env.KAFKA_TOPIC!,
+      reconcileTimeoutMs: 180_000,
+      log,
+    });
+    const out = writeOutputs(summaryD, join(ROOT, '.data', 'bench', new Date().toISOString().replace(/[:.]/g, '-')));
+    log(`(d) report ${out.html}`);
   }
 } finally {
   await api.stop();
 }
-if (api.output().match(/"level":(50|60)/)) log(`API logged errors:\n${api.output().split('\n').filter((l) => /"level":(50|60)/.test(l)).slice(0, 10).join('\n')}`);
+if (api.output().match(/"level":(50|60)/))
+  log(
+    `API logged errors:\n${api
+      .output()
+      .split('\n')
+      .filter((l) => /"level":(50|60)/.test(l))
+      .slice(0, 10)
+      .join('\n')}`,
+  );
 
 const d = summaryD?.metrics.http_req_duration;
-const rowD: Row | null = summaryD && d ? { case: '(d) event opening 0→2,000/s', requests: summaryD.metrics.http_reqs.count, seconds: summaryD.durationS, rps: Math.round(summaryD.metrics.http_reqs.rate), p50: d.med, p95: d.p95, p99: d.p99, max: d.max, serverCpuUsPerReq: null, generatorCpuPct: null, outcomes: summaryD.outcomes } : null;
+const rowD: Row | null =
+  summaryD && d
+    ? {
+        case: '(d) event opening 0→2,000/s',
+        requests: summaryD.metrics.http_reqs.count,
+        seconds: summaryD.durationS,
+        rps: Math.round(summaryD.metrics.http_reqs.rate),
+        p50: d.med,
+        p95: d.p95,
+        p99: d.p99,
+        max: d.max,
+        serverCpuUsPerReq: null,
+        generatorCpuPct: null,
+        outcomes: summaryD.outcomes,
+      }
+    : null;
 const rows = [rowA, rowB, rowC, rowD].filter((r): r is Row => r !== null);
 const ratio = (x: number | null | undefined, y: number | null | undefined) => (x != null && y != null && y > 0 ? round(x / y, 2) : null);
 /** Server CPU efficiency against the ceiling: (a)'s CPU per request over this row's (1 = as cheap as the bare route). */
 const cpuRatio = (r: Row) => ratio(rowA?.serverCpuUsPerReq, r.serverCpuUsPerReq);
 
 const targets = {
-  soldOutVsCeiling: { ratio: ratio(rowC?.rps, rowA?.rps), cpuRatio: rowC ? cpuRatio(rowC) : null, target: '>= 0.80', ok: (ratio(rowC?.rps, rowA?.rps) ?? 0) >= 0.8 },
-  admittedVsCeiling: { ratio: ratio(rowB?.rps, rowA?.rps), cpuRatio: rowB ? cpuRatio(rowB) : null, target: '>= 0.40', ok: (ratio(rowB?.rps, rowA?.rps) ?? 0) >= 0.4 },
-  eventOpening: summaryD && d ? {
-    p95: d.p95, p99: d.p99, fivexx: summaryD.metrics.http_5xx.count, dropped: summaryD.metrics.dropped_iterations.count,
-    reconciliation: summaryD.reconciliation.reason, thresholds: summaryD.thresholds, ok: summaryD.passed,
-  } : null,
+  soldOutVsCeiling: {
+    ratio: ratio(rowC?.rps, rowA?.rps),
+    cpuRatio: rowC ? cpuRatio(rowC) : null,
+    target: '>= 0.80',
+    ok: (ratio(rowC?.rps, rowA?.rps) ?? 0) >= 0.8,
+  },
+  admittedVsCeiling: {
+    ratio: ratio(rowB?.rps, rowA?.rps),
+    cpuRatio: rowB ? cpuRatio(rowB) : null,
+    target: '>= 0.40',
+    ok: (ratio(rowB?.rps, rowA?.rps) ?? 0) >= 0.4,
+  },
+  eventOpening:
+    summaryD && d
+      ? {
+          p95: d.p95,
+          p99: d.p99,
+          fivexx: summaryD.metrics.http_5xx.count,
+          dropped: summaryD.metrics.dropped_iterations.count,
+          reconciliation: summaryD.reconciliation.reason,
+          thresholds: summaryD.thresholds,
+          ok: summaryD.passed,
+        }
+      : null,
 };
 
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 const lines = [
   `${'case'.padEnd(30)}${pad('requests', 10)}${pad('req/s', 9)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('req/s÷(a)', 11)}${pad('p50÷(a)', 9)}${pad('p95÷(a)', 9)}${pad('p99÷(a)', 9)}${pad('srv µs/req', 12)}${pad('CPU (a)÷', 10)}${pad('gen %', 7)}`,
-  ...rows.map((r) => `${r.case.padEnd(30)}${pad(r.requests, 10)}${pad(r.rps, 9)}${pad(r.p50, 9)}${pad(r.p95, 9)}${pad(r.p99, 9)}${pad(ratio(r.rps, rowA?.rps) ?? '-', 11)}${pad(ratio(r.p50, rowA?.p50) ?? '-', 9)}${pad(ratio(r.p95, rowA?.p95) ?? '-', 9)}${pad(ratio(r.p99, rowA?.p99) ?? '-', 9)}${pad(r.serverCpuUsPerReq ?? '-', 12)}${pad(cpuRatio(r) ?? '-', 10)}${pad(r.generatorCpuPct ?? '-', 7)}`),
+  ...rows.map(
+    (r) =>
+      `${r.case.padEnd(30)}${pad(r.requests, 10)}${pad(r.rps, 9)}${pad(r.p50, 9)}${pad(r.p95, 9)}${pad(r.p99, 9)}${pad(ratio(r.rps, rowA?.rps) ?? '-', 11)}${pad(ratio(r.p50, rowA?.p50) ?? '-', 9)}${pad(ratio(r.p95, rowA?.p95) ?? '-', 9)}${pad(ratio(r.p99, rowA?.p99) ?? '-', 9)}${pad(r.serverCpuUsPerReq ?? '-', 12)}${pad(cpuRatio(r) ?? '-', 10)}${pad(r.generatorCpuPct ?? '-', 7)}`,
+  ),
   '',
   `targets: ${rowC && rowA ? `sold out ${targets.soldOutVsCeiling.ratio} of the ceiling (>= 0.80) ${targets.soldOutVsCeiling.ok ? 'MET' : 'MISSED'}; ` : ''}` +
     `${rowB && rowA ? `admitted ${targets.admittedVsCeiling.ratio} (>= 0.40) ${targets.admittedVsCeiling.ok ? 'MET' : 'MISSED'}; ` : ''}` +
     `${summaryD && d ? `event opening p95 ${d.p95} ms (< 50), p99 ${d.p99} ms (< 150), 5xx ${summaryD.metrics.http_5xx.count}, dropped ${summaryD.metrics.dropped_iterations.count}, reconciliation ${summaryD.reconciliation.reason}: ${summaryD.passed ? 'MET' : 'MISSED'}` : ''}`,
   `"CPU (a)÷" is the bare route's server CPU per request over this row's: the throughput ratio the server alone would allow if it had the cores to itself.`,
   `(d) is an open model at a fixed schedule of 15,000 arrivals, so its req/s is the schedule's, not a capacity; (a)-(c): ${C} connections, ${N} requests after ${WARMUP} warm-up.`,
-  `Machine ${Math.round(busyBefore * 100)} % busy just before the run; load average at the start ${machine.loadavg.join(' ')}, at the end ${loadavg().map((x) => round(x, 2)).join(' ')}${machine.uncommitted.length ? `; uncommitted changes in ${machine.uncommitted.join(', ')}` : ''}.`,
+  `Machine ${Math.round(busyBefore * 100)} % busy just before the run; load average at the start ${machine.loadavg.join(' ')}, at the end ${loadavg()
+    .map((x) => round(x, 2))
+    .join(' ')}${machine.uncommitted.length ? `; uncommitted changes in ${machine.uncommitted.join(', ')}` : ''}.`,
   `The generator runs on the same ${machine.cpus} cores as the server (and Redis, Kafka, MariaDB): "gen %" is its CPU share of one core; "srv µs/req" is the server process's CPU time (all threads) per request.`,
 ];
 if (checks.length) lines.push(`checks failed: ${checks.join('; ')}`);
@@ -261,8 +380,21 @@ else if (!values['no-record']) {
     loadavgAtEnd: loadavg().map((x) => round(x, 2)),
     busyBefore: round(busyBefore, 2),
     settings: { requests: N, warmup: WARMUP, connections: C, apiNodeArgs: extraNodeArgs.filter((a) => !a.startsWith('--cpu-prof-dir')) },
-    rows: rows.map((r) => ({ ...r, rpsVsCeiling: ratio(r.rps, rowA?.rps), p50VsCeiling: ratio(r.p50, rowA?.p50), p95VsCeiling: ratio(r.p95, rowA?.p95), p99VsCeiling: ratio(r.p99, rowA?.p99), cpuVsCeiling: cpuRatio(r) })),
-    targets: { ...targets, eventOpening: targets.eventOpening && { ...targets.eventOpening, thresholds: targets.eventOpening.thresholds.map((t) => `${t.key} ${t.expression}: ${t.actual} ${t.ok ? 'ok' : 'FAIL'}`) } },
+    rows: rows.map((r) => ({
+      ...r,
+      rpsVsCeiling: ratio(r.rps, rowA?.rps),
+      p50VsCeiling: ratio(r.p50, rowA?.p50),
+      p95VsCeiling: ratio(r.p95, rowA?.p95),
+      p99VsCeiling: ratio(r.p99, rowA?.p99),
+      cpuVsCeiling: cpuRatio(r),
+    })),
+    targets: {
+      ...targets,
+      eventOpening: targets.eventOpening && {
+        ...targets.eventOpening,
+        thresholds: targets.eventOpening.thresholds.map((t) => `${t.key} ${t.expression}: ${t.actual} ${t.ok ? 'ok' : 'FAIL'}`),
+      },
+    },
     checks,
     profile: prof.map((p) => ({ file: p.file.replace(/^.*\//, ''), busyMs: p.busyMs, top: p.top.slice(0, 10) })),
   });

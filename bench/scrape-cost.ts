@@ -76,7 +76,10 @@ const median = (xs: number[]): number => {
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 const env = testEnv({
   PORT: String(PORT),
@@ -91,7 +94,9 @@ const cpuMs = (pid: number): number => processCpuMs(pid)!;
 const config = testConfig(env);
 const base = `http://127.0.0.1:${PORT}`;
 
-console.log(`scrape cost: ${REQUESTS} requests per run, ${PAIRS} pairs, scrape every ${INTERVAL_MS} ms, ${SOCKETS} sockets, ${availableParallelism()} CPUs, shards ${config.shards}`);
+console.log(
+  `scrape cost: ${REQUESTS} requests per run, ${PAIRS} pairs, scrape every ${INTERVAL_MS} ms, ${SOCKETS} sockets, ${availableParallelism()} CPUs, shards ${config.shards}`,
+);
 console.log(`load average before: ${load()}`);
 
 await createTestTopics(config);
@@ -155,7 +160,9 @@ async function run(mode: Mode, label: string): Promise<RunResult> {
   scraping = false;
   await scraper;
   const non202: Record<string, number> = {};
-  for (const r of results) if (r.status !== 202) non202[`${r.status} ${r.body?.code ?? ''}`.trim()] = (non202[`${r.status} ${r.body?.code ?? ''}`.trim()] ?? 0) + 1;
+  for (const r of results)
+    if (r.status !== 202)
+      non202[`${r.status} ${r.body?.code ?? ''}`.trim()] = (non202[`${r.status} ${r.body?.code ?? ''}`.trim()] ?? 0) + 1;
   return { mode, rps: REQUESTS / seconds, seconds, cpuPerSecond: cpu / seconds, non202, scrapes: scrapeMs.length, scrapeMs, scrapeBytes };
 }
 
@@ -165,22 +172,28 @@ try {
   const warm = await run('off', 'warm-up');
   console.log(`warm-up: ${Math.round(warm.rps)} req/s in ${warm.seconds.toFixed(2)} s (not counted)`);
   idle = await idleScrapes(200);
-  console.log(`idle API: one scrape takes ${idle.ms.toFixed(1)} ms (median of 200) and ${idle.cpuMs.toFixed(2)} ms of API CPU time, for ${(idle.bytes / 1024).toFixed(0)} KiB`);
+  console.log(
+    `idle API: one scrape takes ${idle.ms.toFixed(1)} ms (median of 200) and ${idle.cpuMs.toFixed(2)} ms of API CPU time, for ${(idle.bytes / 1024).toFixed(0)} KiB`,
+  );
   const order: Mode[] = [];
   for (let p = 0; p < PAIRS; p++) order.push(...(p % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)));
   for (const [i, mode] of order.entries()) {
     const r = await run(mode, `${i}`);
     runs.push(r);
-    const scrape = r.scrapes ? `, ${r.scrapes} scrapes of ${(r.scrapeBytes / 1024).toFixed(0)} KiB, median ${median(r.scrapeMs).toFixed(1)} ms, max ${Math.max(...r.scrapeMs).toFixed(1)} ms` : '';
+    const scrape = r.scrapes
+      ? `, ${r.scrapes} scrapes of ${(r.scrapeBytes / 1024).toFixed(0)} KiB, median ${median(r.scrapeMs).toFixed(1)} ms, max ${Math.max(...r.scrapeMs).toFixed(1)} ms`
+      : '';
     const other = Object.keys(r.non202).length ? `, not 202: ${JSON.stringify(r.non202)}` : '';
-    console.log(`run ${i + 1} scrape ${mode.padEnd(3)}: ${Math.round(r.rps)} req/s in ${r.seconds.toFixed(2)} s, API CPU ${(r.cpuPerSecond / 1000).toFixed(2)} cores${other}${scrape}`);
+    console.log(
+      `run ${i + 1} scrape ${mode.padEnd(3)}: ${Math.round(r.rps)} req/s in ${r.seconds.toFixed(2)} s, API CPU ${(r.cpuPerSecond / 1000).toFixed(2)} cores${other}${scrape}`,
+    );
   }
 } finally {
   client.close();
   // Why requests were not admitted, if they were not: the API's warnings and errors, by message.
   const reasons: Record<string, number> = {};
   for (const line of api.output().split('\n')) {
-    const m = /"level":(?:40|50)[^]*?"msg":"([^"]*)"/.exec(line);
+    const m = /"level":(?:40|50)[\s\S]*?"msg":"([^"]*)"/.exec(line);
     if (m) reasons[m[1]!] = (reasons[m[1]!] ?? 0) + 1;
   }
   if (Object.keys(reasons).length) console.log(`API warnings/errors: ${JSON.stringify(reasons)}`);
@@ -200,5 +213,8 @@ console.log(`scrape cost, measured throughput: ${cost.toFixed(2)} % (target < 2 
 // CPU view: what one scrape per interval takes out of what the API spends serving the storm.
 const stormCpuPerSecond = median(runs.filter((r) => r.mode === 'off').map((r) => r.cpuPerSecond));
 const scrapeCpuPerSecond = idle.cpuMs * (1000 / INTERVAL_MS);
-console.log(`scrape cost, CPU time: ${scrapeCpuPerSecond.toFixed(2)} ms/s of scraping against ${stormCpuPerSecond.toFixed(0)} ms/s the API uses in a storm = ${((scrapeCpuPerSecond / stormCpuPerSecond) * 100).toFixed(2)} % (target < 2 %)`);
-if (runs.some((r) => Object.keys(r.non202).length > 0)) console.log('note: some requests were not admitted (202); they are counted in the throughput');
+console.log(
+  `scrape cost, CPU time: ${scrapeCpuPerSecond.toFixed(2)} ms/s of scraping against ${stormCpuPerSecond.toFixed(0)} ms/s the API uses in a storm = ${((scrapeCpuPerSecond / stormCpuPerSecond) * 100).toFixed(2)} % (target < 2 %)`,
+);
+if (runs.some((r) => Object.keys(r.non202).length > 0))
+  console.log('note: some requests were not admitted (202); they are counted in the throughput');

@@ -42,6 +42,9 @@ const { values } = parseArgs({
     factors: { type: 'string', default: '2,5' },
     'flood-conns': { type: 'string', default: '4000' },
     users: { type: 'string', default: '20000' },
+    /** Which settings to run: both by default; "current" alone needs a capacity (--capacity). */
+    settings: { type: 'string', default: 'MAX_IN_FLIGHT=0,current' },
+    capacity: { type: 'string', default: '0' },
     split: { type: 'boolean', default: true },
   },
   strict: true,
@@ -82,10 +85,20 @@ interface Row {
   generatorCores: number;
   /** The overload control as /metrics showed it every 250 ms of the row: median and most. */
   control: Record<string, { median: number; max: number }>;
+  /** Refusals by reason (http_requests_shed_total) during the row. */
+  shedReasons: Record<string, number>;
   coupons: number[];
 }
 
 const GAUGES = ['issue_in_flight_limit', 'issue_requests_in_flight', 'issue_throughput_estimate', 'issue_refusals_holding'];
+
+/** http_requests_shed_total by reason, as /metrics has it now. */
+async function shedByReason(): Promise<Map<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^http_requests_shed_total\{reason="([^"]+)"\} (\S+)$/gm)) out.set(m[1]!, Number(m[2]));
+  return out;
+}
 
 /** Samples the overload gauges every 250 ms until `stop` resolves. */
 async function sampleControl(stop: Promise<unknown>): Promise<Row['control']> {
@@ -120,7 +133,14 @@ loadgen(log);
 if (!(await freePort(API_PORT))) throw new Error(`port ${API_PORT} is taken`);
 
 const database = await scratchDatabase(testEnv().DATABASE_URL!, 'coupons_spike');
-const env = testEnv({ PORT: String(API_PORT), START_CONSUMER: 'false', CONSUMER_METRICS_PORT: '0', LOG_LEVEL: 'info', DATABASE_URL: database.url, REDIS_URL: 'redis://127.0.0.1:6379/3' });
+const env = testEnv({
+  PORT: String(API_PORT),
+  START_CONSUMER: 'false',
+  CONSUMER_METRICS_PORT: '0',
+  LOG_LEVEL: 'info',
+  DATABASE_URL: database.url,
+  REDIS_URL: 'redis://127.0.0.1:6379/3',
+});
 // The production overload settings, not the tests'.
 for (const key of ['MAX_IN_FLIGHT', 'IN_FLIGHT_TARGET_MS', 'LOOP_DELAY_TARGET_MS', 'MAX_QUEUE_WAIT_MS', 'MAX_EVENT_LOOP_DELAY_MS']) {
   if (process.env[key] === undefined) delete env[key];
@@ -140,7 +160,11 @@ const base = `http://127.0.0.1:${API_PORT}`;
 async function freshPaths(requests: number): Promise<{ coupons: number[]; paths: string[] }> {
   const coupons: number[] = [];
   for (let i = 0; i < Math.max(1, Math.ceil(requests / publicIds.length)); i++) {
-    const res = await fetch(`${base}/api/coupons`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ name: `spike ${i}`, totalQuantity: UNITS }) });
+    const res = await fetch(`${base}/api/coupons`, {
+      method: 'POST',
+      headers: ADMIN,
+      body: JSON.stringify({ name: `spike ${i}`, totalQuantity: UNITS }),
+    });
     if (res.status !== 201) throw new Error(`creating a coupon: ${res.status} ${await res.text()}`);
     coupons.push(((await res.json()) as { id: number }).id);
   }
@@ -152,12 +176,17 @@ async function freshPaths(requests: number): Promise<{ coupons: number[]; paths:
 async function run(settings: Row['settings'], load: Load, label: string): Promise<Row> {
   const expected = (load.rate > 0 ? load.rate : MAX_RATE) * load.seconds * 1.05;
   const { coupons, paths } = await freshPaths(expected);
+  const shedBefore = await shedByReason();
   const attacking = attack(label, base, paths, load, GEN_CPU);
   const [{ answers, generatorCores }, control] = await Promise.all([attacking, sampleControl(attacking)]);
   const accepted = answers.filter((a) => a.status === 202);
   const refused = answers.filter((a) => a.status === 503);
   const latencies = (xs: Answer[]) => (load.rate > 0 ? fromDue(xs) : sortedCopy(xs.map((a) => a.latencyMs)));
   const ok = latencies(accepted);
+  const shedAfter = await shedByReason();
+  const shedReasons = Object.fromEntries(
+    [...shedAfter].map(([reason, n]) => [reason, n - (shedBefore.get(reason) ?? 0)]).filter(([, n]) => (n as number) > 0),
+  );
   // Per second of the run as it happened: an open loop's last answers can come long after its schedule ends.
   const spanSeconds = answers.reduce((most, a) => Math.max(most, (a.dueMs + a.lateMs + a.latencyMs) / 1000), load.seconds);
   const row: Row = {
@@ -177,9 +206,16 @@ async function run(settings: Row['settings'], load: Load, label: string): Promis
     refusedP50: pct(latencies(refused), 50),
     generatorCores: round(generatorCores, 2),
     control,
+    shedReasons,
     coupons,
   };
-  log(`${settings} ${label}: 202 ${row.acceptedPerSecond}/s (p50 ${row.p50}, p99 ${row.p99} ms), 503 ${row.refused503} (p50 ${row.refusedP50} ms), other ${JSON.stringify(row.other)}; generator ${row.generatorCores} of a core; control ${Object.entries(control).map(([k, v]) => `${k} ${v.median}/${v.max}`).join(', ')}`);
+  log(
+    `${settings} ${label}: 202 ${row.acceptedPerSecond}/s (p50 ${row.p50}, p99 ${row.p99} ms), 503 ${row.refused503} (p50 ${row.refusedP50} ms, ${JSON.stringify(shedReasons)}), other ${JSON.stringify(row.other)}; generator ${row.generatorCores} of a core; control ${Object.entries(
+      control,
+    )
+      .map(([k, v]) => `${k} ${v.median}/${v.max}`)
+      .join(', ')}`,
+  );
   return row;
 }
 
@@ -191,17 +227,23 @@ async function startApi(overrides: Record<string, string>): Promise<Proc> {
 
 const consumer = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/consumer.ts'], env);
 const rows: Row[] = [];
-let capacity = 0;
+let capacity = Number(values.capacity);
+const SETTINGS = new Set(values.settings!.split(','));
 let api: Proc | undefined;
 let failed = false;
 try {
   // The unshed API first: its best closed-loop rate is the capacity the floods are a multiple of.
-  for (const [settings, overrides] of [['MAX_IN_FLIGHT=0', { MAX_IN_FLIGHT: '0', MAX_EVENT_LOOP_DELAY_MS: '0' }], ['current', {}]] as const) {
+  for (const [settings, overrides] of [
+    ['MAX_IN_FLIGHT=0', { MAX_IN_FLIGHT: '0', MAX_EVENT_LOOP_DELAY_MS: '0' }],
+    ['current', {}],
+  ] as const) {
+    if (!SETTINGS.has(settings)) continue;
     api = await startApi(overrides);
     // Warm: the first second of a process runs cold code.
     await run(settings, { rate: 0, seconds: 2, conns: 64 }, 'warm-up');
     for (const clients of CLIENTS) rows.push(await run(settings, { rate: 0, seconds: SECONDS, conns: clients }, `closed ${clients}`));
     if (settings === 'MAX_IN_FLIGHT=0') capacity = Math.max(...rows.map((r) => r.acceptedPerSecond));
+    if (capacity === 0) throw new Error('no capacity to flood at: run MAX_IN_FLIGHT=0 too, or give --capacity');
     for (const factor of FACTORS) {
       rows.push(await run(settings, { rate: Math.round(capacity * factor), seconds: SECONDS, conns: FLOOD_CONNS }, `open ${factor}×`));
     }
@@ -222,14 +264,18 @@ try {
     if (persisted !== row.accepted) settle.push(`${row.settings} ${row.load}: ${row.accepted} answered 202, ${persisted} rows`);
   }
 
-  const at64 = (settings: Row['settings']) => rows.find((r) => r.settings === settings && r.closed && r.clients === 64)?.acceptedPerSecond ?? 0;
+  const at64 = (settings: Row['settings']) =>
+    rows.find((r) => r.settings === settings && r.closed && r.clients === 64)?.acceptedPerSecond ?? 0;
   const mark = (r: Row) => (r.generatorCores > GENERATOR_BOUND ? ' (generator-bound?)' : '');
   const table = [
     '',
     `spike: ${SECONDS} s a row, ${USERS} users, API ${SPLIT ? `on core ${API_CPU}, generator on core ${GEN_CPU}` : 'and generator on every core'}; capacity (best unshed closed loop) ${capacity} req/s`,
     '| load | settings | 202/s | of 64 clients | 503 | other | 202 p50 | 202 p99 | 503 p50 | generator (cores) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.load}${r.closed ? ' clients' : ` (${r.rate}/s)`} | ${r.settings} | ${r.acceptedPerSecond} | ${r.closed ? round(r.acceptedPerSecond / Math.max(1, at64(r.settings)), 2) : `${round(r.acceptedPerSecond / Math.max(1, capacity), 2)} of capacity`} | ${r.refused503} | ${Object.keys(r.other).length ? JSON.stringify(r.other) : 0} | ${r.p50} | ${r.p99} | ${r.refusedP50} | ${r.generatorCores}${mark(r)} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.load}${r.closed ? ' clients' : ` (${r.rate}/s)`} | ${r.settings} | ${r.acceptedPerSecond} | ${r.closed ? round(r.acceptedPerSecond / Math.max(1, at64(r.settings)), 2) : `${round(r.acceptedPerSecond / Math.max(1, capacity), 2)} of capacity`} | ${r.refused503} | ${Object.keys(r.other).length ? JSON.stringify(r.other) : 0} | ${r.p50} | ${r.p99} | ${r.refusedP50} | ${r.generatorCores}${mark(r)} |`,
+    ),
   ];
   console.log(table.join('\n'));
 
@@ -241,7 +287,8 @@ try {
       if (r.acceptedPerSecond < 0.9 * base64) misses.push(`${r.load}: 202 ${r.acceptedPerSecond}/s < 90 % of 64 clients' ${base64}/s`);
       if (typeof r.p99 === 'number' && r.p99 >= 200) misses.push(`${r.load}: 202 p99 ${r.p99} ms`);
       const unshed = rows.find((x) => x.settings === 'MAX_IN_FLIGHT=0' && x.load === r.load);
-      if (r.refused503 > 0 && unshed && typeof unshed.p99 === 'number' && unshed.p99 < 200) misses.push(`${r.load}: ${r.refused503} refused where no shedding kept p99 ${unshed.p99} ms`);
+      if (r.refused503 > 0 && unshed && typeof unshed.p99 === 'number' && unshed.p99 < 200)
+        misses.push(`${r.load}: ${r.refused503} refused where no shedding kept p99 ${unshed.p99} ms`);
     }
     if (!r.closed) {
       if (!(typeof r.p99 === 'number' && r.p99 < 200)) misses.push(`${r.load}: accepted p99 ${r.p99} ms from due`);
@@ -253,7 +300,17 @@ try {
 
   const resultsFile = join(ROOT, 'bench', 'results.json');
   const results = JSON.parse(readFileSync(resultsFile, 'utf8')) as { runs: unknown[] };
-  results.runs.push({ bench: 'spike', at: new Date().toISOString(), machine, seconds: SECONDS, users: USERS, split: SPLIT, capacity, rows: rows.map(({ coupons: _, ...r }) => r), misses });
+  results.runs.push({
+    bench: 'spike',
+    at: new Date().toISOString(),
+    machine,
+    seconds: SECONDS,
+    users: USERS,
+    split: SPLIT,
+    capacity,
+    rows: rows.map(({ coupons: _, ...r }) => r),
+    misses,
+  });
   writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
 } finally {
   await api?.stop();

@@ -111,7 +111,9 @@ http.setResponseCallback(http.expectedStatuses(202, 409));
 export function setup(): SetupData {
   const couponId = seedCoupon[0] as number;
   if (publicIds.length < needed) {
-    exec.test.abort(`${USERS_FILE} holds ${publicIds.length} users, ${SCENARIO_NAME} needs ${needed}: npm run seed -- --users ${needed} --stock ${def.stock}`);
+    exec.test.abort(
+      `${USERS_FILE} holds ${publicIds.length} users, ${SCENARIO_NAME} needs ${needed}: npm run seed -- --users ${needed} --stock ${def.stock}`,
+    );
   }
   const res = http.get(`${BASE_URL}/api/coupons/${couponId}`, { tags: { name: 'coupon' }, responseCallback: http.expectedStatuses(200) });
   if (res.status !== 200) exec.test.abort(`coupon ${couponId} of ${USERS_FILE}: GET answered ${res.status}`);
@@ -177,6 +179,7 @@ export function teardown(data: SetupData): void {
     'reconciliation answered': (r) => r !== null,
     'no over-issue': (r) => r !== null && r.overIssued === 0,
     'no duplicate rows': (r) => r !== null && r.duplicates === 0,
+    // biome-ignore lint/complexity/useOptionalChain: a check must return a boolean, and r?.consistent may be undefined.
     'consistent: every admission persisted once': (r) => r !== null && r.consistent && (r.pending ?? 0) === 0,
   });
   reconciliationOk.add(ok);
@@ -194,7 +197,9 @@ export function handleSummary(data: { metrics: Record<string, SummaryMetric> }):
   const d = data.metrics.http_req_duration?.values;
   const reqs = data.metrics.http_reqs?.values;
   if (d && reqs) {
-    lines.push(`http_reqs ${reqs.count} (${(reqs.rate ?? 0).toFixed(1)}/s); http_req_duration med ${(d.med ?? 0).toFixed(1)} ms, p95 ${(d['p(95)'] ?? 0).toFixed(1)} ms, p99 ${(d['p(99)'] ?? 0).toFixed(1)} ms, max ${(d.max ?? 0).toFixed(1)} ms`);
+    lines.push(
+      `http_reqs ${reqs.count} (${(reqs.rate ?? 0).toFixed(1)}/s); http_req_duration med ${(d.med ?? 0).toFixed(1)} ms, p95 ${(d['p(95)'] ?? 0).toFixed(1)} ms, p99 ${(d['p(99)'] ?? 0).toFixed(1)} ms, max ${(d.max ?? 0).toFixed(1)} ms`,
+    );
   }
   let passed = true;
   for (const [name, metric] of Object.entries(data.metrics)) {

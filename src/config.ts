@@ -166,7 +166,7 @@ export const VARIABLES = {
 
   START_CONSUMER: { group: '', default: true, doc: 'Whether `npm start` also runs the consumer (as a child process).' },
   CONSUMER_METRICS_PORT: { default: 9464 },
-  SEED_USERS_FILE: { default: '.data/seed/users.json', doc: 'Where `npm run seed` writes the users\' public ids for load tests.' },
+  SEED_USERS_FILE: { default: '.data/seed/users.json', doc: "Where `npm run seed` writes the users' public ids for load tests." },
 } as const satisfies Record<string, Variable>;
 
 type VariableName = keyof typeof VARIABLES;
@@ -262,7 +262,10 @@ function url(env: Env, name: VariableName, protocols: string[]): string {
 }
 
 function brokers(env: Env, name: VariableName): string[] {
-  const list = str(env, name).split(',').map((b) => b.trim()).filter(Boolean);
+  const list = str(env, name)
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
   for (const broker of list) {
     if (!/^[^:\s]+:\d{1,5}$/.test(broker)) {
       throw new ConfigError(`${name} must be a comma-separated list of host:port, got "${broker}"`);
@@ -318,7 +321,9 @@ export function loadConfig(env: Env = process.env): Config {
       // Loopback is exempt by default so local load tests measure the system, not the limiter;
       // set RATE_LIMIT_EXEMPT= (empty) to limit everyone.
       exempt: (env.RATE_LIMIT_EXEMPT ?? (nodeEnv === 'production' ? '' : '127.0.0.1,::1,::ffff:127.0.0.1'))
-        .split(',').map((a) => a.trim()).filter(Boolean),
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
       trustProxy: bool(env, 'TRUST_PROXY'),
     },
     startConsumer: bool(env, 'START_CONSUMER'),

@@ -28,10 +28,11 @@ const knowledge = new CouponKnowledge({ soldOutTtlMs: config.soldOutTtlMs });
 
 // The database is only the fallback for user lookups: opened on first need, kept small.
 let orm: Promise<Orm> | undefined;
-const database = () => (orm ??= openOrm({ databaseUrl: config.databaseUrl, poolMax: 2 }).catch((err: unknown) => {
-  orm = undefined;
-  throw err;
-}));
+const database = () =>
+  (orm ??= openOrm({ databaseUrl: config.databaseUrl, poolMax: 2 }).catch((err: unknown) => {
+    orm = undefined;
+    throw err;
+  }));
 
 const producer = new IssueEventProducer({
   kafka: createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-shard-${shard}`, logger }),

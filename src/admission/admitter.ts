@@ -55,7 +55,9 @@ export class Admitter {
     } finally {
       this.#d.metrics.batch((performance.now() - started) / 1000, requests.length);
     }
-    requests.forEach((r, i) => this.#d.metrics.outcome(r.couponId, out[i]!.result));
+    requests.forEach((r, i) => {
+      this.#d.metrics.outcome(r.couponId, out[i]!.result);
+    });
     return out;
   }
 
@@ -98,7 +100,7 @@ export class Admitter {
     const events = candidates.map((c) => newIssueEvent(couponId, c.userId, c.publicId));
     const requests: AdmitRequest[] = events.map((e) => ({ userId: e.userId, eventId: e.eventId, eventJson: encodeEvent(e) }));
 
-    let result;
+    let result: Awaited<ReturnType<typeof scripts.admit>>;
     const started = performance.now();
     try {
       result = await scripts.admit(couponId, requests);

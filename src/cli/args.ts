@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
 
 /** Parses `--name value` flags with node:util, and turns integer flags into checked numbers. */
-export function cliArgs<T extends Record<string, { type: 'string' | 'boolean'; default?: string | boolean; multiple?: boolean }>>(options: T) {
+export function cliArgs<T extends Record<string, { type: 'string' | 'boolean'; default?: string | boolean; multiple?: boolean }>>(
+  options: T,
+) {
   const { values } = parseArgs({ options, strict: true, allowPositionals: false });
   return values;
 }

@@ -34,10 +34,13 @@ const consumer = new IssuanceConsumer({
 
 const server = createServer((req, res) => {
   if (req.url === '/metrics') {
-    metrics.registry.metrics().then((body) => {
-      res.writeHead(200, { 'content-type': metrics.registry.contentType });
-      res.end(body);
-    }, () => res.writeHead(500).end());
+    metrics.registry.metrics().then(
+      (body) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(body);
+      },
+      () => res.writeHead(500).end(),
+    );
     return;
   }
   res.writeHead(req.url === '/health/live' ? 200 : 404, { 'content-type': 'application/json' });

@@ -50,8 +50,20 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 500));
 }
 
-console.table(reports.map(({ couponId, total, admitted, remaining, pending, persisted, duplicates, overIssued, republished, consistent }) =>
-  ({ couponId, total, admitted, remaining, pending, persisted, duplicates, overIssued, republished, consistent })));
+console.table(
+  reports.map(({ couponId, total, admitted, remaining, pending, persisted, duplicates, overIssued, republished, consistent }) => ({
+    couponId,
+    total,
+    admitted,
+    remaining,
+    pending,
+    persisted,
+    duplicates,
+    overIssued,
+    republished,
+    consistent,
+  })),
+);
 console.log(JSON.stringify(reports));
 
 await producer.disconnect().catch(() => undefined);

@@ -48,7 +48,9 @@ if (users > 0) process.stderr.write('\n');
 const coupon = await createCoupon({ orm, redis, scripts }, { name: args.name!, totalQuantity: stock, startsAt, endsAt });
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify({ couponId: coupon.id, stock, publicIds }));
-console.error(`seeded ${users} users and coupon ${coupon.id} (${stock} units) in ${((Date.now() - started) / 1000).toFixed(1)} s; public ids in ${out}`);
+console.error(
+  `seeded ${users} users and coupon ${coupon.id} (${stock} units) in ${((Date.now() - started) / 1000).toFixed(1)} s; public ids in ${out}`,
+);
 console.log(coupon.id);
 
 redis.disconnect();

@@ -35,9 +35,8 @@ async function shutdown(signal: string): Promise<void> {
     process.exit(1);
   }, 25_000);
   timer.unref();
-  const consumerDone = consumer && consumer.exitCode === null
-    ? new Promise((resolve) => consumer!.once('exit', resolve))
-    : Promise.resolve();
+  const consumerDone =
+    consumer && consumer.exitCode === null ? new Promise((resolve) => consumer!.once('exit', resolve)) : Promise.resolve();
   consumer?.kill('SIGTERM');
   await api.close();
   await consumerDone;

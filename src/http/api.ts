@@ -71,7 +71,10 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     const [r, d, k, s] = await Promise.allSettled([
       redis.ping(),
       pingDatabase(orm),
-      within(admin.connect().then(() => admin.describeCluster()), 2_000),
+      within(
+        admin.connect().then(() => admin.describeCluster()),
+        2_000,
+      ),
       within(router.ready(), 2_000),
     ]);
     return {
@@ -111,7 +114,10 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
       // never finishes its request, a request stuck somewhere) must not hold the shutdown, which
       // still has the shard workers' producers to flush.
       const force = setTimeout(() => {
-        logger.warn({ issueRequestsInProgress: overload.inFlight, queued: router.queueDepths() }, 'connections still open 10 s into shutdown; closing them');
+        logger.warn(
+          { issueRequestsInProgress: overload.inFlight, queued: router.queueDepths() },
+          'connections still open 10 s into shutdown; closing them',
+        );
         app.server.closeAllConnections();
       }, 10_000);
       await app.close();

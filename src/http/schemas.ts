@@ -32,7 +32,6 @@ export const couponView = {
   },
 } as const;
 
-export const errorResponses = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [s, { $ref: 'ErrorBody#' }]));
+export const errorResponses = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, { $ref: 'ErrorBody#' }]));
 
 export const adminSecurity = [{ adminToken: [] }];

@@ -105,12 +105,16 @@ export class IssuanceConsumer {
 
     const shouldStop = () => this.#stopping || !isRunning() || isStale();
     dead.push(...(await this.#persistWithRetry(parsed, heartbeat, shouldStop)));
-    if (dead.length > 0) await this.#retrying('dead-letter', () => this.#deadLetter(batch.topic, batch.partition, dead), heartbeat, shouldStop);
+    if (dead.length > 0)
+      await this.#retrying('dead-letter', () => this.#deadLetter(batch.topic, batch.partition, dead), heartbeat, shouldStop);
 
     const last = batch.messages.at(-1)!.offset;
     resolveOffset(last);
     await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
-    metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
+    metrics.lag.set(
+      { topic: batch.topic, partition: String(batch.partition) },
+      Math.max(0, Number(batch.highWatermark) - Number(last) - 1),
+    );
   }
 
   /**
@@ -172,7 +176,10 @@ export class IssuanceConsumer {
         return false;
       });
       if (valid.length === 0) continue;
-      const claims = await scripts.claim(couponId, valid.map((p) => p.event.eventId));
+      const claims = await scripts.claim(
+        couponId,
+        valid.map((p) => p.event.eventId),
+      );
       const claimed = valid.filter((_, i) => claims[i]);
       metrics.rows.inc({ result: 'released' }, valid.length - claimed.length);
       if (claimed.length > 0) toWrite.set(couponId, claimed);
@@ -180,10 +187,15 @@ export class IssuanceConsumer {
     if (toWrite.size === 0) return dead;
 
     const started = performance.now();
-    const { inserted, offered } = await insertIssuances(orm, new Map([...toWrite].map(([couponId, list]) => [
-      couponId,
-      list.map((p) => ({ userId: p.event.userId, eventId: p.event.eventId, issuedAt: new Date(p.event.requestedAt) })),
-    ])));
+    const { inserted, offered } = await insertIssuances(
+      orm,
+      new Map(
+        [...toWrite].map(([couponId, list]) => [
+          couponId,
+          list.map((p) => ({ userId: p.event.userId, eventId: p.event.eventId, issuedAt: new Date(p.event.requestedAt) })),
+        ]),
+      ),
+    );
     metrics.dbWrite.observe((performance.now() - started) / 1000);
     metrics.rows.inc({ result: 'inserted' }, inserted);
     metrics.rows.inc({ result: 'duplicate' }, offered - inserted);

@@ -1,8 +1,17 @@
 import { ConnectionException, DeadlockException, LockWaitTimeoutException } from '@mikro-orm/core';
 
 const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'PROTOCOL_CONNECTION_LOST',
-  'ER_CON_COUNT_ERROR', 'ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ER_SERVER_SHUTDOWN', 'ER_QUERY_INTERRUPTED',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_CON_COUNT_ERROR',
+  'ER_LOCK_DEADLOCK',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'ER_SERVER_SHUTDOWN',
+  'ER_QUERY_INTERRUPTED',
 ]);
 
 /**
@@ -17,7 +26,10 @@ export function isTransient(err: unknown): boolean {
   if (typeof e?.code === 'string' && TRANSIENT_CODES.has(e.code)) return true;
   // ioredis: no connection, or the command timed out.
   if (e?.name === 'MaxRetriesPerRequestError') return true;
-  if (typeof e?.message === 'string' && /Connection is closed|Stream isn't writeable|Command timed out|connect ECONNREFUSED|Pool is closed|Timeout acquiring/i.test(e.message)) {
+  if (
+    typeof e?.message === 'string' &&
+    /Connection is closed|Stream isn't writeable|Command timed out|connect ECONNREFUSED|Pool is closed|Timeout acquiring/i.test(e.message)
+  ) {
     return true;
   }
   return e?.cause !== undefined && e.cause !== err ? isTransient(e.cause) : false;

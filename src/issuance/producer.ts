@@ -117,7 +117,10 @@ export class IssueEventProducer {
     void (async () => {
       while (this.#suspect) {
         try {
-          await withTimeout(this.#admin.connect().then(() => this.#admin.fetchTopicMetadata({ topics: [this.#topic] })), this.#pauseAfterFailureMs);
+          await withTimeout(
+            this.#admin.connect().then(() => this.#admin.fetchTopicMetadata({ topics: [this.#topic] })),
+            this.#pauseAfterFailureMs,
+          );
           await withTimeout(this.connect(), this.#pauseAfterFailureMs);
           this.#suspect = false;
         } catch {

@@ -1,4 +1,13 @@
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import {
+  AggregatorRegistry,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from 'prom-client';
 import { registerCapacityMetrics } from './capacity.ts';
 
 /** One registry's metrics as getMetricsAsJSON gives them: what a shard worker sends back. */
@@ -153,7 +162,9 @@ export class ApiMetrics {
       labelNames: ['shard'],
       registers,
       collect() {
-        opts.queueDepths().forEach((depth, shard) => this.set({ shard: String(shard) }, depth));
+        opts.queueDepths().forEach((depth, shard) => {
+          this.set({ shard: String(shard) }, depth);
+        });
       },
     });
   }
@@ -206,7 +217,8 @@ export class ApiMetrics {
   async render(): Promise<{ contentType: string; body: string }> {
     const [main, workers] = await Promise.all([this.registry.getMetricsAsJSON(), this.#opts.workerMetrics()]);
     const duration = main.find((m) => m.name === 'http_request_duration_seconds') as unknown as HistogramJson | undefined;
-    if (duration) for (const { labels, count } of this.#instant) if (count > 0) addInstantObservations(duration, DURATION_BUCKETS, labels, count);
+    if (duration)
+      for (const { labels, count } of this.#instant) if (count > 0) addInstantObservations(duration, DURATION_BUCKETS, labels, count);
     const merged = AggregatorRegistry.aggregate([main, ...workers] as Parameters<typeof AggregatorRegistry.aggregate>[0]);
     return { contentType: this.registry.contentType, body: await merged.metrics() };
   }
@@ -229,7 +241,8 @@ function addInstantObservations(histogram: HistogramJson, buckets: number[], lab
     for (const v of series) if (!v.metricName?.endsWith('_sum')) v.value += count;
     return;
   }
-  for (const le of [...buckets, '+Inf']) histogram.values.push({ labels: { le, ...labels }, value: count, metricName: `${histogram.name}_bucket` });
+  for (const le of [...buckets, '+Inf'])
+    histogram.values.push({ labels: { le, ...labels }, value: count, metricName: `${histogram.name}_bucket` });
   histogram.values.push({ labels: { ...labels }, value: 0, metricName: `${histogram.name}_sum` });
   histogram.values.push({ labels: { ...labels }, value: count, metricName: `${histogram.name}_count` });
 }

@@ -63,7 +63,17 @@ export class AdmissionLimit {
   #idleSince = Number.NaN;
   #lastLag = 0;
 
-  constructor({ targetMs, floor = 0, min, max, initial, windowMs = 100, memory = 10, lag = () => 0, lagTargetMs = Number.POSITIVE_INFINITY }: AdmissionLimitOptions) {
+  constructor({
+    targetMs,
+    floor = 0,
+    min,
+    max,
+    initial,
+    windowMs = 100,
+    memory = 10,
+    lag = () => 0,
+    lagTargetMs = Number.POSITIVE_INFINITY,
+  }: AdmissionLimitOptions) {
     if (!(min >= 1 && max >= min)) throw new RangeError(`need 1 <= min <= max, got min ${min}, max ${max}`);
     this.#targetMs = targetMs;
     this.#floor = floor;
@@ -109,7 +119,8 @@ export class AdmissionLimit {
     if (Number.isNaN(this.#windowStart)) this.#windowStart = now;
     const elapsed = now - this.#windowStart;
     if (elapsed < this.#windowMs) return;
-    if (this.#inSystem === 0) this.#idleMs += now - (Number.isNaN(this.#idleSince) ? this.#windowStart : Math.max(this.#idleSince, this.#windowStart));
+    if (this.#inSystem === 0)
+      this.#idleMs += now - (Number.isNaN(this.#idleSince) ? this.#windowStart : Math.max(this.#idleSince, this.#windowStart));
     if (this.#idleMs < elapsed * BUSY_IDLE_SHARE && this.#completed > 0) {
       this.#rates.push(this.#completed / elapsed);
       if (this.#rates.length > this.#memory) this.#rates.shift();

@@ -38,13 +38,19 @@ export function intakeServer(control: OverloadControl, countShed: () => void) {
         if (!control.enter(now)) {
           countShed();
           const socket = req.socket as Refused;
-          control.refuse(() => {
-            writeShed(res);
-            socket[REFUSED_AT] = performance.now();
-          }, now, socket[REFUSED_AT]);
+          control.refuse(
+            () => {
+              writeShed(res);
+              socket[REFUSED_AT] = performance.now();
+            },
+            now,
+            socket[REFUSED_AT],
+          );
           return;
         }
         (req as Entered)[ENTERED_AT] = now;
+        // Taken in: whatever it was refused before, it is not coming back at once after a refusal now.
+        (req.socket as Refused)[REFUSED_AT] = undefined;
         res.once('close', () => control.leave(performance.now()));
       }
       handler(req, res);

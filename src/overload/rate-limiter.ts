@@ -38,8 +38,12 @@ export class RateLimiter {
         perUser > 0 ? this.#scripts.countInWindow(`rl:user:${publicId}`, windowMs) : undefined,
         perIp > 0 ? this.#scripts.countInWindow(`rl:ip:${ip}`, windowMs) : undefined,
       ]);
-      const over = user && user.count > perUser ? { scope: 'user' as const, resetMs: user.resetMs }
-        : byIp && byIp.count > perIp ? { scope: 'ip' as const, resetMs: byIp.resetMs } : undefined;
+      const over =
+        user && user.count > perUser
+          ? { scope: 'user' as const, resetMs: user.resetMs }
+          : byIp && byIp.count > perIp
+            ? { scope: 'ip' as const, resetMs: byIp.resetMs }
+            : undefined;
       if (!over) return undefined;
       this.#onLimited(over.scope);
       return rateLimited(Math.ceil(over.resetMs / 1000));

@@ -9,7 +9,9 @@
  *
  * So a refusal to a connection that comes back within `retryAtOnceMs` of its previous refusal —
  * sooner than any person presses again, and far sooner than the Retry-After it was given — is held
- * until that Retry-After has passed, then answered. Such a client costs one refusal per Retry-After
+ * for between half and all of that Retry-After from the previous refusal, then answered. The spread
+ * is jitter, as in backoff: clients refused in one burst would otherwise come back in one burst,
+ * find the process full again and be held again, in waves, with the process idle between them. Such a client costs one refusal per Retry-After
  * instead of one per round trip; a held refusal costs a slot in a list, not the CPU, and its client
  * sends nothing meanwhile. Everyone else is answered at once: a client that honours Retry-After
  * never notices, and an open flood — arrivals that do not wait for answers — gains nothing from
@@ -22,6 +24,8 @@ export interface RefusalPacerOptions {
   retryAfterMs: number;
   /** How often held refusals are looked at (ms). */
   tickMs?: number;
+  /** Uniform in [0, 1): the jitter; injected so tests are deterministic. */
+  random?: () => number;
   /** Arms a timer; injected so tests run on a clock of their own. */
   schedule?: (fn: () => void, ms: number) => void;
 }
@@ -36,12 +40,20 @@ export class RefusalPacer {
   readonly #retryAfterMs: number;
   readonly #tickMs: number;
   readonly #schedule: (fn: () => void, ms: number) => void;
+  readonly #random: () => number;
   /** Held refusals by when they are due; appended in arrival order, so nearly sorted. */
   #held: Held[] = [];
   #armed = false;
   #heldTotal = 0;
 
-  constructor({ retryAtOnceMs, retryAfterMs, tickMs = 10, schedule = (fn, ms) => setTimeout(fn, ms).unref() }: RefusalPacerOptions) {
+  constructor({
+    retryAtOnceMs,
+    retryAfterMs,
+    tickMs = 10,
+    schedule = (fn, ms) => setTimeout(fn, ms).unref(),
+    random = Math.random,
+  }: RefusalPacerOptions) {
+    this.#random = random;
     this.#retryAtOnceMs = retryAtOnceMs;
     this.#retryAfterMs = retryAfterMs;
     this.#tickMs = tickMs;
@@ -60,7 +72,7 @@ export class RefusalPacer {
 
   /**
    * Answers a refusal of a request arriving at `now` on a connection last refused at
-   * `lastRefusedAt` (undefined: never): at once, or when its previous Retry-After has passed.
+   * `lastRefusedAt` (undefined: not since its last admission): at once, or held.
    * `answer` writes it (and must cope with a client gone meanwhile).
    */
   refuse(answer: () => void, now: number, lastRefusedAt: number | undefined): void {
@@ -68,7 +80,7 @@ export class RefusalPacer {
       answer();
       return;
     }
-    this.#held.push({ answer, dueAt: lastRefusedAt + this.#retryAfterMs });
+    this.#held.push({ answer, dueAt: lastRefusedAt + this.#retryAfterMs * (0.5 + 0.5 * this.#random()) });
     this.#heldTotal++;
     this.#arm();
   }

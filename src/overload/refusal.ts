@@ -21,7 +21,13 @@ export function overloaded(retryAfterSeconds = 1): Refusal {
 }
 
 export function rateLimited(retryAfterSeconds: number): Refusal {
-  return { refused: true, status: 429, code: 'RATE_LIMITED', message: 'Too many requests, slow down', retryAfterSeconds: Math.max(1, retryAfterSeconds) };
+  return {
+    refused: true,
+    status: 429,
+    code: 'RATE_LIMITED',
+    message: 'Too many requests, slow down',
+    retryAfterSeconds: Math.max(1, retryAfterSeconds),
+  };
 }
 
 export function isRefusal(value: unknown): value is Refusal {
@@ -34,7 +40,11 @@ export function refusalBody(refusal: Refusal): { code: Refusal['code']; message:
 
 /** The shed answer's bytes, written before routing (and by bench/intake-server.ts, the floor). */
 export const SHED_BODY = JSON.stringify(OVERLOADED);
-export const SHED_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(SHED_BODY)), 'retry-after': '1' };
+export const SHED_HEADERS = {
+  'content-type': 'application/json; charset=utf-8',
+  'content-length': String(Buffer.byteLength(SHED_BODY)),
+  'retry-after': '1',
+};
 
 /** Writes the shed answer on a raw response, unless the client has gone meanwhile (a held refusal). */
 export function writeShed(res: ServerResponse): void {

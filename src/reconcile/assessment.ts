@@ -34,8 +34,13 @@ export interface Assessment {
 export function assess(c: CouponCounts): Assessment {
   const duplicates = c.persisted - c.persistedUsers;
   const overIssued = Math.max(0, c.admitted - c.total, c.persisted - c.total);
-  const consistent = duplicates === 0 && overIssued === 0 && c.remaining >= 0 && c.admitted + c.remaining === c.total &&
-    c.persisted === c.admitted && c.issuedCount === c.persisted;
+  const consistent =
+    duplicates === 0 &&
+    overIssued === 0 &&
+    c.remaining >= 0 &&
+    c.admitted + c.remaining === c.total &&
+    c.persisted === c.admitted &&
+    c.issuedCount === c.persisted;
   return { duplicates, overIssued, consistent };
 }
 
@@ -59,7 +64,12 @@ export interface Republishing {
  * event taken by a consumer that then failed (dead-lettered) or lost; a fresh event makes the row.
  * Publishing twice is harmless (the consumer inserts at most one row per user and coupon).
  */
-export function toRepublish(pending: readonly PendingEntry[], admitted: readonly number[], persisted: ReadonlySet<number>, cutoffMs: number): Republishing {
+export function toRepublish(
+  pending: readonly PendingEntry[],
+  admitted: readonly number[],
+  persisted: ReadonlySet<number>,
+  cutoffMs: number,
+): Republishing {
   const pendingUsers = new Set(pending.map((p) => p.userId));
   return {
     resend: pending.filter((p) => p.requestedAtMs <= cutoffMs).map((p) => p.json),

@@ -1,6 +1,12 @@
 import type { Logger } from '../log.ts';
 import {
-  admissionCounts, admittedUserIds, hasCouponState, initCouponState, knownCouponIds, pendingEventJsons, restoreAdmissions,
+  admissionCounts,
+  admittedUserIds,
+  hasCouponState,
+  initCouponState,
+  knownCouponIds,
+  pendingEventJsons,
+  restoreAdmissions,
 } from '../store/coupon-state.ts';
 import { findCoupon } from '../store/database/coupons.ts';
 import type { Orm } from '../store/database/orm.ts';
@@ -96,7 +102,12 @@ export class Reconciler {
     const issued = await countIssued(orm, couponId);
     const total = coupon.totalQuantity;
     const { duplicates, overIssued, consistent } = assess({
-      total, admitted, remaining, persisted: issued.rows, persistedUsers: issued.users, issuedCount: coupon.issuedCount,
+      total,
+      admitted,
+      remaining,
+      persisted: issued.rows,
+      persistedUsers: issued.users,
+      issuedCount: coupon.issuedCount,
     });
     const report: ReconciliationReport = {
       couponId,

@@ -63,26 +63,39 @@ export class ShardRouter {
   readonly #onShed: (count: number) => void;
   readonly #onDispatch: (waitsMs: number[]) => void;
 
-  constructor({ config, shards, maxBatch = 256, concurrentBatches = 16, maxQueueWaitMs = 0, onShed = () => undefined, onDispatch = () => undefined, worker = WORKER }: ShardRouterOptions) {
+  constructor({
+    config,
+    shards,
+    maxBatch = 256,
+    concurrentBatches = 16,
+    maxQueueWaitMs = 0,
+    onShed = () => undefined,
+    onDispatch = () => undefined,
+    worker = WORKER,
+  }: ShardRouterOptions) {
     this.#maxBatch = maxBatch;
     this.#concurrentBatches = concurrentBatches;
     this.#maxQueueWaitMs = maxQueueWaitMs;
     this.#onShed = onShed;
     this.#onDispatch = onDispatch;
-    this.#pools = Array.from({ length: shards }, (_, shard) => new Piscina({
-      filename: worker,
-      minThreads: 1,
-      maxThreads: 1,
-      concurrentTasksPerWorker: concurrentBatches,
-      // Worker tasks wait on I/O: the worker's event loop must stay free between tasks.
-      atomics: 'disabled',
-      idleTimeout: Number.POSITIVE_INFINITY,
-      // The router never has more than concurrentBatches admit tasks out per shard, and the HTTP
-      // layer's in-flight limit sheds beyond that; Piscina's own limit ('auto' is 1 task for a
-      // one-thread pool) would only turn a worker still starting up into 503s.
-      maxQueue: Number.POSITIVE_INFINITY,
-      workerData: { shard, config },
-    }));
+    this.#pools = Array.from(
+      { length: shards },
+      (_, shard) =>
+        new Piscina({
+          filename: worker,
+          minThreads: 1,
+          maxThreads: 1,
+          concurrentTasksPerWorker: concurrentBatches,
+          // Worker tasks wait on I/O: the worker's event loop must stay free between tasks.
+          atomics: 'disabled',
+          idleTimeout: Number.POSITIVE_INFINITY,
+          // The router never has more than concurrentBatches admit tasks out per shard, and the HTTP
+          // layer's in-flight limit sheds beyond that; Piscina's own limit ('auto' is 1 task for a
+          // one-thread pool) would only turn a worker still starting up into 503s.
+          maxQueue: Number.POSITIVE_INFINITY,
+          workerData: { shard, config },
+        }),
+    );
     this.#pending = this.#pools.map(() => new ArrivalQueue<Waiting>());
     this.#scheduled = this.#pools.map(() => false);
     this.#deadlineArmed = this.#pools.map(() => false);
@@ -117,7 +130,9 @@ export class ShardRouter {
 
   /** True when every shard worker has Redis and its Kafka producer connected. */
   async ready(): Promise<boolean> {
-    const states = await Promise.all(this.#pools.map((pool) => pool.run(null, { name: 'readiness' }) as Promise<{ redis: boolean; kafka: boolean }>));
+    const states = await Promise.all(
+      this.#pools.map((pool) => pool.run(null, { name: 'readiness' }) as Promise<{ redis: boolean; kafka: boolean }>),
+    );
     return states.every((s) => s.redis && s.kafka);
   }
 
@@ -128,15 +143,17 @@ export class ShardRouter {
 
   /** Lets queued work finish, flushes each worker's producer, then stops the threads. */
   async close(): Promise<void> {
-    await Promise.all(this.#pools.map(async (pool, shard) => {
-      const running = this.#running[shard]!;
-      while (this.#pending[shard]!.length > 0 || running.size > 0) {
-        this.#flush(shard);
-        await Promise.race(running);
-      }
-      await pool.run(null, { name: 'close' }).catch(() => undefined);
-      await pool.close();
-    }));
+    await Promise.all(
+      this.#pools.map(async (pool, shard) => {
+        const running = this.#running[shard]!;
+        while (this.#pending[shard]!.length > 0 || running.size > 0) {
+          this.#flush(shard);
+          await Promise.race(running);
+        }
+        await pool.run(null, { name: 'close' }).catch(() => undefined);
+        await pool.close();
+      }),
+    );
   }
 
   #flush(shard: number): void {
@@ -153,16 +170,27 @@ export class ShardRouter {
     while (pending.length > 0 && running.size < this.#concurrentBatches) {
       const { items: batch, waitsMs } = pending.take(this.#maxBatch, now);
       this.#onDispatch(waitsMs);
-      const task: Promise<void> = (pool.run(batch.map((w) => w.request), { name: 'admit' }) as Promise<AdmissionOutcome[]>).then(
-        (outcomes) => batch.forEach((w, i) => w.resolve(outcomes[i]!)),
-        (err: Error) => batch.forEach((w) => w.reject(err)),
-      ).finally(() => {
-        running.delete(task);
-        if (pending.length > 0 && !this.#scheduled[shard]) {
-          this.#scheduled[shard] = true;
-          setImmediate(() => this.#flush(shard));
-        }
-      });
+      const task: Promise<void> = (
+        pool.run(
+          batch.map((w) => w.request),
+          { name: 'admit' },
+        ) as Promise<AdmissionOutcome[]>
+      )
+        .then(
+          (outcomes) => {
+            for (const [i, w] of batch.entries()) w.resolve(outcomes[i]!);
+          },
+          (err: Error) => {
+            for (const w of batch) w.reject(err);
+          },
+        )
+        .finally(() => {
+          running.delete(task);
+          if (pending.length > 0 && !this.#scheduled[shard]) {
+            this.#scheduled[shard] = true;
+            setImmediate(() => this.#flush(shard));
+          }
+        });
       running.add(task);
     }
     // Requests left waiting with every slot busy: a deadline may pass before a slot frees up.

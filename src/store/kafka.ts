@@ -47,8 +47,9 @@ const BOUNDED_RETRIES_WARNING = 'Limiting retries for the idempotent producer ma
  * with the error's message only, so the message is how a log entry finds its error again.
  */
 const RETRIABLE_BY_MESSAGE: ReadonlyMap<string, boolean> = new Map(
-  (createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as { errorCodes: { message: string; retriable: boolean }[] })
-    .errorCodes.map(({ message, retriable }) => [message, retriable]),
+  (
+    createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as { errorCodes: { message: string; retriable: boolean }[] }
+  ).errorCodes.map(({ message, retriable }) => [message, retriable]),
 );
 
 interface KafkaLogRecord {

@@ -34,7 +34,11 @@ export function createRedis({ url, name, logger }: RedisOptions): Redis {
  * A second connection with the same settings (a subscriber needs one of its own). ioredis's
  * duplicates do not inherit listeners, so it is reported on like the first.
  */
-export function duplicateRedis(redis: Redis, { name, logger }: Omit<RedisOptions, 'url'>, overrides: { enableOfflineQueue?: boolean } = {}): Redis {
+export function duplicateRedis(
+  redis: Redis,
+  { name, logger }: Omit<RedisOptions, 'url'>,
+  overrides: { enableOfflineQueue?: boolean } = {},
+): Redis {
   const copy = redis.duplicate({ ...overrides, connectionName: name });
   reportConnection(copy, logger.child({ redis: name }));
   return copy;

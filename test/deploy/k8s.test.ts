@@ -111,7 +111,9 @@ function loadFile(file: string): Resource[] {
   });
 }
 
-const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml')).sort();
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
+  .sort();
 const loaded: Loaded[] = files.flatMap((file) => loadFile(file).map((resource) => ({ file, resource })));
 const kustomization = loaded.find((l) => l.resource.kind === 'Kustomization');
 /** Every Kubernetes object in the folder, the example Secret included. */
@@ -159,7 +161,7 @@ function environmentOf(container: Container): Record<string, string> {
   return env;
 }
 
-const valueOf = (container: Container, name: string): EnvVar | undefined => container.env?.find((e) => e.name === name);
+const envVar = (container: Container, name: string): EnvVar | undefined => container.env?.find((e) => e.name === name);
 
 function portOf(container: Container, port: number | string | undefined): number {
   if (typeof port === 'number') return port;
@@ -188,7 +190,9 @@ function cpus(quantity: string | undefined): number {
 
 /** The variable names src/config.ts reads, taken from its source so a new one is picked up. */
 const configNames = new Set(
-  [...readFileSync(join(ROOT, 'src/config.ts'), 'utf8').matchAll(/\b(?:str|int|bool|url|brokers)\(\s*env,\s*'([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]!),
+  [...readFileSync(join(ROOT, 'src/config.ts'), 'utf8').matchAll(/\b(?:str|int|bool|url|brokers)\(\s*env,\s*'([A-Z][A-Z0-9_]*)'/g)].map(
+    (m) => m[1]!,
+  ),
 );
 
 interface Relabel {
@@ -203,7 +207,11 @@ interface Relabel {
 /** The labels Prometheus's Kubernetes pod discovery gives a pod made from this template (the ones used here). */
 function podDiscoveryLabels(template: PodTemplate): Record<string, string> {
   const sanitize = (name: string) => name.replace(/[^a-zA-Z0-9_]/g, '_');
-  const labels: Record<string, string> = { __metrics_path__: '/metrics', __meta_kubernetes_namespace: 'coupons', __meta_kubernetes_pod_name: 'pod-0' };
+  const labels: Record<string, string> = {
+    __metrics_path__: '/metrics',
+    __meta_kubernetes_namespace: 'coupons',
+    __meta_kubernetes_pod_name: 'pod-0',
+  };
   for (const [k, v] of Object.entries(template.metadata.labels)) labels[`__meta_kubernetes_pod_label_${sanitize(k)}`] = v;
   for (const [k, v] of Object.entries(template.metadata.annotations ?? {})) labels[`__meta_kubernetes_pod_annotation_${sanitize(k)}`] = v;
   return labels;
@@ -243,7 +251,10 @@ interface Validation {
 function validate(paths: string[], version: string): Validation {
   assert.ok(existsSync(VALIDATOR), `${VALIDATOR} is missing: run infra/install.sh (it installs kubernetes-validate into .data/venv)`);
   const run = spawnSync(VALIDATOR, ['--strict', '--kubernetes-version', version, ...paths], { encoding: 'utf8', timeout: 120_000 });
-  const lines = `${run.stdout ?? ''}\n${run.stderr ?? ''}`.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = `${run.stdout ?? ''}\n${run.stderr ?? ''}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const passed = lines.flatMap((l) => /^INFO .* passed for resource (\S+) against version/.exec(l)?.[1] ?? []);
   const problems = lines.filter((l) => !l.startsWith('INFO'));
   if (run.error) problems.push(String(run.error));
@@ -289,13 +300,16 @@ describe('deploy/k8s', () => {
     const broken = structuredClone(api);
     const probe = broken.spec.template.spec.containers[0]!.readinessProbe!;
     delete probe.httpGet!.path;
-    (probe.httpGet as Record<string, unknown>)['pth'] = '/health/ready';
+    (probe.httpGet as Record<string, unknown>).pth = '/health/ready';
     const unknownField = validate([writeScratch('unknown-field.yaml', broken)], version);
     assert.equal(unknownField.ok, false);
-    assert.match(unknownField.problems.join('\n'), /readinessProbe\.httpGet: Additional properties are not allowed \('pth' was unexpected\)/);
+    assert.match(
+      unknownField.problems.join('\n'),
+      /readinessProbe\.httpGet: Additional properties are not allowed \('pth' was unexpected\)/,
+    );
 
     const wrongType = structuredClone(api) as unknown as { spec: { template: { spec: Record<string, unknown> } } };
-    wrongType.spec.template.spec['terminationGracePeriodSeconds'] = '45s';
+    wrongType.spec.template.spec.terminationGracePeriodSeconds = '45s';
     const typed = validate([writeScratch('wrong-type.yaml', wrongType)], version);
     assert.equal(typed.ok, false);
     assert.match(typed.problems.join('\n'), /terminationGracePeriodSeconds: '45s' is not of type 'integer'/);
@@ -312,20 +326,26 @@ describe('deploy/k8s', () => {
 
     it('runs the API alone, in production, with its token and database from the Secret', () => {
       assert.equal(scriptOf(container), 'src/cli/start.ts');
-      assert.equal(valueOf(container, 'START_CONSUMER')?.value, 'false', 'the consumers run as their own Deployment');
+      assert.equal(envVar(container, 'START_CONSUMER')?.value, 'false', 'the consumers run as their own Deployment');
       assert.equal(config.startConsumer, false);
-      assert.equal(valueOf(container, 'NODE_ENV')?.value, 'production');
+      assert.equal(envVar(container, 'NODE_ENV')?.value, 'production');
       assert.equal(config.env, 'production');
       for (const name of ['ADMIN_TOKEN', 'DATABASE_URL']) {
-        assert.ok(valueOf(container, name)?.valueFrom?.secretKeyRef, `${name} must come from the Secret`);
+        assert.ok(envVar(container, name)?.valueFrom?.secretKeyRef, `${name} must come from the Secret`);
       }
-      assert.ok(container.envFrom?.some((s) => s.configMapRef?.name === 'fcfs-coupons'), 'the rest comes from the ConfigMap');
+      assert.ok(
+        container.envFrom?.some((s) => s.configMapRef?.name === 'fcfs-coupons'),
+        'the rest comes from the ConfigMap',
+      );
       assert.equal(config.host, '0.0.0.0', 'on loopback neither the probes nor the Service reach it');
     });
 
     it('probes /health/live and /health/ready on the port the API listens on, 8080', () => {
       assert.equal(config.port, 8080);
-      assert.deepEqual(container.ports?.map((p) => p.containerPort), [8080]);
+      assert.deepEqual(
+        container.ports?.map((p) => p.containerPort),
+        [8080],
+      );
       for (const [probe, path] of [
         [container.livenessProbe, '/health/live'],
         [container.startupProbe, '/health/live'],
@@ -344,7 +364,10 @@ describe('deploy/k8s', () => {
       assert.ok(selects(service.spec.selector, api.spec.template.metadata.labels));
       assert.ok(!selects(service.spec.selector, consumer.spec.template.metadata.labels));
       assert.ok(!selects(service.spec.selector, setup.spec.template.metadata.labels));
-      assert.deepEqual(service.spec.ports.map((p) => [p.port, portOf(container, p.targetPort)]), [[8080, 8080]]);
+      assert.deepEqual(
+        service.spec.ports.map((p) => [p.port, portOf(container, p.targetPort)]),
+        [[8080, 8080]],
+      );
     });
 
     it('stops gracefully: a preStop pause, then more than the 25 s shutdown bound before SIGKILL', () => {
@@ -353,7 +376,10 @@ describe('deploy/k8s', () => {
       const grace = api.spec.template.spec.terminationGracePeriodSeconds;
       assert.ok(grace !== undefined && grace > API_SHUTDOWN_BOUND_S, 'terminationGracePeriodSeconds must exceed 25');
       // The pause counts against the grace period: the shutdown gets what is left after it.
-      assert.ok(grace > pause + API_SHUTDOWN_BOUND_S, `${grace} s must cover the ${pause} s pause and the ${API_SHUTDOWN_BOUND_S} s shutdown`);
+      assert.ok(
+        grace > pause + API_SHUTDOWN_BOUND_S,
+        `${grace} s must cover the ${pause} s pause and the ${API_SHUTDOWN_BOUND_S} s shutdown`,
+      );
     });
 
     it('asks for CPU and memory with limits, and runs one shard worker per CPU it gets', () => {
@@ -363,7 +389,7 @@ describe('deploy/k8s', () => {
         assert.ok(limits?.[r], `limits.${r} missing`);
       }
       // Without SHARDS the app counts the node's cores, not the container's.
-      assert.equal(config.shards, cpus(limits?.['cpu']));
+      assert.equal(config.shards, cpus(limits?.cpu));
     });
 
     it('a disruption budget and a CPU autoscaler that owns the replica count', () => {
@@ -382,7 +408,9 @@ describe('deploy/k8s', () => {
         };
       };
       assert.deepEqual([hpa.spec.scaleTargetRef.kind, hpa.spec.scaleTargetRef.name], ['Deployment', api.metadata.name]);
-      assert.ok(hpa.spec.metrics.some((m) => m.type === 'Resource' && m.resource?.name === 'cpu' && m.resource.target.type === 'Utilization'));
+      assert.ok(
+        hpa.spec.metrics.some((m) => m.type === 'Resource' && m.resource?.name === 'cpu' && m.resource.target.type === 'Utilization'),
+      );
       assert.ok(hpa.spec.minReplicas > (pdb.spec.maxUnavailable ?? 0), 'the budget must leave pods serving');
       assert.ok(hpa.spec.maxReplicas > hpa.spec.minReplicas);
       assert.equal(api.spec.replicas, undefined, 'a replica count in the Deployment would reset the autoscaler on every apply');
@@ -403,7 +431,10 @@ describe('deploy/k8s', () => {
     it('probes its metrics endpoint on CONSUMER_METRICS_PORT, 9464', () => {
       assert.equal(config.consumerMetricsPort, 9464);
       assert.equal(config.host, '0.0.0.0');
-      assert.deepEqual(container.ports?.map((p) => p.containerPort), [9464]);
+      assert.deepEqual(
+        container.ports?.map((p) => p.containerPort),
+        [9464],
+      );
       for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe]) {
         assert.ok(probe, 'startup, liveness and readiness probes are all needed');
         const port = probe.httpGet?.port ?? probe.tcpSocket?.port;
@@ -419,7 +450,7 @@ describe('deploy/k8s', () => {
       assert.ok(selects(pdb.spec.selector.matchLabels, consumer.spec.template.metadata.labels));
       assert.ok(!selects(pdb.spec.selector.matchLabels, api.spec.template.metadata.labels));
       assert.ok((pdb.spec.maxUnavailable ?? 0) < consumer.spec.replicas!, 'the budget must leave a consumer running');
-      assert.ok(container.resources?.requests?.['cpu'] && container.resources.requests['memory']);
+      assert.ok(container.resources?.requests?.cpu && container.resources.requests.memory);
       const grace = consumer.spec.template.spec.terminationGracePeriodSeconds;
       assert.ok(grace !== undefined && grace > CONSUMER_SHUTDOWN_BOUND_S);
     });
@@ -466,9 +497,9 @@ describe('deploy/k8s', () => {
         });
 
         it(`${where}: asks for CPU and memory and caps memory`, () => {
-          assert.ok(container.resources?.requests?.['cpu'], 'requests.cpu missing');
-          assert.ok(container.resources?.requests?.['memory'], 'requests.memory missing');
-          assert.ok(container.resources?.limits?.['memory'], 'limits.memory missing');
+          assert.ok(container.resources?.requests?.cpu, 'requests.cpu missing');
+          assert.ok(container.resources?.requests?.memory, 'requests.memory missing');
+          assert.ok(container.resources?.limits?.memory, 'limits.memory missing');
         });
       }
     }
@@ -493,28 +524,38 @@ describe('deploy/k8s', () => {
     const jobs = new Map(config.scrape_configs.map((j) => [j.job_name, j]));
     const local = parse(readFileSync(join(ROOT, 'prometheus/prometheus.yml'), 'utf8')) as { scrape_configs: { job_name: string }[] };
     assert.deepEqual([...jobs.keys()].sort(), local.scrape_configs.map((j) => j.job_name).sort(), 'the same jobs as the local stack');
-    for (const [job, workload] of [['coupon-api', api], ['coupon-consumer', consumer]] as const) {
+    for (const [job, workload] of [
+      ['coupon-api', api],
+      ['coupon-consumer', consumer],
+    ] as const) {
       const scrape = jobs.get(job);
       assert.ok(scrape, `job ${job} is missing`);
-      assert.deepEqual(scrape.kubernetes_sd_configs?.map((c) => c.role), ['pod']);
+      assert.deepEqual(
+        scrape.kubernetes_sd_configs?.map((c) => c.role),
+        ['pod'],
+      );
       const target = relabel(podDiscoveryLabels(workload.spec.template), scrape.relabel_configs ?? []);
       assert.ok(target, `${job} must keep the ${workload.metadata.name} pods`);
-      assert.equal(target['__metrics_path__'], '/metrics');
+      assert.equal(target.__metrics_path__, '/metrics');
       // Every other workload's pods are left to their own job, or to none.
       for (const other of workloads.filter((w) => w !== workload)) {
-        assert.equal(relabel(podDiscoveryLabels(other.spec.template), scrape.relabel_configs ?? []), undefined, `${job} must not keep ${other.metadata.name}`);
+        assert.equal(
+          relabel(podDiscoveryLabels(other.spec.template), scrape.relabel_configs ?? []),
+          undefined,
+          `${job} must not keep ${other.metadata.name}`,
+        );
       }
     }
   });
 
   it('points at a Redis Cluster given as host:port nodes', () => {
-    const nodes = find('ConfigMap', 'fcfs-coupons').data?.['REDIS_CLUSTER_NODES'] ?? '';
+    const nodes = find('ConfigMap', 'fcfs-coupons').data?.REDIS_CLUSTER_NODES ?? '';
     const list = nodes.split(',');
     assert.ok(list.length >= 1 && list.every((n) => /^[^:\s]+:\d{1,5}$/.test(n)), `REDIS_CLUSTER_NODES "${nodes}"`);
     for (const container of workloads.flatMap(containersOf)) {
       assert.ok(!('REDIS_URL' in environmentOf(container)), 'one Redis setting: the cluster nodes');
     }
-    assert.ok(Number.isInteger(Number(valueOf(only(api), 'API_PROCESSES')?.value)));
+    assert.ok(Number.isInteger(Number(envVar(only(api), 'API_PROCESSES')?.value)));
   });
 
   it('what issue 17 adds elsewhere is still pending (once it lands, remove it from PENDING_*)', () => {

@@ -44,12 +44,22 @@ describe('adding stock reaches every API process', () => {
       assert.equal((await issue(a, 1)).body.code, 'SOLD_OUT');
       assert.equal((await issue(b, 1)).body.code, 'SOLD_OUT');
       // Both processes now answer SOLD_OUT from memory, with no Redis call.
-      const added = await a.request('POST', `/api/coupons/${coupon.id}/stock`, { add: 1 }, { authorization: 'Bearer test-admin-token-123' });
+      const added = await a.request(
+        'POST',
+        `/api/coupons/${coupon.id}/stock`,
+        { add: 1 },
+        { authorization: 'Bearer test-admin-token-123' },
+      );
       assert.equal(added.status, 200);
-      const reply = await eventually('process B to admit again', async () => {
-        const r = await issue(b, 1);
-        return r.status === 202 ? r : undefined;
-      }, 5_000, 50);
+      const reply = await eventually(
+        'process B to admit again',
+        async () => {
+          const r = await issue(b, 1);
+          return r.status === 202 ? r : undefined;
+        },
+        5_000,
+        50,
+      );
       assert.equal(reply.body.status, 'ACCEPTED');
       assert.equal((await issue(b, 2)).body.code, 'SOLD_OUT');
     } finally {

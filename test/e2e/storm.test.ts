@@ -36,7 +36,13 @@ describe('FCFS storm end to end', { timeout: 600_000 }, () => {
     // the admission limit scales down while arrivals wait for the loop). The admission limit stays:
     // it takes in at least 256 while the loop is not watched, and the storm's sockets are 256
     // (test/http/limits.test.ts and `npm run bench:spike` are where overload control is measured).
-    const env = testEnv({ SHARDS: '2', START_CONSUMER: 'false', CONSUMER_METRICS_PORT: '0', MAX_EVENT_LOOP_DELAY_MS: '0', LOOP_DELAY_TARGET_MS: '0' });
+    const env = testEnv({
+      SHARDS: '2',
+      START_CONSUMER: 'false',
+      CONSUMER_METRICS_PORT: '0',
+      MAX_EVENT_LOOP_DELAY_MS: '0',
+      LOOP_DELAY_TARGET_MS: '0',
+    });
     await createTestTopics(testConfig(env));
     const storm = await prepareStorm(orm, redis, { users: 3_000, stocks, requests: 20_000 });
     const consumer = run('consumer.ts', env);
@@ -49,12 +55,17 @@ describe('FCFS storm end to end', { timeout: 600_000 }, () => {
   /** Says why before an assertion fails on a 5xx: the answers alone do not tell which dependency refused. */
   function explainFailures(results: { status: number }[], outputs: string[]): void {
     if (!results.some((r) => r.status >= 500)) return;
-    const logs = outputs.join('\n').split('\n').filter((l) => /"level":(40|50)/.test(l));
+    const logs = outputs
+      .join('\n')
+      .split('\n')
+      .filter((l) => /"level":(40|50)/.test(l));
     console.log(logs.slice(0, 20).join('\n'));
   }
 
   async function rowsOf(couponId: number): Promise<Set<string>> {
-    const rows = (await orm.em.getConnection().execute('select event_id from user_coupons where coupon_id = ?', [couponId])) as { event_id: string }[];
+    const rows = (await orm.em.getConnection().execute('select event_id from user_coupons where coupon_id = ?', [couponId])) as {
+      event_id: string;
+    }[];
     return new Set(rows.map((r) => r.event_id));
   }
 
@@ -62,10 +73,19 @@ describe('FCFS storm end to end', { timeout: 600_000 }, () => {
   async function drained(storm: Storm): Promise<number> {
     const ids = storm.coupons.map((c) => c.id);
     const stock = storm.coupons.reduce((n, c) => n + c.stock, 0);
-    await eventually('the consumer to persist every admission', async () => {
-      const [row] = (await orm.em.getConnection().execute(`select count(*) as n from user_coupons where coupon_id in (${ids.map(() => '?').join(',')})`, ids)) as { n: number | string }[];
-      return Number(row!.n) >= stock;
-    }, 120_000, 20);
+    await eventually(
+      'the consumer to persist every admission',
+      async () => {
+        const [row] = (await orm.em
+          .getConnection()
+          .execute(`select count(*) as n from user_coupons where coupon_id in (${ids.map(() => '?').join(',')})`, ids)) as {
+          n: number | string;
+        }[];
+        return Number(row!.n) >= stock;
+      },
+      120_000,
+      20,
+    );
     return performance.now();
   }
 
@@ -93,14 +113,20 @@ describe('FCFS storm end to end', { timeout: 600_000 }, () => {
       const started = performance.now();
       const results = await fire(clients, storm.requests);
       const elapsed = performance.now() - started;
-      explainFailures(results, apis.map((a) => a.output()));
+      explainFailures(
+        results,
+        apis.map((a) => a.output()),
+      );
       const accepted = assertStormOutcome(storm, results);
       const last202 = Math.max(...results.filter((r) => r.status === 202).map((r) => r.at));
       const lastRow = await lastRowAt;
       await assertPersisted(storm, accepted, clients[0]!);
-      console.log('storm, 1 API process:', JSON.stringify({ ...summarize(results, elapsed), lastAcceptToLastRowMs: Math.round(lastRow - last202) }));
+      console.log(
+        'storm, 1 API process:',
+        JSON.stringify({ ...summarize(results, elapsed), lastAcceptToLastRowMs: Math.round(lastRow - last202) }),
+      );
     } finally {
-      clients.forEach((c) => c.close());
+      for (const c of clients) c.close();
       await Promise.all([...apis.map((a) => a.stop()), consumer.stop()]);
     }
   });
@@ -113,14 +139,20 @@ describe('FCFS storm end to end', { timeout: 600_000 }, () => {
       const started = performance.now();
       const results = await fire(clients, storm.requests);
       const elapsed = performance.now() - started;
-      explainFailures(results, apis.map((a) => a.output()));
+      explainFailures(
+        results,
+        apis.map((a) => a.output()),
+      );
       const accepted = assertStormOutcome(storm, results);
       const last202 = Math.max(...results.filter((r) => r.status === 202).map((r) => r.at));
       const lastRow = await lastRowAt;
       await assertPersisted(storm, accepted, clients[0]!);
-      console.log('storm, 2 API processes:', JSON.stringify({ ...summarize(results, elapsed), lastAcceptToLastRowMs: Math.round(lastRow - last202) }));
+      console.log(
+        'storm, 2 API processes:',
+        JSON.stringify({ ...summarize(results, elapsed), lastAcceptToLastRowMs: Math.round(lastRow - last202) }),
+      );
     } finally {
-      clients.forEach((c) => c.close());
+      for (const c of clients) c.close();
       await Promise.all([...apis.map((a) => a.stop()), consumer.stop()]);
     }
   });
@@ -158,7 +190,7 @@ describe('FCFS storm end to end', { timeout: 600_000 }, () => {
       const persisted = await Promise.all(storm.coupons.map(async (c) => (await rowsOf(c.id)).size));
       console.log('storm with SIGKILL:', JSON.stringify({ dropped, accepted: [...accepted.values()].map((s) => s.size), persisted }));
     } finally {
-      clients.forEach((c) => c.close());
+      for (const c of clients) c.close();
       await Promise.all([api.stop(), consumer.stop()]);
     }
   });

@@ -65,7 +65,11 @@ describe('faults during a storm', { timeout: 900_000 }, () => {
    */
   async function stormDuring(fault: (strike: () => Promise<void>) => Promise<void>) {
     const coupon = await createCoupon({ orm, redis, scripts: new AdmissionScripts(redis) }, { name: 'fault', totalQuantity: 4_000 });
-    const users = await createUsers(orm, redis, Array.from({ length: 3_000 }, (_, i) => `f${i}`));
+    const users = await createUsers(
+      orm,
+      redis,
+      Array.from({ length: 3_000 }, (_, i) => `f${i}`),
+    );
     const client = new Client(`http://127.0.0.1:${PORT}`, 64);
     const answers: Promise<Answer>[] = [];
     let firing = true;
@@ -76,10 +80,20 @@ describe('faults during a storm', { timeout: 900_000 }, () => {
         for (let i = 0; i < 60; i++) {
           const user = users[Math.floor(Math.random() * users.length)]!;
           const startedAt = performance.now();
-          answers.push(client.request('POST', `/api/coupons/${coupon.id}/issue-fcfs/${user.publicId}`).then(
-            (r) => ({ status: r.status, code: r.body?.code, requestId: r.body?.requestId, retryAfter: r.headers['retry-after'] as string | undefined, startedAt, endedAt: performance.now(), latencyMs: r.latencyMs }),
-            () => ({ status: 0, startedAt, endedAt: performance.now(), latencyMs: performance.now() - startedAt }),
-          ));
+          answers.push(
+            client.request('POST', `/api/coupons/${coupon.id}/issue-fcfs/${user.publicId}`).then(
+              (r) => ({
+                status: r.status,
+                code: r.body?.code,
+                requestId: r.body?.requestId,
+                retryAfter: r.headers['retry-after'] as string | undefined,
+                startedAt,
+                endedAt: performance.now(),
+                latencyMs: r.latencyMs,
+              }),
+              () => ({ status: 0, startedAt, endedAt: performance.now(), latencyMs: performance.now() - startedAt }),
+            ),
+          );
         }
         for (const notify of waveSent.splice(0)) notify();
         await new Promise((r) => setTimeout(r, 100));
@@ -90,7 +104,12 @@ describe('faults during a storm', { timeout: 900_000 }, () => {
       await new Promise<void>((resolve) => waveSent.push(resolve));
       faultAt = performance.now();
     });
-    await eventually('the API to be ready again', async () => (await fetch(`http://127.0.0.1:${PORT}/health/ready`)).status === 200, 120_000, 250);
+    await eventually(
+      'the API to be ready again',
+      async () => (await fetch(`http://127.0.0.1:${PORT}/health/ready`)).status === 200,
+      120_000,
+      250,
+    );
     const recoveredAt = performance.now();
     await new Promise((r) => setTimeout(r, 1_500));
     firing = false;
@@ -111,7 +130,14 @@ describe('faults during a storm', { timeout: 900_000 }, () => {
   }
 
   /** The invariants, and the figures for the closing note. */
-  async function settleAndCheck(name: string, couponId: number, results: Answer[], faultAt: number, recoveredAt: number, { allowDropped = false } = {}) {
+  async function settleAndCheck(
+    name: string,
+    couponId: number,
+    results: Answer[],
+    faultAt: number,
+    recoveredAt: number,
+    { allowDropped = false } = {},
+  ) {
     for (const r of results) {
       if (r.status === 0) assert.ok(allowDropped, `${name}: a request got no answer`);
       else if (r.status >= 500) {
@@ -124,33 +150,50 @@ describe('faults during a storm', { timeout: 900_000 }, () => {
     const code = await new Promise<number | null>((resolve) => reconcile.child.on('exit', resolve));
     assert.equal(code, 0, `${name}: reconcile\n${reconcile.output().slice(-3000)}`);
 
-    const rows = (await orm.em.getConnection().execute('select event_id, user_id from user_coupons where coupon_id = ?', [couponId])) as { event_id: string; user_id: number }[];
+    const rows = (await orm.em.getConnection().execute('select event_id, user_id from user_coupons where coupon_id = ?', [couponId])) as {
+      event_id: string;
+      user_id: number;
+    }[];
     const eventIds = new Set(rows.map((r) => r.event_id));
     const accepted = results.filter((r) => r.status === 202);
     for (const r of accepted) assert.ok(eventIds.has(r.requestId!), `${name}: 202 ${r.requestId} has no row`);
     assert.equal(new Set(rows.map((r) => r.user_id)).size, rows.length, `${name}: a user holds two rows`);
-    const coupon = (await orm.em.getConnection().execute('select total_quantity as total, issued_count as issued from coupons where id = ?', [couponId])) as { total: number; issued: number }[];
+    const coupon = (await orm.em
+      .getConnection()
+      .execute('select total_quantity as total, issued_count as issued from coupons where id = ?', [couponId])) as {
+      total: number;
+      issued: number;
+    }[];
     const remaining = Number(await redis.get(`{coupon:${couponId}}:stock`));
     assert.equal(Number(coupon[0]!.issued), rows.length, `${name}: issued_count`);
     assert.equal(Number(coupon[0]!.issued) + remaining, Number(coupon[0]!.total), `${name}: issued + remaining = total`);
 
-    const unavailable = results.filter((r) => r.status === 503).map((r) => r.latencyMs).sort((a, b) => a - b);
+    const unavailable = results
+      .filter((r) => r.status === 503)
+      .map((r) => r.latencyMs)
+      .sort((a, b) => a - b);
     const inFlight = results.filter((r) => r.startedAt <= faultAt && r.endedAt >= faultAt).length;
-    console.log(`fault ${name}:`, JSON.stringify({
-      requests: results.length,
-      inFlightAtFault: inFlight,
-      sentDuringOutage: results.filter((r) => r.startedAt >= faultAt && r.startedAt <= recoveredAt).length,
-      accepted202: accepted.length,
-      rowsPersisted: rows.length,
-      unavailable503: unavailable.length,
-      p99Of503Ms: unavailable.length ? Math.round(percentile(unavailable, 99)) : null,
-      noAnswer: results.filter((r) => r.status === 0).length,
-    }));
+    console.log(
+      `fault ${name}:`,
+      JSON.stringify({
+        requests: results.length,
+        inFlightAtFault: inFlight,
+        sentDuringOutage: results.filter((r) => r.startedAt >= faultAt && r.startedAt <= recoveredAt).length,
+        accepted202: accepted.length,
+        rowsPersisted: rows.length,
+        unavailable503: unavailable.length,
+        p99Of503Ms: unavailable.length ? Math.round(percentile(unavailable, 99)) : null,
+        noAnswer: results.filter((r) => r.status === 0).length,
+      }),
+    );
   }
 
   it('Kafka broker killed (SIGKILL) and restarted', async () => {
     const { coupon, results, faultAt, recoveredAt } = await stormDuring(outage('kafka', 'kill', 3_000));
-    assert.ok(results.some((r) => r.status === 503), 'the outage was seen as 503s');
+    assert.ok(
+      results.some((r) => r.status === 503),
+      'the outage was seen as 503s',
+    );
     await settleAndCheck('kafka killed', coupon.id, results, faultAt, recoveredAt);
   });
 
@@ -160,9 +203,11 @@ describe('faults during a storm', { timeout: 900_000 }, () => {
     const dead: { value: string; reason: string }[] = [];
     await dlq.connect();
     await dlq.subscribe({ topic: config.kafka.deadLetterTopic, fromBeginning: true });
-    await dlq.run({ eachMessage: async ({ message }) => {
-      dead.push({ value: message.value?.toString() ?? '', reason: message.headers?.['x-dead-letter-reason']?.toString() ?? '' });
-    } });
+    await dlq.run({
+      eachMessage: async ({ message }) => {
+        dead.push({ value: message.value?.toString() ?? '', reason: message.headers?.['x-dead-letter-reason']?.toString() ?? '' });
+      },
+    });
     const poison = `poison ${Date.now()}: not an issue event`;
     try {
       const { coupon, results, faultAt, recoveredAt } = await stormDuring(async (strike) => {
@@ -170,12 +215,23 @@ describe('faults during a storm', { timeout: 900_000 }, () => {
         await producer.connect();
         await strike();
         // On every partition, so it sits in front of whatever partition the storm's coupon uses.
-        await producer.send({ topic: config.kafka.topic, acks: -1, messages: Array.from({ length: config.kafka.partitions }, (_, partition) => ({ partition, value: poison })) });
+        await producer.send({
+          topic: config.kafka.topic,
+          acks: -1,
+          messages: Array.from({ length: config.kafka.partitions }, (_, partition) => ({ partition, value: poison })),
+        });
         await producer.disconnect();
         await new Promise((r) => setTimeout(r, 1_500));
       });
-      await eventually('the poison in the dead-letter topic', async () => dead.filter((d) => d.value === poison).length === config.kafka.partitions, 60_000);
-      assert.ok(dead.filter((d) => d.value === poison).every((d) => /malformed/.test(d.reason)), JSON.stringify(dead.slice(0, 3)));
+      await eventually(
+        'the poison in the dead-letter topic',
+        async () => dead.filter((d) => d.value === poison).length === config.kafka.partitions,
+        60_000,
+      );
+      assert.ok(
+        dead.filter((d) => d.value === poison).every((d) => /malformed/.test(d.reason)),
+        JSON.stringify(dead.slice(0, 3)),
+      );
       await settleAndCheck('poison message', coupon.id, results, faultAt, recoveredAt);
     } finally {
       await dlq.disconnect();

@@ -54,7 +54,11 @@ function runSchemathesis(args: string[], cwd: string, timeoutMs: number): Promis
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code: signal ? null : code, output: signal ? `${output}\n[killed by ${signal} after ${timeoutMs} ms]` : output, seconds: (performance.now() - started) / 1000 });
+      resolve({
+        code: signal ? null : code,
+        output: signal ? `${output}\n[killed by ${signal} after ${timeoutMs} ms]` : output,
+        seconds: (performance.now() - started) / 1000,
+      });
     });
   });
 }
@@ -127,41 +131,58 @@ describe('schemathesis fuzzes the OpenAPI document', { timeout: 300_000 }, () =>
     }
 
     const doc = (await client.request('GET', '/docs/json')).body as { paths: Record<string, Record<string, unknown>> };
-    const operations = Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
+    const operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`),
+    );
     assert.ok(operations.length >= 8, operations.join(', '));
 
     const config = join(dir, 'schemathesis.toml');
-    await writeFile(config, [
-      '[cache]',
-      'enabled = false',
-      '[dictionaries.coupons]',
-      `values = ${JSON.stringify(couponIds)}`,
-      '[dictionaries.users]',
-      `values = ${JSON.stringify(publicIds)}`,
-      '[parameters]',
-      '"path.couponId" = { dictionary = "coupons", probability = 0.5 }',
-      '"path.publicId" = { dictionary = "users", probability = 0.5 }',
-      '',
-    ].join('\n'));
+    await writeFile(
+      config,
+      [
+        '[cache]',
+        'enabled = false',
+        '[dictionaries.coupons]',
+        `values = ${JSON.stringify(couponIds)}`,
+        '[dictionaries.users]',
+        `values = ${JSON.stringify(publicIds)}`,
+        '[parameters]',
+        '"path.couponId" = { dictionary = "coupons", probability = 0.5 }',
+        '"path.publicId" = { dictionary = "users", probability = 0.5 }',
+        '',
+      ].join('\n'),
+    );
     const jsonReport = join(dir, 'report.json');
     const ndjsonReport = join(dir, 'events.ndjson');
 
     const args = [
-      '--config-file', config,
-      'run', `${BASE}/docs/json`,
-      '--header', `Authorization: ${ADMIN.authorization}`,
-      '--checks', CHECKS.join(','),
-      '--max-examples', String(MAX_EXAMPLES),
-      '--seed', String(SEED),
+      '--config-file',
+      config,
+      'run',
+      `${BASE}/docs/json`,
+      '--header',
+      `Authorization: ${ADMIN.authorization}`,
+      '--checks',
+      CHECKS.join(','),
+      '--max-examples',
+      String(MAX_EXAMPLES),
+      '--seed',
+      String(SEED),
       // One worker: a reproducible order, and CPython 3.11's ast module is not thread-safe
       // (gh-106905: "AST constructor recursion depth mismatch" errors with several workers).
-      '--workers', '1',
+      '--workers',
+      '1',
       '--continue-on-failure',
-      '--generation-database', 'none',
-      '--request-timeout', '10',
-      '--report', 'json,ndjson',
-      '--report-json-path', jsonReport,
-      '--report-ndjson-path', ndjsonReport,
+      '--generation-database',
+      'none',
+      '--request-timeout',
+      '10',
+      '--report',
+      'json,ndjson',
+      '--report-json-path',
+      jsonReport,
+      '--report-ndjson-path',
+      ndjsonReport,
       '--no-color',
     ];
     const result = await runSchemathesis(args, dir, 240_000);
@@ -179,8 +200,10 @@ describe('schemathesis fuzzes the OpenAPI document', { timeout: 300_000 }, () =>
     const byStatus: Record<string, number> = {};
     for (const r of responses) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
 
-    console.log(`schemathesis ${CHECKS.join(', ')}: ${responses.length} requests (${report.test_cases.generated} test cases) in ${result.seconds.toFixed(1)} s; `
-      + `5xx: ${serverErrors.length}; statuses ${JSON.stringify(byStatus)}`);
+    console.log(
+      `schemathesis ${CHECKS.join(', ')}: ${responses.length} requests (${report.test_cases.generated} test cases) in ${result.seconds.toFixed(1)} s; ` +
+        `5xx: ${serverErrors.length}; statuses ${JSON.stringify(byStatus)}`,
+    );
 
     assert.deepEqual(serverErrors.slice(0, 10), [], `server errors:\n${tail}`);
     assert.deepEqual(report.errors, [], tail);

@@ -107,14 +107,25 @@ describe('HTTP API contract', () => {
     const user = await newUser();
     expectError(await issue(id, randomUUID()), 404, 'USER_NOT_FOUND');
     expectError(await issue(999_999_999, user), 404, 'COUPON_NOT_FOUND');
-    for (const [coupon, publicId] of [[id, 'not-a-uuid'], ['abc', user], [0, user], [-1, user], ['1.5', user], [id, `${user}0`], ['99999999999', user]] as const) {
+    for (const [coupon, publicId] of [
+      [id, 'not-a-uuid'],
+      ['abc', user],
+      [0, user],
+      [-1, user],
+      ['1.5', user],
+      [id, `${user}0`],
+      ['99999999999', user],
+    ] as const) {
       expectError(await issue(coupon, publicId), 400, 'INVALID_REQUEST');
     }
   });
 
   it('answers NOT_OPEN outside the issue window', async () => {
     const later = await newCoupon({ startsAt: new Date(Date.now() + 3_600_000).toISOString() });
-    const over = await newCoupon({ startsAt: new Date(Date.now() - 7_200_000).toISOString(), endsAt: new Date(Date.now() - 3_600_000).toISOString() });
+    const over = await newCoupon({
+      startsAt: new Date(Date.now() - 7_200_000).toISOString(),
+      endsAt: new Date(Date.now() - 3_600_000).toISOString(),
+    });
     const user = await newUser();
     expectError(await issue(later, user), 409, 'NOT_OPEN');
     expectError(await issue(over, user), 409, 'NOT_OPEN');
@@ -160,10 +171,16 @@ describe('HTTP API contract', () => {
     assert.equal(rec.consistent, false);
 
     // Persist it as the consumer would, then everything agrees.
-    const user = await api.orm.em.getConnection().execute('select id from users where public_id = ?', [a]) as { id: number }[];
+    const user = (await api.orm.em.getConnection().execute('select id from users where public_id = ?', [a])) as { id: number }[];
     const event = JSON.parse(Object.values(await api.redis.hgetall(`{coupon:${id}}:pending`))[0]!);
     await api.redis.hdel(`{coupon:${id}}:pending`, event.eventId);
-    await api.orm.em.getConnection().execute('insert into user_coupons (coupon_id, user_id, event_id, issued_at) values (?, ?, ?, now())', [id, user[0]!.id, event.eventId]);
+    await api.orm.em
+      .getConnection()
+      .execute('insert into user_coupons (coupon_id, user_id, event_id, issued_at) values (?, ?, ?, now())', [
+        id,
+        user[0]!.id,
+        event.eventId,
+      ]);
     await api.orm.em.getConnection().execute('update coupons set issued_count = issued_count + 1 where id = ?', [id]);
     assert.equal((await inject('GET', `/api/coupons/${id}/issue-fcfs/${a}`)).json().status, 'ISSUED');
     const list = await inject('GET', `/api/users/${a}/coupons`);
@@ -173,7 +190,14 @@ describe('HTTP API contract', () => {
     assert.deepEqual((await inject('GET', `/api/users/${b}/coupons`)).json(), []);
     rec = (await inject('GET', `/api/coupons/${id}/reconciliation`, undefined, ADMIN)).json();
     assert.deepEqual(
-      { admitted: rec.admitted, remaining: rec.remaining, persisted: rec.persisted, duplicates: rec.duplicates, overIssued: rec.overIssued, consistent: rec.consistent },
+      {
+        admitted: rec.admitted,
+        remaining: rec.remaining,
+        persisted: rec.persisted,
+        duplicates: rec.duplicates,
+        overIssued: rec.overIssued,
+        consistent: rec.consistent,
+      },
       { admitted: 1, remaining: 2, persisted: 1, duplicates: 0, overIssued: 0, consistent: true },
     );
     expectError(await inject('GET', `/api/users/${randomUUID()}/coupons`), 404, 'USER_NOT_FOUND');
@@ -191,9 +215,26 @@ describe('HTTP API contract', () => {
   });
 
   it('rejects bad bodies, content types and routes without a 5xx', async () => {
-    expectError(await api.app.inject({ method: 'POST', url: '/api/users', payload: '{"name":', headers: { 'content-type': 'application/json' } }), 400, 'INVALID_REQUEST');
-    expectError(await api.app.inject({ method: 'POST', url: '/api/users', payload: 'name=x', headers: { 'content-type': 'text/plain' } }), 415, 'UNSUPPORTED_MEDIA_TYPE');
-    expectError(await api.app.inject({ method: 'POST', url: '/api/users', payload: JSON.stringify({ name: 'x'.repeat(20_000) }), headers: { 'content-type': 'application/json' } }), 413, 'PAYLOAD_TOO_LARGE');
+    expectError(
+      await api.app.inject({ method: 'POST', url: '/api/users', payload: '{"name":', headers: { 'content-type': 'application/json' } }),
+      400,
+      'INVALID_REQUEST',
+    );
+    expectError(
+      await api.app.inject({ method: 'POST', url: '/api/users', payload: 'name=x', headers: { 'content-type': 'text/plain' } }),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
+    expectError(
+      await api.app.inject({
+        method: 'POST',
+        url: '/api/users',
+        payload: JSON.stringify({ name: 'x'.repeat(20_000) }),
+        headers: { 'content-type': 'application/json' },
+      }),
+      413,
+      'PAYLOAD_TOO_LARGE',
+    );
     expectError(await inject('GET', '/nope'), 404, 'NOT_FOUND');
     const long = await inject('POST', `/api/coupons/1/issue-fcfs/${'a'.repeat(5_000)}`);
     expectError(long, 400, 'INVALID_REQUEST');
@@ -214,10 +255,14 @@ describe('HTTP API contract', () => {
   });
 
   it('is ready when Redis, the database, Kafka and every shard worker answer', async () => {
-    const res = await eventually('readiness', async () => {
-      const r = await inject('GET', '/health/ready');
-      return r.statusCode === 200 ? r : undefined;
-    }, 30_000);
+    const res = await eventually(
+      'readiness',
+      async () => {
+        const r = await inject('GET', '/health/ready');
+        return r.statusCode === 200 ? r : undefined;
+      },
+      30_000,
+    );
     assert.deepEqual(res.json().checks, { redis: true, database: true, kafka: true, shards: true });
     assert.equal((await inject('GET', '/health/live')).statusCode, 200);
   });

@@ -24,7 +24,12 @@ async function start(overrides: Record<string, string>): Promise<Api> {
 }
 
 async function coupon(api: Api, totalQuantity: number): Promise<number> {
-  const res = await api.app.inject({ method: 'POST', url: '/api/coupons', payload: { name: 'limits', totalQuantity }, headers: { authorization: 'Bearer test-admin-token-123' } });
+  const res = await api.app.inject({
+    method: 'POST',
+    url: '/api/coupons',
+    payload: { name: 'limits', totalQuantity },
+    headers: { authorization: 'Bearer test-admin-token-123' },
+  });
   return res.json().id;
 }
 
@@ -34,8 +39,15 @@ async function coupon(api: Api, totalQuantity: number): Promise<number> {
  */
 async function limitAfterWaves(api: Api, couponId: number, users: { publicId: string }[], size: number): Promise<number> {
   for (let from = 0; from < users.length; from += size) {
-    const replies = await Promise.all(users.slice(from, from + size).map((u) => api.app.inject({ method: 'POST', url: `/api/coupons/${couponId}/issue-fcfs/${u.publicId}` })));
-    assert.ok(replies.every((r) => r.statusCode === 202 || r.statusCode === 503), 'only 202 or 503');
+    const replies = await Promise.all(
+      users
+        .slice(from, from + size)
+        .map((u) => api.app.inject({ method: 'POST', url: `/api/coupons/${couponId}/issue-fcfs/${u.publicId}` })),
+    );
+    assert.ok(
+      replies.every((r) => r.statusCode === 202 || r.statusCode === 503),
+      'only 202 or 503',
+    );
     await new Promise((r) => setTimeout(r, 120)); // a window passes
   }
   const metrics = await api.app.inject({ method: 'GET', url: '/metrics' });
@@ -66,14 +78,24 @@ describe('rate limits on the issue route (Redis-backed)', () => {
 
   it('answers 429 past the per-IP limit, whoever the users are, and not for other addresses', async () => {
     const id = await coupon(api, 1_000);
-    const users = await createUsers(api.orm, api.redis, Array.from({ length: 22 }, (_, i) => `u${i}`));
+    const users = await createUsers(
+      api.orm,
+      api.redis,
+      Array.from({ length: 22 }, (_, i) => `u${i}`),
+    );
     const address = ip();
     const codes: number[] = [];
     for (const u of users.slice(0, 21)) {
-      codes.push((await api.app.inject({ method: 'POST', url: `/api/coupons/${id}/issue-fcfs/${u.publicId}`, remoteAddress: address })).statusCode);
+      codes.push(
+        (await api.app.inject({ method: 'POST', url: `/api/coupons/${id}/issue-fcfs/${u.publicId}`, remoteAddress: address })).statusCode,
+      );
     }
     assert.deepEqual(codes, [...Array(20).fill(202), 429]);
-    const other = await api.app.inject({ method: 'POST', url: `/api/coupons/${id}/issue-fcfs/${users[21]!.publicId}`, remoteAddress: ip() });
+    const other = await api.app.inject({
+      method: 'POST',
+      url: `/api/coupons/${id}/issue-fcfs/${users[21]!.publicId}`,
+      remoteAddress: ip(),
+    });
     assert.equal(other.statusCode, 202);
     const metrics = await api.app.inject({ method: 'GET', url: '/metrics' });
     assert.match(metrics.body, /http_requests_rate_limited_total\{scope="ip"\} [1-9]/);
@@ -90,8 +112,14 @@ describe('load shedding', () => {
 
   it('sheds what is beyond the in-flight cap with 503 and Retry-After, and admits the rest', async () => {
     const id = await coupon(api, 1_000);
-    const users = await createUsers(api.orm, api.redis, Array.from({ length: 200 }, (_, i) => `flood${i}`));
-    const replies = await Promise.all(users.map((u) => api.app.inject({ method: 'POST', url: `/api/coupons/${id}/issue-fcfs/${u.publicId}` })));
+    const users = await createUsers(
+      api.orm,
+      api.redis,
+      Array.from({ length: 200 }, (_, i) => `flood${i}`),
+    );
+    const replies = await Promise.all(
+      users.map((u) => api.app.inject({ method: 'POST', url: `/api/coupons/${id}/issue-fcfs/${u.publicId}` })),
+    );
     const shed = replies.filter((r) => r.statusCode === 503);
     const accepted = replies.filter((r) => r.statusCode === 202);
     assert.equal(shed.length + accepted.length, users.length, 'only 202 or 503');
@@ -117,11 +145,22 @@ describe('load shedding before routing (a real listener)', () => {
 
   it('answers the excess with the same 503 as the route before Fastify sees it, takes nothing for it, and counts it', async () => {
     const id = await coupon(api, 1_000);
-    const users = await createUsers(api.orm, api.redis, Array.from({ length: 300 }, (_, i) => `early${i}`));
-    const replies = await Promise.all(users.map(async (u) => {
-      const res = await fetch(`${base}/api/coupons/${id}/issue-fcfs/${u.publicId}`, { method: 'POST' });
-      return { status: res.status, type: res.headers.get('content-type'), retryAfter: res.headers.get('retry-after'), body: (await res.json()) as { code?: string } };
-    }));
+    const users = await createUsers(
+      api.orm,
+      api.redis,
+      Array.from({ length: 300 }, (_, i) => `early${i}`),
+    );
+    const replies = await Promise.all(
+      users.map(async (u) => {
+        const res = await fetch(`${base}/api/coupons/${id}/issue-fcfs/${u.publicId}`, { method: 'POST' });
+        return {
+          status: res.status,
+          type: res.headers.get('content-type'),
+          retryAfter: res.headers.get('retry-after'),
+          body: (await res.json()) as { code?: string },
+        };
+      }),
+    );
     const shed = replies.filter((r) => r.status === 503);
     const accepted = replies.filter((r) => r.status === 202);
     assert.equal(shed.length + accepted.length, users.length, 'only 202 or 503');
@@ -135,33 +174,59 @@ describe('load shedding before routing (a real listener)', () => {
     assert.match(metrics, /^issue_in_flight_limit 4$/m);
     const shedCount = Number(/^http_requests_shed_total\{reason="in_flight"\} (\d+)$/m.exec(metrics)?.[1]);
     assert.ok(shedCount >= shed.length, `every 503 counted (${shedCount} counted, ${shed.length} answered)`);
-    assert.match(metrics, /http_request_duration_seconds_count\{route="\/api\/coupons\/:couponId\/issue-fcfs\/:publicId",method="POST",status_code="503"\} [1-9]/);
+    assert.match(
+      metrics,
+      /http_request_duration_seconds_count\{route="\/api\/coupons\/:couponId\/issue-fcfs\/:publicId",method="POST",status_code="503"\} [1-9]/,
+    );
   });
 
   it('sheds only issue requests: status reads among a burst are all answered', async () => {
     const id = await coupon(api, 1_000);
-    const users = await createUsers(api.orm, api.redis, Array.from({ length: 300 }, (_, i) => `mixed${i}`));
-    const replies = await Promise.all(users.map(async (u, i) => {
-      const res = await fetch(`${base}/api/coupons/${id}/issue-fcfs/${u.publicId}`, { method: i % 3 === 0 ? 'GET' : 'POST' });
-      await res.arrayBuffer();
-      return { get: i % 3 === 0, status: res.status };
-    }));
-    assert.ok(replies.some((r) => !r.get && r.status === 503), 'the burst filled the limit');
+    const users = await createUsers(
+      api.orm,
+      api.redis,
+      Array.from({ length: 300 }, (_, i) => `mixed${i}`),
+    );
+    const replies = await Promise.all(
+      users.map(async (u, i) => {
+        const res = await fetch(`${base}/api/coupons/${id}/issue-fcfs/${u.publicId}`, { method: i % 3 === 0 ? 'GET' : 'POST' });
+        await res.arrayBuffer();
+        return { get: i % 3 === 0, status: res.status };
+      }),
+    );
+    assert.ok(
+      replies.some((r) => !r.get && r.status === 503),
+      'the burst filled the limit',
+    );
     assert.deepEqual([...new Set(replies.filter((r) => r.get).map((r) => r.status))], [200]);
   });
 
   it('answers malformed issue requests with 400 even while the limit is full: "retry shortly" would be a lie', async () => {
     const id = await coupon(api, 1_000);
-    const users = await createUsers(api.orm, api.redis, Array.from({ length: 300 }, (_, i) => `malformed${i}`));
-    const paths = users.map((u, i) => (i % 3 === 0 ? `/api/coupons/${id}/issue-fcfs/${u.publicId.slice(1)}` : i % 3 === 1 ? `/api/coupons/x${id}/issue-fcfs/${u.publicId}` : `/api/coupons/${id}/issue-fcfs/${u.publicId}`));
-    const replies = await Promise.all(paths.map(async (path, i) => {
-      const res = await fetch(`${base}${path}`, { method: 'POST' });
-      return { valid: i % 3 === 2, status: res.status, code: ((await res.json()) as { code?: string }).code };
-    }));
-    assert.ok(replies.some((r) => r.valid && r.status === 503), 'the burst filled the limit');
+    const users = await createUsers(
+      api.orm,
+      api.redis,
+      Array.from({ length: 300 }, (_, i) => `malformed${i}`),
+    );
+    const paths = users.map((u, i) =>
+      i % 3 === 0
+        ? `/api/coupons/${id}/issue-fcfs/${u.publicId.slice(1)}`
+        : i % 3 === 1
+          ? `/api/coupons/x${id}/issue-fcfs/${u.publicId}`
+          : `/api/coupons/${id}/issue-fcfs/${u.publicId}`,
+    );
+    const replies = await Promise.all(
+      paths.map(async (path, i) => {
+        const res = await fetch(`${base}${path}`, { method: 'POST' });
+        return { valid: i % 3 === 2, status: res.status, code: ((await res.json()) as { code?: string }).code };
+      }),
+    );
+    assert.ok(
+      replies.some((r) => r.valid && r.status === 503),
+      'the burst filled the limit',
+    );
     assert.deepEqual([...new Set(replies.filter((r) => !r.valid).map((r) => `${r.status} ${r.code}`))], ['400 INVALID_REQUEST']);
   });
-
 });
 
 describe('the admission limit (Little: measured throughput × latency target)', () => {
@@ -175,7 +240,11 @@ describe('the admission limit (Little: measured throughput × latency target)', 
 
   it('shrinks towards its floor while admitted requests take longer than the target', async () => {
     const id = await coupon(api, 20_000);
-    const users = await createUsers(api.orm, api.redis, Array.from({ length: 3_000 }, (_, i) => `adaptive${i}`));
+    const users = await createUsers(
+      api.orm,
+      api.redis,
+      Array.from({ length: 3_000 }, (_, i) => `adaptive${i}`),
+    );
     const before = await api.app.inject({ method: 'GET', url: '/metrics' });
     assert.match(before.body, /^issue_in_flight_limit 300$/m);
     const limit = await limitAfterWaves(api, id, users, 500);
@@ -188,13 +257,23 @@ describe('the admission limit and a late event loop', () => {
   before(async () => {
     // A target that throughput alone would turn into a limit far above the ceiling-free waves:
     // only the event loop can bring it below throughput × target.
-    api = await start({ MAX_IN_FLIGHT: '1000000', IN_FLIGHT_TARGET_MS: '100', LOOP_DELAY_TARGET_MS: '5', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_PER_IP: '0' });
+    api = await start({
+      MAX_IN_FLIGHT: '1000000',
+      IN_FLIGHT_TARGET_MS: '100',
+      LOOP_DELAY_TARGET_MS: '5',
+      RATE_LIMIT_PER_USER: '0',
+      RATE_LIMIT_PER_IP: '0',
+    });
   });
   after(() => api.close());
 
   it('scales below throughput × target while requests would wait unread behind long turns of the event loop', async () => {
     const id = await coupon(api, 20_000);
-    const users = await createUsers(api.orm, api.redis, Array.from({ length: 20_000 }, (_, i) => `late${i}`));
+    const users = await createUsers(
+      api.orm,
+      api.redis,
+      Array.from({ length: 20_000 }, (_, i) => `late${i}`),
+    );
     // Turns of 40 ms every 50 ms, window after window: an arrival would wait 16 ms on average before
     // being read.
     const hog = setInterval(() => {
@@ -207,12 +286,14 @@ describe('the admission limit and a late event loop', () => {
       // A closed loop of 100 clients: the process is never idle, so its throughput is measured.
       let next = 0;
       const until = performance.now() + 1_500;
-      await Promise.all(Array.from({ length: 100 }, async () => {
-        while (performance.now() < until && next < users.length) {
-          const res = await api.app.inject({ method: 'POST', url: `/api/coupons/${id}/issue-fcfs/${users[next++]!.publicId}` });
-          assert.ok(res.statusCode === 202 || res.statusCode === 503, 'only 202 or 503');
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: 100 }, async () => {
+          while (performance.now() < until && next < users.length) {
+            const res = await api.app.inject({ method: 'POST', url: `/api/coupons/${id}/issue-fcfs/${users[next++]!.publicId}` });
+            assert.ok(res.statusCode === 202 || res.statusCode === 503, 'only 202 or 503');
+          }
+        }),
+      );
       const metrics = await api.app.inject({ method: 'GET', url: '/metrics' });
       throughput = Number(/^issue_throughput_estimate (\S+)$/m.exec(metrics.body)?.[1]);
       limit = Number(/^issue_in_flight_limit (\d+)$/m.exec(metrics.body)?.[1]);
@@ -228,14 +309,25 @@ describe('the queue deadline (MAX_QUEUE_WAIT_MS)', () => {
   let api: Api;
   before(async () => {
     // Without the admission limit and the event-loop backstop: only the deadline may refuse here.
-    api = await start({ MAX_IN_FLIGHT: '0', MAX_QUEUE_WAIT_MS: '1000', MAX_EVENT_LOOP_DELAY_MS: '0', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_PER_IP: '0' });
+    api = await start({
+      MAX_IN_FLIGHT: '0',
+      MAX_QUEUE_WAIT_MS: '1000',
+      MAX_EVENT_LOOP_DELAY_MS: '0',
+      RATE_LIMIT_PER_USER: '0',
+      RATE_LIMIT_PER_IP: '0',
+    });
   });
   after(() => api.close());
 
   it('answers 503 to what waited past it, takes nothing for it, and admits what it reached in time', async () => {
     const id = await coupon(api, 40_000);
-    const users = await createUsers(api.orm, api.redis, Array.from({ length: 30_100 }, (_, i) => `queued${i}`));
-    const send = (batch: { publicId: string }[]) => Promise.all(batch.map((u) => api.app.inject({ method: 'POST', url: `/api/coupons/${id}/issue-fcfs/${u.publicId}` })));
+    const users = await createUsers(
+      api.orm,
+      api.redis,
+      Array.from({ length: 30_100 }, (_, i) => `queued${i}`),
+    );
+    const send = (batch: { publicId: string }[]) =>
+      Promise.all(batch.map((u) => api.app.inject({ method: 'POST', url: `/api/coupons/${id}/issue-fcfs/${u.publicId}` })));
     // A few first, served at once; then seconds of work for one shard worker at once.
     const replies = [...(await send(users.slice(0, 100))), ...(await send(users.slice(100)))];
     const shed = replies.filter((r) => r.statusCode === 503);

@@ -13,9 +13,11 @@ describe('MariaDB through MikroORM (real server)', () => {
 
   it('connects and has created the schema', async () => {
     assert.equal(await orm.isConnected(), true);
-    const tables = (await orm.em.getConnection().execute(
-      "select table_name as t from information_schema.tables where table_schema = database() order by table_name",
-    )) as { t: string }[];
+    const tables = (await orm.em
+      .getConnection()
+      .execute('select table_name as t from information_schema.tables where table_schema = database() order by table_name')) as {
+      t: string;
+    }[];
     const names = tables.map((r) => r.t);
     for (const t of ['coupons', 'user_coupons', 'users']) assert.ok(names.includes(t), `missing table ${t}: ${names.join(',')}`);
   });
@@ -25,9 +27,14 @@ describe('MariaDB through MikroORM (real server)', () => {
   });
 
   it('holds one issuance per (coupon, user) by a unique key', async () => {
-    const indexes = (await orm.em.getConnection().execute(
-      "select index_name as i, group_concat(column_name order by seq_in_index) as cols from information_schema.statistics where table_schema = database() and table_name = 'user_coupons' and non_unique = 0 group by index_name",
-    )) as { i: string; cols: string }[];
-    assert.ok(indexes.some((x) => x.cols === 'coupon_id,user_id'), JSON.stringify(indexes));
+    const indexes = (await orm.em
+      .getConnection()
+      .execute(
+        "select index_name as i, group_concat(column_name order by seq_in_index) as cols from information_schema.statistics where table_schema = database() and table_name = 'user_coupons' and non_unique = 0 group by index_name",
+      )) as { i: string; cols: string }[];
+    assert.ok(
+      indexes.some((x) => x.cols === 'coupon_id,user_id'),
+      JSON.stringify(indexes),
+    );
   });
 });

@@ -48,7 +48,8 @@ describe('Kafka through kafkajs (real broker)', () => {
       eachBatch: async ({ batch }) => {
         for (const m of batch.messages) seen.push({ key: m.key!.toString(), value: m.value!.toString(), partition: batch.partition });
         const last = batch.messages.at(-1);
-        if (last) await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+        if (last)
+          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
       },
     });
     try {
@@ -58,7 +59,10 @@ describe('Kafka through kafkajs (real broker)', () => {
         const partitions = new Set(seen.filter((s) => s.key === key).map((s) => s.partition));
         assert.equal(partitions.size, 1, `key ${key} spread over ${[...partitions].join(',')}`);
         // Per key, order is kept.
-        assert.deepEqual(seen.filter((s) => s.key === key).map((s) => s.value), [0, 1, 2].map((n) => `${key}:${n}`));
+        assert.deepEqual(
+          seen.filter((s) => s.key === key).map((s) => s.value),
+          [0, 1, 2].map((n) => `${key}:${n}`),
+        );
       }
       assert.ok(new Set(seen.map((s) => s.partition)).size > 1, 'keys should spread over partitions');
 
@@ -83,12 +87,17 @@ describe('Kafka through kafkajs (real broker)', () => {
       checks++;
       return original.call(this);
     };
-    const producer = createKafka({ brokers: config.kafka.brokers, clientId: 'spin-test', logger: pino({ level: 'silent' }) })
-      .producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    const producer = createKafka({ brokers: config.kafka.brokers, clientId: 'spin-test', logger: pino({ level: 'silent' }) }).producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     try {
       await producer.connect();
       // One request in flight at a time: these queue behind each other and are sent as each completes.
-      const sends = Array.from({ length: 20 }, (_, i) => producer.send({ topic: config.kafka.topic, acks: -1, messages: [{ key: String(i), value: 'spin' }] }));
+      const sends = Array.from({ length: 20 }, (_, i) =>
+        producer.send({ topic: config.kafka.topic, acks: -1, messages: [{ key: String(i), value: 'spin' }] }),
+      );
       const results = await Promise.all(sends);
       assert.ok(results.flat().every((m) => m.errorCode === 0));
       checks = 0;

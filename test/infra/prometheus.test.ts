@@ -40,14 +40,24 @@ describe('Prometheus (real server) scraping the app', () => {
     for (let i = 0; i < 5; i++) await client.request('POST', `/api/coupons/1/issue-fcfs/00000000-0000-4000-8000-00000000000${i}`);
     client.close();
 
-    await eventually('Prometheus to see both targets up', async () => {
-      const up = await query('up{job=~"coupon-api|coupon-consumer"}');
-      return up.length === 2 && up.every((r) => r.value[1] === '1');
-    }, 60_000, 1_000);
-    const outcomes = await eventually('worker metrics in Prometheus', async () => {
-      const r = await query('sum(coupon_admissions_total{job="coupon-api",result="USER_NOT_FOUND"})');
-      return r.length > 0 && Number(r[0]!.value[1]) >= 5 ? r : undefined;
-    }, 60_000, 1_000);
+    await eventually(
+      'Prometheus to see both targets up',
+      async () => {
+        const up = await query('up{job=~"coupon-api|coupon-consumer"}');
+        return up.length === 2 && up.every((r) => r.value[1] === '1');
+      },
+      60_000,
+      1_000,
+    );
+    const outcomes = await eventually(
+      'worker metrics in Prometheus',
+      async () => {
+        const r = await query('sum(coupon_admissions_total{job="coupon-api",result="USER_NOT_FOUND"})');
+        return r.length > 0 && Number(r[0]!.value[1]) >= 5 ? r : undefined;
+      },
+      60_000,
+      1_000,
+    );
     assert.ok(Number(outcomes[0]!.value[1]) >= 5);
     const http = await query('sum(http_request_duration_seconds_count{job="coupon-api"})');
     assert.ok(Number(http[0]!.value[1]) >= 5);

@@ -41,9 +41,16 @@ describe('issuance consumer', () => {
   }
 
   const rows = async (couponId: number) =>
-    (await orm.em.getConnection().execute('select user_id, event_id from user_coupons where coupon_id = ? order by user_id', [couponId])) as { user_id: number; event_id: string }[];
+    (await orm.em
+      .getConnection()
+      .execute('select user_id, event_id from user_coupons where coupon_id = ? order by user_id', [couponId])) as {
+      user_id: number;
+      event_id: string;
+    }[];
   const issuedCount = async (couponId: number) =>
-    Number(((await orm.em.getConnection().execute('select issued_count as n from coupons where id = ?', [couponId])) as { n: number }[])[0]!.n);
+    Number(
+      ((await orm.em.getConnection().execute('select issued_count as n from coupons where id = ?', [couponId])) as { n: number }[])[0]!.n,
+    );
 
   it('writes one row per (coupon, user) however often an event is delivered, and keeps issued_count true', async () => {
     const scripts = new AdmissionScripts(redis);
@@ -60,7 +67,10 @@ describe('issuance consumer', () => {
     const marker = newIssueEvent(coupon.id, (await createUsers(orm, redis, ['d']))[0]!.id, users[0]!.publicId);
     await send([{ key: String(coupon.id), value: encodeEvent(marker) }]);
     await eventually('the marker row', async () => (await rows(coupon.id)).length === 4, 60_000);
-    assert.deepEqual((await rows(coupon.id)).slice(0, 3).map((r) => r.event_id), events.map((e) => e.eventId));
+    assert.deepEqual(
+      (await rows(coupon.id)).slice(0, 3).map((r) => r.event_id),
+      events.map((e) => e.eventId),
+    );
     assert.equal(await issuedCount(coupon.id), 4);
   });
 
@@ -72,9 +82,11 @@ describe('issuance consumer', () => {
     const dead: { value: string; reason: string }[] = [];
     await dlq.connect();
     await dlq.subscribe({ topic: config.kafka.deadLetterTopic, fromBeginning: true });
-    await dlq.run({ eachMessage: async ({ message }) => {
-      dead.push({ value: message.value!.toString(), reason: message.headers!['x-dead-letter-reason']!.toString() });
-    } });
+    await dlq.run({
+      eachMessage: async ({ message }) => {
+        dead.push({ value: message.value!.toString(), reason: message.headers!['x-dead-letter-reason']!.toString() });
+      },
+    });
     try {
       const ghost = newIssueEvent(coupon.id, 2_000_000_000, good!.publicId);
       await send([
@@ -84,8 +96,14 @@ describe('issuance consumer', () => {
       ]);
       await eventually('the good row', async () => (await rows(coupon.id)).length === 1, 60_000);
       await eventually('two dead letters', async () => dead.length >= 2, 60_000);
-      assert.ok(dead.some((d) => d.value === 'this is not an event' && /malformed/.test(d.reason)), JSON.stringify(dead));
-      assert.ok(dead.some((d) => d.value === encodeEvent(ghost) && /unknown user/.test(d.reason)), JSON.stringify(dead));
+      assert.ok(
+        dead.some((d) => d.value === 'this is not an event' && /malformed/.test(d.reason)),
+        JSON.stringify(dead),
+      );
+      assert.ok(
+        dead.some((d) => d.value === encodeEvent(ghost) && /unknown user/.test(d.reason)),
+        JSON.stringify(dead),
+      );
     } finally {
       await dlq.disconnect();
     }
@@ -97,10 +115,16 @@ describe('issuance consumer', () => {
     const [user, other] = await createUsers(orm, redis, ['u', 'v']);
     const released = newIssueEvent(coupon.id, user!.id, user!.publicId);
     const kept = newIssueEvent(coupon.id, other!.id, other!.publicId);
-    await scripts.admit(coupon.id, [released, kept].map((e) => ({ userId: e.userId, eventId: e.eventId, eventJson: encodeEvent(e) })));
+    await scripts.admit(
+      coupon.id,
+      [released, kept].map((e) => ({ userId: e.userId, eventId: e.eventId, eventJson: encodeEvent(e) })),
+    );
     assert.equal(await scripts.release(coupon.id, released.eventId, user!.id), true);
     await send([released, kept].map((e) => ({ key: String(coupon.id), value: encodeEvent(e) })));
     await eventually('the kept row', async () => (await rows(coupon.id)).length === 1, 60_000);
-    assert.deepEqual((await rows(coupon.id)).map((r) => r.event_id), [kept.eventId]);
+    assert.deepEqual(
+      (await rows(coupon.id)).map((r) => r.event_id),
+      [kept.eventId],
+    );
   });
 });

@@ -76,7 +76,10 @@ describe('issue event producer', () => {
 
       const values = await valuesInTopic();
       assert.ok(values.includes('unacknowledged'), `the lost acknowledgement's message was appended (the case under test): ${values}`);
-      assert.deepEqual(values.filter((v) => v !== 'unacknowledged'), ['first', 'after']);
+      assert.deepEqual(
+        values.filter((v) => v !== 'unacknowledged'),
+        ['first', 'after'],
+      );
     } finally {
       await producer.disconnect().catch(() => undefined);
     }

@@ -39,7 +39,10 @@ describe('dashboards and rules against live Prometheus data', { timeout: 300_000
 
   before(async () => {
     // The port Prometheus scrapes must be ours: another API there would answer the queries.
-    const busy = await fetch('http://127.0.0.1:8080/health/live').then(() => true, () => false);
+    const busy = await fetch('http://127.0.0.1:8080/health/live').then(
+      () => true,
+      () => false,
+    );
     assert.ok(!busy, 'something already listens on 127.0.0.1:8080; stop it (only one test at a time may use it)');
     // Loads prometheus/rules/*.yml as they are in this checkout (the server runs with --web.enable-lifecycle).
     const reload = await fetch(`${PROMETHEUS}/-/reload`, { method: 'POST' });
@@ -63,23 +66,36 @@ describe('dashboards and rules against live Prometheus data', { timeout: 300_000
   const couponRegex = () => couponIds().join('|');
 
   it('drives a storm that Prometheus scrapes from the API and the consumer', async () => {
-    await eventually('Prometheus to see the API and the consumer up', async () => {
-      const up = await query('up{job=~"coupon-api|coupon-consumer"} == 1');
-      return up.length === 2;
-    }, 60_000, 1_000);
+    await eventually(
+      'Prometheus to see the API and the consumer up',
+      async () => {
+        const up = await query('up{job=~"coupon-api|coupon-consumer"} == 1');
+        return up.length === 2;
+      },
+      60_000,
+      1_000,
+    );
 
     // A first trickle, scraped before the storm: the storm's counters then increase from an
     // existing series, so rate() sees them (a series born at its final value shows no rate).
     const warmup = storm.requests.slice(0, 100);
     await fire([client], warmup);
-    await eventually('the warm-up in Prometheus', async () => {
-      const r = await query(`count(coupon_admissions_total{job="coupon-api",coupon_id=~"${couponRegex()}"})`);
-      return r.length > 0;
-    }, 60_000, 1_000);
+    await eventually(
+      'the warm-up in Prometheus',
+      async () => {
+        const r = await query(`count(coupon_admissions_total{job="coupon-api",coupon_id=~"${couponRegex()}"})`);
+        return r.length > 0;
+      },
+      60_000,
+      1_000,
+    );
     await new Promise((r) => setTimeout(r, SCRAPE_SECONDS * 1000));
 
     const results = await fire([client], storm.requests.slice(warmup.length));
-    assert.ok(results.every((r) => r.status > 0), 'every request answered');
+    assert.ok(
+      results.every((r) => r.status > 0),
+      'every request answered',
+    );
 
     // One message the consumer cannot decode: a real dead letter for the dead-letter panels.
     const producer = testKafka(config).producer();
@@ -89,19 +105,29 @@ describe('dashboards and rules against live Prometheus data', { timeout: 300_000
 
     // Every admission persisted; reconciliation (which sets reconciliation_consistent) agrees.
     for (const c of storm.coupons) {
-      await eventually(`coupon ${c.id} to reconcile consistent`, async () => {
-        const rec = await client.request('GET', `/api/coupons/${c.id}/reconciliation`, undefined, ADMIN);
-        return rec.status === 200 && rec.body.consistent === true;
-      }, 120_000, 500);
+      await eventually(
+        `coupon ${c.id} to reconcile consistent`,
+        async () => {
+          const rec = await client.request('GET', `/api/coupons/${c.id}/reconciliation`, undefined, ADMIN);
+          return rec.status === 200 && rec.body.consistent === true;
+        },
+        120_000,
+        500,
+      );
     }
 
     const stock = storm.coupons.reduce((n, c) => n + c.stock, 0);
-    await eventually('Prometheus to have the whole storm', async () => {
-      const [accepted] = await query(`sum(coupon_admissions_total{job="coupon-api",result="ACCEPTED",coupon_id=~"${couponRegex()}"})`);
-      const [dead] = await query('sum(consumer_dead_letters_total{job="coupon-consumer",reason="malformed"})');
-      const [consistent] = await query(`count(reconciliation_consistent{coupon_id=~"${couponRegex()}"} == 1)`);
-      return Number(accepted?.value[1]) === stock && Number(dead?.value[1]) >= 1 && Number(consistent?.value[1]) === storm.coupons.length;
-    }, 60_000, 1_000);
+    await eventually(
+      'Prometheus to have the whole storm',
+      async () => {
+        const [accepted] = await query(`sum(coupon_admissions_total{job="coupon-api",result="ACCEPTED",coupon_id=~"${couponRegex()}"})`);
+        const [dead] = await query('sum(consumer_dead_letters_total{job="coupon-consumer",reason="malformed"})');
+        const [consistent] = await query(`count(reconciliation_consistent{coupon_id=~"${couponRegex()}"} == 1)`);
+        return Number(accepted?.value[1]) === stock && Number(dead?.value[1]) >= 1 && Number(consistent?.value[1]) === storm.coupons.length;
+      },
+      60_000,
+      1_000,
+    );
     // Two more scrapes and rule evaluations, so every rate() and recording rule has caught up.
     await new Promise((r) => setTimeout(r, 2.5 * SCRAPE_SECONDS * 1000));
   });
@@ -151,7 +177,12 @@ describe('dashboards and rules against live Prometheus data', { timeout: 300_000
   it('shows the storm as it happened', async () => {
     // The overview's stock panel reaches 0 for both coupons, and its request-rate panel saw the storm.
     const stock = await query(`coupon_id:coupon_stock_remaining:min{coupon_id=~"${couponRegex()}"}`);
-    assert.deepEqual(stock.map((s) => [s.metric.coupon_id, s.value[1]]).sort(), couponIds().map((id) => [id, '0']).sort());
+    assert.deepEqual(
+      stock.map((s) => [s.metric.coupon_id, s.value[1]]).sort(),
+      couponIds()
+        .map((id) => [id, '0'])
+        .sort(),
+    );
     const [rate] = await query('max_over_time(sum(job:http_requests:rate1m{job="coupon-api"})[2m:5s])');
     assert.ok(Number(rate?.value[1]) > 0, 'the request rate saw the storm');
     const [dead] = await query('max_over_time(sum(increase(consumer_dead_letters_total{job="coupon-consumer"}[1m]))[2m:5s])');

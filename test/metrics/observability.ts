@@ -32,7 +32,9 @@ export interface Dashboard {
 }
 
 export function dashboardFiles(): string[] {
-  return readdirSync(new URL('dashboards/', ROOT)).filter((f) => f.endsWith('.json')).sort();
+  return readdirSync(new URL('dashboards/', ROOT))
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 }
 
 export function loadDashboard(file: string): Dashboard {
@@ -85,7 +87,9 @@ export interface Rule {
 }
 
 export function ruleFiles(): string[] {
-  return readdirSync(new URL('prometheus/rules/', ROOT)).filter((f) => f.endsWith('.yml') || f.endsWith('.yaml')).sort();
+  return readdirSync(new URL('prometheus/rules/', ROOT))
+    .filter((f) => f.endsWith('.yml') || f.endsWith('.yaml'))
+    .sort();
 }
 
 export function loadRules(): Rule[] {

@@ -39,7 +39,9 @@ describe('promtool', () => {
   });
 
   it('test rules prometheus/tests/*.yml', async () => {
-    const files = readdirSync(new URL('prometheus/tests/', ROOT)).filter((f) => f.endsWith('.yml')).map((f) => `prometheus/tests/${f}`);
+    const files = readdirSync(new URL('prometheus/tests/', ROOT))
+      .filter((f) => f.endsWith('.yml'))
+      .map((f) => `prometheus/tests/${f}`);
     assert.ok(files.length > 0);
     const out = await promtool('test', 'rules', ...files);
     assert.match(out, /SUCCESS/);

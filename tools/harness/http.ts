@@ -23,28 +23,34 @@ export class Client {
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       let sentAt = performance.now();
-      const req = httpRequest({
-        agent: this.#agent,
-        host: this.#base.hostname,
-        port: this.#base.port,
-        method,
-        path,
-        headers: payload === undefined ? headers : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString();
-          let parsed: unknown = text;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            // not JSON: keep the text
-          }
-          resolve({ status: res.statusCode!, body: parsed, headers: res.headers, latencyMs: performance.now() - sentAt });
-        });
-        res.on('error', reject);
-      });
+      const req = httpRequest(
+        {
+          agent: this.#agent,
+          host: this.#base.hostname,
+          port: this.#base.port,
+          method,
+          path,
+          headers:
+            payload === undefined
+              ? headers
+              : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString();
+            let parsed: unknown = text;
+            try {
+              parsed = text ? JSON.parse(text) : undefined;
+            } catch {
+              // not JSON: keep the text
+            }
+            resolve({ status: res.statusCode!, body: parsed, headers: res.headers, latencyMs: performance.now() - sentAt });
+          });
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       req.on('socket', () => {
         sentAt = performance.now();

@@ -20,11 +20,13 @@ export function run(script: string, env: Record<string, string>, args: string[] 
 
 /** Runs a TypeScript file of the project (a path from the project root) as a real child process. */
 export function runFile(path: string, env: Record<string, string>, args: string[] = []): Proc {
-  return watch(spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', new URL(path, ROOT).pathname, ...args], {
-    cwd: ROOT.pathname,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  }));
+  return watch(
+    spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', new URL(path, ROOT).pathname, ...args], {
+      cwd: ROOT.pathname,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
 }
 
 /** A child process (spawned with piped stdout and stderr) whose recent output is kept for failure messages. */
@@ -87,11 +89,15 @@ export async function startApi(env: Record<string, string>): Promise<Proc> {
   await runToEnd('migrate.ts', env);
   const api = run('start.ts', env);
   try {
-    await eventually('the API to be ready', async () => {
-      if (api.child.exitCode !== null) throw new Error(`API exited: ${api.output().slice(-2000)}`);
-      const res = await fetch(`http://127.0.0.1:${env.PORT}/health/ready`);
-      return res.status === 200;
-    }, 60_000);
+    await eventually(
+      'the API to be ready',
+      async () => {
+        if (api.child.exitCode !== null) throw new Error(`API exited: ${api.output().slice(-2000)}`);
+        const res = await fetch(`http://127.0.0.1:${env.PORT}/health/ready`);
+        return res.status === 200;
+      },
+      60_000,
+    );
   } catch (err) {
     await api.kill();
     throw new Error(`${(err as Error).message}\n${api.output().slice(-3000)}`);

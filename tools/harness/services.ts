@@ -45,12 +45,19 @@ export async function createTestTopics(config: Config): Promise<void> {
   try {
     // A broker that has just started (the fault tests' own) can take longer to elect leaders for new
     // partitions than kafkajs's own wait allows: wait here, asking again, until every one has a leader.
-    await eventually('the test topics to have leaders', async () => {
-      await admin.createTopics({ topics, waitForLeaders: false });
-      const { topics: found } = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
-      const partitions = new Map(found.map((t) => [t.name, t.partitions]));
-      return topics.every((t) => partitions.get(t.topic)?.length === t.numPartitions && partitions.get(t.topic)!.every((p) => p.leader >= 0));
-    }, 120_000, 250);
+    await eventually(
+      'the test topics to have leaders',
+      async () => {
+        await admin.createTopics({ topics, waitForLeaders: false });
+        const { topics: found } = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
+        const partitions = new Map(found.map((t) => [t.name, t.partitions]));
+        return topics.every(
+          (t) => partitions.get(t.topic)?.length === t.numPartitions && partitions.get(t.topic)!.every((p) => p.leader >= 0),
+        );
+      },
+      120_000,
+      250,
+    );
   } finally {
     await admin.disconnect();
   }

@@ -41,7 +41,11 @@ export interface Storm {
 /** Users and coupons of a storm, made through the same catalog code the API uses. */
 export async function prepareStorm(orm: Orm, redis: Redis, opts: { users: number; stocks: number[]; requests: number }): Promise<Storm> {
   const scripts = new AdmissionScripts(redis);
-  const users = await createUsers(orm, redis, Array.from({ length: opts.users }, (_, i) => `storm-${i}`));
+  const users = await createUsers(
+    orm,
+    redis,
+    Array.from({ length: opts.users }, (_, i) => `storm-${i}`),
+  );
   const coupons = [];
   for (const stock of opts.stocks) {
     const c = await createCoupon({ orm, redis, scripts }, { name: `storm ${stock}`, totalQuantity: stock });
@@ -55,9 +59,11 @@ export async function prepareStorm(orm: Orm, redis: Redis, opts: { users: number
     const roll = i % 20;
     if (roll === 0) {
       // Malformed: a bad user id, or a bad coupon id with a good user.
-      requests.push(i % 40 === 0
-        ? { kind: 'malformed', couponId: 'abc', publicId: publicIds[i % publicIds.length]! }
-        : { kind: 'malformed', couponId: coupon, publicId: malformed[i % malformed.length]! });
+      requests.push(
+        i % 40 === 0
+          ? { kind: 'malformed', couponId: 'abc', publicId: publicIds[i % publicIds.length]! }
+          : { kind: 'malformed', couponId: coupon, publicId: malformed[i % malformed.length]! },
+      );
     } else if (roll === 1 || roll === 2) {
       requests.push({ kind: 'unknown', couponId: coupon, publicId: randomUUID() });
     } else {
@@ -71,24 +77,31 @@ export async function prepareStorm(orm: Orm, redis: Redis, opts: { users: number
 /** Fires every request at once (the agent caps sockets; the rest queue client-side). */
 export async function fire(clients: Client[], requests: StormRequest[], onResult?: (done: number) => void): Promise<StormResult[]> {
   let done = 0;
-  return Promise.all(requests.map(async (request, i) => {
-    const started = performance.now();
-    let reply: Reply | undefined;
-    try {
-      reply = await clients[i % clients.length]!.request('POST', `/api/coupons/${request.couponId}/issue-fcfs/${request.publicId}`);
-    } catch {
-      reply = undefined;
-    }
-    const at = performance.now();
-    onResult?.(++done);
-    return { request, status: reply?.status ?? 0, body: reply?.body, at, latencyMs: reply?.latencyMs ?? at - started };
-  }));
+  return Promise.all(
+    requests.map(async (request, i) => {
+      const started = performance.now();
+      let reply: Reply | undefined;
+      try {
+        reply = await clients[i % clients.length]!.request('POST', `/api/coupons/${request.couponId}/issue-fcfs/${request.publicId}`);
+      } catch {
+        reply = undefined;
+      }
+      const at = performance.now();
+      onResult?.(++done);
+      return { request, status: reply?.status ?? 0, body: reply?.body, at, latencyMs: reply?.latencyMs ?? at - started };
+    }),
+  );
 }
 
 export function summarize(results: StormResult[], elapsedMs: number) {
-  const latencies = results.filter((r) => r.status > 0).map((r) => r.latencyMs).sort((a, b) => a - b);
+  const latencies = results
+    .filter((r) => r.status > 0)
+    .map((r) => r.latencyMs)
+    .sort((a, b) => a - b);
   const byStatus: Record<string, number> = {};
-  for (const r of results) byStatus[`${r.status} ${r.body?.code ?? r.body?.status ?? ''}`.trim()] = (byStatus[`${r.status} ${r.body?.code ?? r.body?.status ?? ''}`.trim()] ?? 0) + 1;
+  for (const r of results)
+    byStatus[`${r.status} ${r.body?.code ?? r.body?.status ?? ''}`.trim()] =
+      (byStatus[`${r.status} ${r.body?.code ?? r.body?.status ?? ''}`.trim()] ?? 0) + 1;
   return {
     requests: results.length,
     seconds: +(elapsedMs / 1000).toFixed(2),

@@ -26,7 +26,9 @@ const { values, positionals } = parseArgs({
 });
 
 if (values.help || positionals.length !== 1) {
-  console.error('usage: npm run loadtest -- <scenario: quick | four-stage | event-opening | smoke-ci | path.json> [--base-url URL] [--users-file FILE] [--out DIR] [--admin-token T] [--prometheus URL|none] [--kafka-topic T] [--reconcile-timeout S]');
+  console.error(
+    'usage: npm run loadtest -- <scenario: quick | four-stage | event-opening | smoke-ci | path.json> [--base-url URL] [--users-file FILE] [--out DIR] [--admin-token T] [--prometheus URL|none] [--kafka-topic T] [--reconcile-timeout S]',
+  );
   process.exit(values.help ? 0 : 2);
 }
 const scenario = positionals[0]!;
@@ -46,7 +48,7 @@ process.once('SIGINT', () => {
   process.once('SIGINT', () => process.exit(130));
 });
 
-let summary;
+let summary: Awaited<ReturnType<typeof runLoadTest>>;
 try {
   summary = await runLoadTest({
     scenario,
@@ -66,9 +68,15 @@ try {
 
 const files = writeOutputs(summary, out);
 const d = summary.metrics.http_req_duration;
-console.log(`${summary.scenario}: ${summary.metrics.http_reqs.count} requests, ${summary.metrics.http_reqs.rate}/s, ` +
-  `p50 ${d.med} ms, p95 ${d.p95} ms, p99 ${d.p99} ms, max ${d.max} ms, failed ${(summary.metrics.http_req_failed.rate * 100).toFixed(2)} %, 5xx ${summary.metrics.http_5xx.count}`);
-console.log(`answers: ${Object.entries(summary.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+console.log(
+  `${summary.scenario}: ${summary.metrics.http_reqs.count} requests, ${summary.metrics.http_reqs.rate}/s, ` +
+    `p50 ${d.med} ms, p95 ${d.p95} ms, p99 ${d.p99} ms, max ${d.max} ms, failed ${(summary.metrics.http_req_failed.rate * 100).toFixed(2)} %, 5xx ${summary.metrics.http_5xx.count}`,
+);
+console.log(
+  `answers: ${Object.entries(summary.outcomes)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')}`,
+);
 for (const t of summary.thresholds) console.log(`  ${t.ok ? 'ok  ' : 'FAIL'} ${t.key}: ${t.expression} (actual ${t.actual})`);
 console.log(`  ${summary.reconciliation.ok ? 'ok  ' : 'FAIL'} reconciliation: ${summary.reconciliation.reason}`);
 if (summary.generator.aborted) console.log(`  FAIL aborted: ${summary.generator.aborted}`);

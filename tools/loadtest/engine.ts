@@ -73,7 +73,10 @@ export function maxConcurrency(scenarios: ResolvedScenario[]): number {
 
 export async function runScenarios(opts: EngineOptions): Promise<EngineResult> {
   const { scenarios } = opts;
-  const recorder = new Recorder(scenarios.map((s) => s.name), opts.expectedStatuses);
+  const recorder = new Recorder(
+    scenarios.map((s) => s.name),
+    opts.expectedStatuses,
+  );
   const connections = maxConcurrency(scenarios);
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const pool = new Pool(opts.baseUrl, {
@@ -216,10 +219,12 @@ export async function runScenarios(opts: EngineOptions): Promise<EngineResult> {
       if (user < 0) break;
       st.active++;
       // An arrival is one press: the open model's next arrival is someone else.
-      const p: Promise<void> = fire(i, user, stop.signal).then(() => undefined).finally(() => {
-        st.active--;
-        inflight.delete(p);
-      });
+      const p: Promise<void> = fire(i, user, stop.signal)
+        .then(() => undefined)
+        .finally(() => {
+          st.active--;
+          inflight.delete(p);
+        });
       inflight.add(p);
     }
     return inflight;
@@ -268,20 +273,27 @@ export async function runScenarios(opts: EngineOptions): Promise<EngineResult> {
 
   const startedAt = new Date().toISOString();
   try {
-    await Promise.all(scenarios.map(async (sc, i) => {
-      const stop = new AbortController();
-      const onStop = () => stop.abort();
-      stopAll.signal.addEventListener('abort', onStop, { once: true });
-      const pending = sc.kind === 'vus' ? await runVus(i, sc, stop) : sc.kind === 'arrival' ? await runArrivals(i, sc, stop) : await runShared(i, sc, stop);
-      // Let what is in flight finish, up to the scenario's gracefulStop; then cut it off.
-      if (pending.size > 0) {
-        const grace = sleep(sc.gracefulStopMs, undefined, { signal: stop.signal }).catch(() => undefined);
-        await Promise.race([Promise.all(pending), grace]);
-        stop.abort();
-        await Promise.all(pending);
-      }
-      stopAll.signal.removeEventListener('abort', onStop);
-    }));
+    await Promise.all(
+      scenarios.map(async (sc, i) => {
+        const stop = new AbortController();
+        const onStop = () => stop.abort();
+        stopAll.signal.addEventListener('abort', onStop, { once: true });
+        const pending =
+          sc.kind === 'vus'
+            ? await runVus(i, sc, stop)
+            : sc.kind === 'arrival'
+              ? await runArrivals(i, sc, stop)
+              : await runShared(i, sc, stop);
+        // Let what is in flight finish, up to the scenario's gracefulStop; then cut it off.
+        if (pending.size > 0) {
+          const grace = sleep(sc.gracefulStopMs, undefined, { signal: stop.signal }).catch(() => undefined);
+          await Promise.race([Promise.all(pending), grace]);
+          stop.abort();
+          await Promise.all(pending);
+        }
+        stopAll.signal.removeEventListener('abort', onStop);
+      }),
+    );
   } finally {
     clearInterval(ticker);
     opts.signal?.removeEventListener('abort', onExternal);
@@ -293,7 +305,12 @@ export async function runScenarios(opts: EngineOptions): Promise<EngineResult> {
     recorder,
     aborted,
     interrupted,
-    startLagMs: { p50: percentile(sortedLags, 50), p99: percentile(sortedLags, 99), max: sortedLags.length ? sortedLags[sortedLags.length - 1]! : 0, count: lags.length },
+    startLagMs: {
+      p50: percentile(sortedLags, 50),
+      p99: percentile(sortedLags, 99),
+      max: sortedLags.length ? sortedLags[sortedLags.length - 1]! : 0,
+      count: lags.length,
+    },
     startedAt,
     connections,
   };

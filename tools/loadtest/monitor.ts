@@ -96,16 +96,20 @@ export class Monitor {
     const t = (performance.now() - this.#t0) / 1000;
     try {
       await Promise.all([
-        getCoupon(this.opts.baseUrl, this.opts.couponId, 900).then((c) => {
-          if (c) this.#stock.push({ t, remaining: c.remaining, issuedCount: c.issuedCount });
-        }).catch(() => undefined),
+        getCoupon(this.opts.baseUrl, this.opts.couponId, 900)
+          .then((c) => {
+            if (c) this.#stock.push({ t, remaining: c.remaining, issuedCount: c.issuedCount });
+          })
+          .catch(() => undefined),
         this.#lagNote === '' && this.opts.prometheusUrl !== null
-          ? queryLag(this.opts.prometheusUrl, this.query).then((lag) => {
-            if (lag !== undefined) {
-              this.#lagSeen = true;
-              this.#lag.push({ t, lag });
-            }
-          }).catch(() => undefined)
+          ? queryLag(this.opts.prometheusUrl, this.query)
+              .then((lag) => {
+                if (lag !== undefined) {
+                  this.#lagSeen = true;
+                  this.#lag.push({ t, lag });
+                }
+              })
+              .catch(() => undefined)
           : Promise.resolve(),
       ]);
     } finally {

@@ -39,10 +39,19 @@ export function judge(report: ReconciliationReport): { done: boolean; ok: boolea
   if (report.overIssued > 0) return { done: true, ok: false, reason: `over-issued by ${report.overIssued}` };
   if (report.duplicates > 0) return { done: true, ok: false, reason: `${report.duplicates} duplicate rows` };
   if (report.consistent && (report.pending ?? 0) === 0) return { done: true, ok: true, reason: 'consistent' };
-  return { done: false, ok: false, reason: `not consistent yet: admitted ${report.admitted}, persisted ${report.persisted}, pending ${report.pending ?? '?'}` };
+  return {
+    done: false,
+    ok: false,
+    reason: `not consistent yet: admitted ${report.admitted}, persisted ${report.persisted}, pending ${report.pending ?? '?'}`,
+  };
 }
 
-export async function awaitReconciliation(baseUrl: string, couponId: number, adminToken: string, timeoutMs = 120_000): Promise<ReconciliationCheck> {
+export async function awaitReconciliation(
+  baseUrl: string,
+  couponId: number,
+  adminToken: string,
+  timeoutMs = 120_000,
+): Promise<ReconciliationCheck> {
   const started = Date.now();
   let last: ReconciliationReport | null = null;
   let reason = 'no answer';
@@ -55,7 +64,8 @@ export async function awaitReconciliation(baseUrl: string, couponId: number, adm
     } catch (err) {
       reason = (err as Error).message;
     }
-    if (Date.now() - started > timeoutMs) return { ok: false, reason: `after ${Math.round(timeoutMs / 1000)} s: ${reason}`, waitedMs: Date.now() - started, report: last };
+    if (Date.now() - started > timeoutMs)
+      return { ok: false, reason: `after ${Math.round(timeoutMs / 1000)} s: ${reason}`, waitedMs: Date.now() - started, report: last };
     await sleep(1_000);
   }
 }

@@ -152,7 +152,10 @@ export class Recorder {
     }
     const pct = (p: number) => buckets.map((b) => (b.length ? percentile(sortedCopy(b), p) : null));
     const rps = new Array<number>(n).fill(0);
-    for (const counts of Object.values(outcomes)) counts.forEach((c, i) => (rps[i]! += c));
+    for (const counts of Object.values(outcomes))
+      counts.forEach((c, i) => {
+        rps[i]! += c;
+      });
     const active: Record<string, number[]> = {};
     const target: Record<string, number[]> = {};
     for (const name of this.scenarioNames) {

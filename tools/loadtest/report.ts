@@ -53,8 +53,13 @@ export function renderReport(s: LoadTestSummary): string {
   const rate: LineSeries[] = [{ name: 'completed requests/s', color: PALETTE[0]!, points: t.map((x, i) => [x, s.series.rps[i]!]) }];
   names.forEach((name, k) => {
     const def = s.definition.scenarios[name];
-    if (def && def.executor.includes('arrival')) {
-      rate.push({ name: `${name}: scheduled arrivals/s`, color: PALETTE[(k + 1) % PALETTE.length]!, dashed: true, points: t.map((x, i) => [x, s.series.target[name]![i]!]) });
+    if (def?.executor.includes('arrival')) {
+      rate.push({
+        name: `${name}: scheduled arrivals/s`,
+        color: PALETTE[(k + 1) % PALETTE.length]!,
+        dashed: true,
+        points: t.map((x, i) => [x, s.series.target[name]![i]!]),
+      });
     }
   });
   charts.push(lineChart({ id: 'chart-rate', xMax, title: 'Request rate', yLabel: 'requests / s', series: rate }));
@@ -63,52 +68,99 @@ export function renderReport(s: LoadTestSummary): string {
   names.forEach((name, k) => {
     const def = s.definition.scenarios[name];
     const arrival = def?.executor.includes('arrival');
-    load.push({ name: `${name}: ${arrival ? 'in-flight iterations' : 'active VUs'}`, color: PALETTE[k % PALETTE.length]!, points: t.map((x, i) => [x, s.series.active[name]![i]!]) });
-    if (!arrival) load.push({ name: `${name}: target VUs`, color: PALETTE[k % PALETTE.length]!, dashed: true, points: t.map((x, i) => [x, s.series.target[name]![i]!]) });
+    load.push({
+      name: `${name}: ${arrival ? 'in-flight iterations' : 'active VUs'}`,
+      color: PALETTE[k % PALETTE.length]!,
+      points: t.map((x, i) => [x, s.series.active[name]![i]!]),
+    });
+    if (!arrival)
+      load.push({
+        name: `${name}: target VUs`,
+        color: PALETTE[k % PALETTE.length]!,
+        dashed: true,
+        points: t.map((x, i) => [x, s.series.target[name]![i]!]),
+      });
   });
   charts.push(lineChart({ id: 'chart-load', xMax, title: 'Load: virtual users / iterations in flight', yLabel: 'VUs', series: load }));
 
-  charts.push(lineChart({
-    id: 'chart-latency',
-    xMax,
-    title: 'Latency percentiles (per second, by completion)',
-    yLabel: 'ms',
-    markers: latencyMarkers(s),
-    series: [
-      { name: 'p50', color: '#2ca02c', points: t.map((x, i) => [x, s.series.p50[i] ?? null]) },
-      { name: 'p95', color: '#ff7f0e', points: t.map((x, i) => [x, s.series.p95[i] ?? null]) },
-      { name: 'p99', color: '#d62728', points: t.map((x, i) => [x, s.series.p99[i] ?? null]) },
-    ],
-  }));
+  charts.push(
+    lineChart({
+      id: 'chart-latency',
+      xMax,
+      title: 'Latency percentiles (per second, by completion)',
+      yLabel: 'ms',
+      markers: latencyMarkers(s),
+      series: [
+        { name: 'p50', color: '#2ca02c', points: t.map((x, i) => [x, s.series.p50[i] ?? null]) },
+        { name: 'p95', color: '#ff7f0e', points: t.map((x, i) => [x, s.series.p95[i] ?? null]) },
+        { name: 'p99', color: '#d62728', points: t.map((x, i) => [x, s.series.p99[i] ?? null]) },
+      ],
+    }),
+  );
 
   const outcomeNames = Object.keys(s.series.outcomes).sort((a, b) => (s.outcomes[b] ?? 0) - (s.outcomes[a] ?? 0));
-  charts.push(outcomeNames.length === 0
-    ? emptyChart('chart-outcomes', 'Answers by status and code', 'no requests')
-    : stackedChart({ id: 'chart-outcomes', xMax, title: 'Answers by status and code (per second, stacked)', yLabel: 'answers / s', x: t, layers: outcomeNames.map((n, i) => ({ name: n, color: outcomeColor(n, i), values: s.series.outcomes[n]! })) }));
+  charts.push(
+    outcomeNames.length === 0
+      ? emptyChart('chart-outcomes', 'Answers by status and code', 'no requests')
+      : stackedChart({
+          id: 'chart-outcomes',
+          xMax,
+          title: 'Answers by status and code (per second, stacked)',
+          yLabel: 'answers / s',
+          x: t,
+          layers: outcomeNames.map((n, i) => ({ name: n, color: outcomeColor(n, i), values: s.series.outcomes[n]! })),
+        }),
+  );
 
-  charts.push(s.stock.length === 0
-    ? emptyChart('chart-stock', 'Coupon stock', 'N/A: GET /api/coupons/{id} gave no answer during the run')
-    : lineChart({
-      id: 'chart-stock',
-      xMax,
-      title: `Coupon ${s.couponId}: remaining units and rows persisted (polled each second)`,
-      yLabel: 'units',
-      series: [
-        { name: 'remaining (Redis)', color: '#1f77b4', points: s.stock.map((p) => [Math.max(0, p.t), p.remaining]) },
-        { name: 'issuedCount (database)', color: '#2ca02c', points: s.stock.map((p) => [Math.max(0, p.t), p.issuedCount]) },
-        { name: 'admitted, not yet persisted', color: '#ff7f0e', dashed: true, points: s.stock.map((p) => [Math.max(0, p.t), Math.max(0, s.couponAtStart.totalQuantity - p.remaining - p.issuedCount)]) },
-      ],
-    }));
+  charts.push(
+    s.stock.length === 0
+      ? emptyChart('chart-stock', 'Coupon stock', 'N/A: GET /api/coupons/{id} gave no answer during the run')
+      : lineChart({
+          id: 'chart-stock',
+          xMax,
+          title: `Coupon ${s.couponId}: remaining units and rows persisted (polled each second)`,
+          yLabel: 'units',
+          series: [
+            { name: 'remaining (Redis)', color: '#1f77b4', points: s.stock.map((p) => [Math.max(0, p.t), p.remaining]) },
+            { name: 'issuedCount (database)', color: '#2ca02c', points: s.stock.map((p) => [Math.max(0, p.t), p.issuedCount]) },
+            {
+              name: 'admitted, not yet persisted',
+              color: '#ff7f0e',
+              dashed: true,
+              points: s.stock.map((p) => [Math.max(0, p.t), Math.max(0, s.couponAtStart.totalQuantity - p.remaining - p.issuedCount)]),
+            },
+          ],
+        }),
+  );
 
-  charts.push(s.lag === null || s.lag.length === 0
-    ? emptyChart('chart-lag', 'Consumer lag: sum(consumer_lag)', s.lagNote || 'N/A')
-    : lineChart({ id: 'chart-lag', xMax, title: 'Consumer lag: sum(consumer_lag) from Prometheus', yLabel: 'messages', series: [{ name: 'consumer lag', color: '#9467bd', points: s.lag.map((p) => [Math.max(0, p.t), p.lag]) }] }));
+  charts.push(
+    s.lag === null || s.lag.length === 0
+      ? emptyChart('chart-lag', 'Consumer lag: sum(consumer_lag)', s.lagNote || 'N/A')
+      : lineChart({
+          id: 'chart-lag',
+          xMax,
+          title: 'Consumer lag: sum(consumer_lag) from Prometheus',
+          yLabel: 'messages',
+          series: [{ name: 'consumer lag', color: '#9467bd', points: s.lag.map((p) => [Math.max(0, p.t), p.lag]) }],
+        }),
+  );
 
   const m = s.metrics;
   const d = m.http_req_duration;
   const scenarioRows = Object.entries(s.byScenario).map(([name, x]) => {
     const def = s.definition.scenarios[name];
-    return [esc(name), esc(def?.executor ?? ''), x.http_reqs.count, x.http_req_duration.med, x.http_req_duration.p95, x.http_req_duration.p99, x.http_req_duration.max, `${(x.http_req_failed.rate * 100).toFixed(2)} %`, x.http_5xx.count, x.dropped_iterations.count];
+    return [
+      esc(name),
+      esc(def?.executor ?? ''),
+      x.http_reqs.count,
+      x.http_req_duration.med,
+      x.http_req_duration.p95,
+      x.http_req_duration.p99,
+      x.http_req_duration.max,
+      `${(x.http_req_failed.rate * 100).toFixed(2)} %`,
+      x.http_5xx.count,
+      x.dropped_iterations.count,
+    ];
   });
   const rec = s.reconciliation.report;
   const g = s.generator;
@@ -125,14 +177,29 @@ ${s.failures.length ? `<ul>${s.failures.map((f) => `<li class="bad">${esc(f)}</l
 <h2>Summary</h2>
 ${table(['requests', 'rate', 'avg ms', 'med ms', 'p90 ms', 'p95 ms', 'p99 ms', 'max ms', 'failed', '5xx', 'dropped'], [[m.http_reqs.count, `${num(m.http_reqs.rate)}/s`, d.avg, d.med, d.p90, d.p95, d.p99, d.max, `${(m.http_req_failed.rate * 100).toFixed(2)} %`, m.http_5xx.count, m.dropped_iterations.count]])}
 <h2>Thresholds</h2>
-${s.thresholds.length ? table(['metric', 'threshold', 'actual', 'result'], s.thresholds.map((x) => [esc(x.key), esc(x.expression), x.actual, x.ok ? '<span class="ok">pass</span>' : '<span class="bad">FAIL</span>'])) : '<p class="muted">none</p>'}
+${
+  s.thresholds.length
+    ? table(
+        ['metric', 'threshold', 'actual', 'result'],
+        s.thresholds.map((x) => [
+          esc(x.key),
+          esc(x.expression),
+          x.actual,
+          x.ok ? '<span class="ok">pass</span>' : '<span class="bad">FAIL</span>',
+        ]),
+      )
+    : '<p class="muted">none</p>'
+}
 <h2>Reconciliation</h2>
 <p>${s.reconciliation.ok ? '<span class="ok">consistent</span>' : `<span class="bad">${esc(s.reconciliation.reason)}</span>`} <span class="muted">(after waiting ${num(s.reconciliation.waitedMs / 1000)} s for the consumer)</span></p>
 ${rec ? table(['admitted', 'remaining', 'persisted', 'pending', 'duplicates', 'overIssued', 'consistent'], [[rec.admitted, rec.remaining, rec.persisted, rec.pending ?? '-', rec.duplicates, rec.overIssued, String(rec.consistent)]]) : ''}
 <h2>Charts</h2>
 ${charts.join('\n')}
 <h2>Answers</h2>
-${table(['status and code', 'count'], Object.entries(s.outcomes).map(([k, v]) => [esc(k), v]))}
+${table(
+  ['status and code', 'count'],
+  Object.entries(s.outcomes).map(([k, v]) => [esc(k), v]),
+)}
 <h2>Scenarios</h2>
 ${table(['scenario', 'executor', 'requests', 'med ms', 'p95 ms', 'p99 ms', 'max ms', 'failed', '5xx', 'dropped'], scenarioRows)}
 <h2>Load generator</h2>

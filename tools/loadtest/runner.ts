@@ -83,9 +83,14 @@ export function machineInfo(): MachineInfo {
   let uncommitted: string[] = [];
   const cwd = new URL('../../', import.meta.url).pathname;
   try {
-    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
     uncommitted = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString().split('\n').map((l) => l.slice(3).trim()).filter(Boolean);
+      .toString()
+      .split('\n')
+      .map((l) => l.slice(3).trim())
+      .filter(Boolean);
   } catch {
     // not a checkout
   }
@@ -105,12 +110,22 @@ export function machineInfo(): MachineInfo {
 export function readSeedFile(path: string): SeedFile {
   if (!existsSync(path)) throw new Error(`no users file ${path}: run \`npm run seed -- --users N --stock S\` first`);
   const data = JSON.parse(readFileSync(path, 'utf8')) as SeedFile;
-  if (!Number.isInteger(data.couponId) || !Array.isArray(data.publicIds)) throw new Error(`${path} is not a seed file ({couponId, stock, publicIds})`);
+  if (!Number.isInteger(data.couponId) || !Array.isArray(data.publicIds))
+    throw new Error(`${path} is not a seed file ({couponId, stock, publicIds})`);
   return data;
 }
 
 function roundTrend(t: TrendSummary): TrendSummary {
-  return { count: t.count, avg: round(t.avg), min: round(t.min), med: round(t.med), max: round(t.max), p90: round(t.p90), p95: round(t.p95), p99: round(t.p99) };
+  return {
+    count: t.count,
+    avg: round(t.avg),
+    min: round(t.min),
+    med: round(t.med),
+    max: round(t.max),
+    p90: round(t.p90),
+    p95: round(t.p95),
+    p99: round(t.p99),
+  };
 }
 
 export function roundMetrics(m: MetricSummary): MetricSummary {
@@ -131,18 +146,30 @@ export async function runLoadTest(opts: LoadTestOptions): Promise<LoadTestSummar
   const seed = readSeedFile(opts.usersFile);
   const needed = usersNeeded(file);
   if (seed.publicIds.length < needed) {
-    throw new Error(`${opts.usersFile} holds ${seed.publicIds.length} users; scenario ${opts.scenario} needs ${needed} (one per request): ` +
-      `npm run seed -- --users ${needed} --stock ${file.stock}`);
+    throw new Error(
+      `${opts.usersFile} holds ${seed.publicIds.length} users; scenario ${opts.scenario} needs ${needed} (one per request): ` +
+        `npm run seed -- --users ${needed} --stock ${file.stock}`,
+    );
   }
   const coupon = await getCoupon(opts.baseUrl, seed.couponId);
   if (!coupon) throw new Error(`coupon ${seed.couponId} from ${opts.usersFile} does not exist at ${opts.baseUrl}`);
-  if (coupon.remaining < coupon.totalQuantity) log(`note: coupon ${coupon.id} already has ${coupon.totalQuantity - coupon.remaining} of ${coupon.totalQuantity} units taken (seed again for a fresh run)`);
+  if (coupon.remaining < coupon.totalQuantity)
+    log(
+      `note: coupon ${coupon.id} already has ${coupon.totalQuantity - coupon.remaining} of ${coupon.totalQuantity} units taken (seed again for a fresh run)`,
+    );
 
-  const monitor = new Monitor({ baseUrl: opts.baseUrl, couponId: seed.couponId, prometheusUrl: opts.prometheusUrl, kafkaTopic: opts.kafkaTopic ?? null });
+  const monitor = new Monitor({
+    baseUrl: opts.baseUrl,
+    couponId: seed.couponId,
+    prometheusUrl: opts.prometheusUrl,
+    kafkaTopic: opts.kafkaTopic ?? null,
+  });
   await monitor.start();
   const offset = monitor.elapsed();
   const total = testDurationMs(scenarios);
-  log(`${opts.scenario}: ${scenarios.map((s) => `${s.name} (${s.executor})`).join(', ')}; ~${Math.round(total / 1000)} s against ${opts.baseUrl}, coupon ${seed.couponId}`);
+  log(
+    `${opts.scenario}: ${scenarios.map((s) => `${s.name} (${s.executor})`).join(', ')}; ~${Math.round(total / 1000)} s against ${opts.baseUrl}, coupon ${seed.couponId}`,
+  );
   const engine = await runScenarios({
     baseUrl: opts.baseUrl,
     scenarios,
@@ -153,7 +180,9 @@ export async function runLoadTest(opts: LoadTestOptions): Promise<LoadTestSummar
         const s = rec.series();
         const last = s.rps.length >= 2 ? s.rps[s.rps.length - 2]! : 0;
         const p95 = s.p95.length >= 2 ? s.p95[s.p95.length - 2] : null;
-        log(`  ${sec}/${Math.round(total / 1000)} s: ${rec.count} requests, ${last}/s, p95 ${p95 === null || p95 === undefined ? '-' : `${p95.toFixed(1)} ms`}`);
+        log(
+          `  ${sec}/${Math.round(total / 1000)} s: ${rec.count} requests, ${last}/s, p95 ${p95 === null || p95 === undefined ? '-' : `${p95.toFixed(1)} ms`}`,
+        );
       }
     },
   });
@@ -167,7 +196,9 @@ export async function runLoadTest(opts: LoadTestOptions): Promise<LoadTestSummar
   for (const r of results) if (!r.ok) failures.push(`threshold ${r.key}: ${r.expression} (actual ${round(r.actual, 3)})`);
   if (!reconciliation.ok) failures.push(`reconciliation: ${reconciliation.reason}`);
   if (engine.aborted) failures.push(`aborted: ${engine.aborted}`);
-  const accepted = Object.entries(rec.outcomeTotals()).filter(([k]) => k.startsWith('202')).reduce((a, [, n]) => a + n, 0);
+  const accepted = Object.entries(rec.outcomeTotals())
+    .filter(([k]) => k.startsWith('202'))
+    .reduce((a, [, n]) => a + n, 0);
   if (accepted > coupon.remaining) failures.push(`${accepted} requests were accepted but only ${coupon.remaining} units were left`);
 
   const byScenario: Record<string, MetricSummary> = {};
@@ -191,7 +222,17 @@ export async function runLoadTest(opts: LoadTestOptions): Promise<LoadTestSummar
     thresholds: results.map((r) => ({ ...r, actual: round(r.actual, 4) })),
     reconciliation,
     couponAtStart: { totalQuantity: coupon.totalQuantity, remaining: coupon.remaining, issuedCount: coupon.issuedCount },
-    generator: { connections: engine.connections, interrupted: engine.interrupted, aborted: engine.aborted, startLagMs: { ...engine.startLagMs, p50: round(engine.startLagMs.p50), p99: round(engine.startLagMs.p99), max: round(engine.startLagMs.max) } },
+    generator: {
+      connections: engine.connections,
+      interrupted: engine.interrupted,
+      aborted: engine.aborted,
+      startLagMs: {
+        ...engine.startLagMs,
+        p50: round(engine.startLagMs.p50),
+        p99: round(engine.startLagMs.p99),
+        max: round(engine.startLagMs.max),
+      },
+    },
     definition: { scenarios: file.scenarios, thresholds: file.thresholds, plan: file.plan, stock: file.stock },
     series: roundSeries(rec.series()),
     stock: watched.stock.map(shift),

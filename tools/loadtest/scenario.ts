@@ -8,7 +8,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseDuration } from './duration.ts';
 
 export type Executor = 'constant-vus' | 'ramping-vus' | 'constant-arrival-rate' | 'ramping-arrival-rate' | 'shared-iterations';
-export const EXECUTORS: readonly Executor[] = ['constant-vus', 'ramping-vus', 'constant-arrival-rate', 'ramping-arrival-rate', 'shared-iterations'];
+export const EXECUTORS: readonly Executor[] = [
+  'constant-vus',
+  'ramping-vus',
+  'constant-arrival-rate',
+  'ramping-arrival-rate',
+  'shared-iterations',
+];
 
 export interface Stage {
   duration: string;
@@ -122,7 +128,8 @@ export function validateScenarioFile(data: unknown, where = 'scenario'): asserts
   const f = data as Partial<ScenarioFile>;
   if (typeof f.description !== 'string') fail(where, '"description" must be a string');
   posInt(f.stock, `${where}: stock`);
-  if (typeof f.scenarios !== 'object' || f.scenarios === null || Object.keys(f.scenarios).length === 0) fail(where, '"scenarios" must name at least one scenario');
+  if (typeof f.scenarios !== 'object' || f.scenarios === null || Object.keys(f.scenarios).length === 0)
+    fail(where, '"scenarios" must name at least one scenario');
   if (typeof f.plan !== 'object' || f.plan === null) fail(where, '"plan" must give each scenario its users');
   if (typeof f.thresholds !== 'object' || f.thresholds === null) fail(where, '"thresholds" must be an object (k6 thresholds)');
   for (const name of Object.keys(f.plan)) if (!(name in f.scenarios)) fail(where, `plan names "${name}", which is not a scenario`);
@@ -158,7 +165,10 @@ function resolveOne(name: string, s: K6Scenario, plan: ScenarioPlan, userOffset:
   };
   const stagesOf = (list: unknown): { durationMs: number; target: number }[] => {
     if (!Array.isArray(list) || list.length === 0) fail(w, 'stages must be a non-empty array');
-    return list.map((st: Stage, i) => ({ durationMs: duration(st.duration, `${w}: stages[${i}].duration`), target: posInt(st.target, `${w}: stages[${i}].target`, 0) }));
+    return list.map((st: Stage, i) => ({
+      durationMs: duration(st.duration, `${w}: stages[${i}].duration`),
+      target: posInt(st.target, `${w}: stages[${i}].target`, 0),
+    }));
   };
   const total = (stages: { durationMs: number }[]) => stages.reduce((a, st) => a + st.durationMs, 0);
   switch (s.executor) {
@@ -182,10 +192,28 @@ function resolveOne(name: string, s: K6Scenario, plan: ScenarioPlan, userOffset:
       if (s.executor === 'constant-arrival-rate') {
         const rate = posInt(s.rate, `${w}: rate`);
         const d = duration(s.duration, `${w}: duration`);
-        return { ...base, kind: 'arrival', timeUnitMs, preAllocatedVUs, maxVUs, durationMs: d, startValue: rate, stages: [{ durationMs: d, target: rate }] };
+        return {
+          ...base,
+          kind: 'arrival',
+          timeUnitMs,
+          preAllocatedVUs,
+          maxVUs,
+          durationMs: d,
+          startValue: rate,
+          stages: [{ durationMs: d, target: rate }],
+        };
       }
       const stages = stagesOf(s.stages);
-      return { ...base, kind: 'arrival', timeUnitMs, preAllocatedVUs, maxVUs, durationMs: total(stages), startValue: posInt(s.startRate ?? 0, `${w}: startRate`, 0), stages };
+      return {
+        ...base,
+        kind: 'arrival',
+        timeUnitMs,
+        preAllocatedVUs,
+        maxVUs,
+        durationMs: total(stages),
+        startValue: posInt(s.startRate ?? 0, `${w}: startRate`, 0),
+        stages,
+      };
     }
     case 'shared-iterations': {
       const vus = posInt(s.vus ?? 1, `${w}: vus`);

@@ -78,7 +78,7 @@ export function* arrivalTimes(startRate: number, stages: readonly StageMs[], tim
     const to = target / timeUnitMs;
     const a = from;
     const b = durationMs === 0 ? 0 : (to - from) / durationMs;
-    const area = (a + to) / 2 * durationMs;
+    const area = ((a + to) / 2) * durationMs;
     const end = done + area;
     while (k <= end + 1e-9) {
       const x = k - done;

@@ -49,7 +49,8 @@ export function parseMetricKey(key: string): { metric: MetricName; filter: Sampl
     for (const part of m[2].split(',')) {
       const [tag, ...rest] = part.split(':');
       const name = tag!.trim() as (typeof TAGS)[number];
-      if (!TAGS.includes(name) || rest.length === 0) throw new Error(`threshold metric "${key}": tag filters may use ${TAGS.join(', ')}, as tag:value`);
+      if (!TAGS.includes(name) || rest.length === 0)
+        throw new Error(`threshold metric "${key}": tag filters may use ${TAGS.join(', ')}, as tag:value`);
       filter[name] = rest.join(':').trim();
     }
   }
@@ -78,13 +79,19 @@ export function parseThresholds(spec: Record<string, ThresholdSpec[]>): Threshol
 
 export function compare(actual: number, op: Op, value: number): boolean {
   switch (op) {
-    case '<': return actual < value;
-    case '<=': return actual <= value;
-    case '>': return actual > value;
-    case '>=': return actual >= value;
+    case '<':
+      return actual < value;
+    case '<=':
+      return actual <= value;
+    case '>':
+      return actual > value;
+    case '>=':
+      return actual >= value;
     case '==':
-    case '===': return actual === value;
-    case '!=': return actual !== value;
+    case '===':
+      return actual === value;
+    case '!=':
+      return actual !== value;
   }
 }
 

@@ -40,70 +40,81 @@ const MESSAGE: Record<AdmissionOutcome['result'], string> = {
 };
 
 export function issueRoutes(app: FastifyInstance, deps: AppDeps): void {
-  app.post<{ Params: Params }>(ISSUE_ROUTE, {
-    schema: {
-      tags: ['issue'],
-      summary: 'Ask for one unit of a first-come-first-served coupon',
-      params,
-      response: {
-        202: {
-          type: 'object',
-          required: ['status', 'requestId'],
-          properties: { status: { type: 'string', enum: ['ACCEPTED'] }, requestId: { type: 'string' } },
+  app.post<{ Params: Params }>(
+    ISSUE_ROUTE,
+    {
+      schema: {
+        tags: ['issue'],
+        summary: 'Ask for one unit of a first-come-first-served coupon',
+        params,
+        response: {
+          202: {
+            type: 'object',
+            required: ['status', 'requestId'],
+            properties: { status: { type: 'string', enum: ['ACCEPTED'] }, requestId: { type: 'string' } },
+          },
+          ...errorResponses(400, 404, 409, 429, 503),
         },
-        ...errorResponses(400, 404, 409, 429, 503),
       },
     },
-  }, async (request, reply) => {
-    const publicId = request.params.publicId.toLowerCase();
-    const refuse = (refusal: Refusal) => reply.code(refusal.status).header('retry-after', String(refusal.retryAfterSeconds)).send(refusalBody(refusal));
-    // Taken in by the intake before routing (src/overload/intake-server.ts); a request that did not
-    // come through it (app.inject) is taken in here, by the same control.
-    let arrivedAt = enteredAt(request.raw);
-    const ownPlace = arrivedAt === undefined;
-    if (ownPlace) {
-      arrivedAt = performance.now();
-      if (!deps.overload.enter(arrivedAt)) {
-        deps.metrics.countInFlightShed();
-        return refuse(overloaded());
+    async (request, reply) => {
+      const publicId = request.params.publicId.toLowerCase();
+      const refuse = (refusal: Refusal) =>
+        reply.code(refusal.status).header('retry-after', String(refusal.retryAfterSeconds)).send(refusalBody(refusal));
+      // Taken in by the intake before routing (src/overload/intake-server.ts); a request that did not
+      // come through it (app.inject) is taken in here, by the same control.
+      let arrivedAt = enteredAt(request.raw);
+      const ownPlace = arrivedAt === undefined;
+      if (ownPlace) {
+        arrivedAt = performance.now();
+        if (!deps.overload.enter(arrivedAt)) {
+          deps.metrics.countInFlightShed();
+          return refuse(overloaded());
+        }
       }
-    }
-    try {
-      if (deps.rateLimiter.counts(request.ip)) {
-        const limited = await deps.rateLimiter.check(request.ip, publicId);
-        if (limited) return refuse(limited);
+      try {
+        if (deps.rateLimiter.counts(request.ip)) {
+          const limited = await deps.rateLimiter.check(request.ip, publicId);
+          if (limited) return refuse(limited);
+        }
+        const outcome = await deps
+          .admit({ couponId: request.params.couponId, publicId }, arrivedAt!)
+          .catch((err: unknown): AdmissionOutcome => {
+            request.log.error({ err }, 'shard worker failed');
+            return { result: 'UNAVAILABLE', retryAfterSeconds: 1 };
+          });
+        // The hot path answers without throwing: exceptions cost more than the rest of the request.
+        if (outcome.result === 'ACCEPTED') return reply.code(202).send({ status: 'ACCEPTED', requestId: outcome.requestId });
+        if (outcome.result === 'UNAVAILABLE') reply.header('retry-after', String(outcome.retryAfterSeconds));
+        return reply.code(STATUS[outcome.result]).send({ code: outcome.result, message: MESSAGE[outcome.result] });
+      } finally {
+        if (ownPlace) deps.overload.leave(performance.now());
       }
-      const outcome = await deps.admit({ couponId: request.params.couponId, publicId }, arrivedAt!).catch((err: unknown): AdmissionOutcome => {
-        request.log.error({ err }, 'shard worker failed');
-        return { result: 'UNAVAILABLE', retryAfterSeconds: 1 };
-      });
-      // The hot path answers without throwing: exceptions cost more than the rest of the request.
-      if (outcome.result === 'ACCEPTED') return reply.code(202).send({ status: 'ACCEPTED', requestId: outcome.requestId });
-      if (outcome.result === 'UNAVAILABLE') reply.header('retry-after', String(outcome.retryAfterSeconds));
-      return reply.code(STATUS[outcome.result]).send({ code: outcome.result, message: MESSAGE[outcome.result] });
-    } finally {
-      if (ownPlace) deps.overload.leave(performance.now());
-    }
-  });
+    },
+  );
 
-  app.get<{ Params: Params }>(ISSUE_ROUTE, {
-    schema: {
-      tags: ['issue'],
-      summary: 'Where an issue request stands: PENDING until its row exists, then ISSUED',
-      params,
-      response: {
-        200: {
-          type: 'object',
-          required: ['status'],
-          properties: { status: { type: 'string', enum: ['PENDING', 'ISSUED', 'NOT_ISSUED'] } },
+  app.get<{ Params: Params }>(
+    ISSUE_ROUTE,
+    {
+      schema: {
+        tags: ['issue'],
+        summary: 'Where an issue request stands: PENDING until its row exists, then ISSUED',
+        params,
+        response: {
+          200: {
+            type: 'object',
+            required: ['status'],
+            properties: { status: { type: 'string', enum: ['PENDING', 'ISSUED', 'NOT_ISSUED'] } },
+          },
+          ...errorResponses(400, 404),
         },
-        ...errorResponses(400, 404),
       },
     },
-  }, async (request, reply) => {
-    const status = await deps.issueStatus(request.params.couponId, request.params.publicId.toLowerCase());
-    if (status === 'USER_NOT_FOUND') return reply.code(404).send({ code: 'USER_NOT_FOUND', message: 'User not found' });
-    if (status === 'COUPON_NOT_FOUND') return reply.code(404).send({ code: 'COUPON_NOT_FOUND', message: 'Coupon not found' });
-    return { status };
-  });
+    async (request, reply) => {
+      const status = await deps.issueStatus(request.params.couponId, request.params.publicId.toLowerCase());
+      if (status === 'USER_NOT_FOUND') return reply.code(404).send({ code: 'USER_NOT_FOUND', message: 'User not found' });
+      if (status === 'COUPON_NOT_FOUND') return reply.code(404).send({ code: 'COUPON_NOT_FOUND', message: 'Coupon not found' });
+      return { status };
+    },
+  );
 }

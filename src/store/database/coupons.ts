@@ -36,11 +36,9 @@ export async function findCoupon(orm: Orm, couponId: number): Promise<CouponRow 
  * `maxTotal`. Returns whether a row changed (false: no such coupon, or over the maximum).
  */
 export async function addToTotalQuantity(orm: Orm, couponId: number, add: number, maxTotal: number): Promise<boolean> {
-  const updated = await orm.em.fork().nativeUpdate(
-    Coupon,
-    { id: couponId, totalQuantity: { $lte: maxTotal - add } },
-    { totalQuantity: raw('total_quantity + ?', [add]) },
-  );
+  const updated = await orm.em
+    .fork()
+    .nativeUpdate(Coupon, { id: couponId, totalQuantity: { $lte: maxTotal - add } }, { totalQuantity: raw('total_quantity + ?', [add]) });
   return updated > 0;
 }
 

@@ -22,34 +22,43 @@ export interface Issuance {
 
 /** A user's issued coupons, oldest first. */
 export async function issuedCouponsOf(orm: Orm, userId: number): Promise<IssuedCoupon[]> {
-  const rows = (await orm.em.getConnection().execute(
-    'select id, coupon_id, issued_at from user_coupons where user_id = ? order by id',
-    [userId],
-  )) as { id: number; coupon_id: number; issued_at: Date }[];
+  const rows = (await orm.em
+    .getConnection()
+    .execute('select id, coupon_id, issued_at from user_coupons where user_id = ? order by id', [userId])) as {
+    id: number;
+    coupon_id: number;
+    issued_at: Date;
+  }[];
   return rows.map((r) => ({ couponId: Number(r.coupon_id), userCouponId: Number(r.id), issuedAt: new Date(r.issued_at).toISOString() }));
 }
 
 /** In one round trip: whether the coupon exists, and whether the user has a row for it. */
 export async function couponAndIssue(orm: Orm, couponId: number, userId: number): Promise<{ couponExists: boolean; issued: boolean }> {
-  const rows = (await orm.em.getConnection().execute(
-    'select (select count(*) from coupons where id = ?) as coupon, (select count(*) from user_coupons where coupon_id = ? and user_id = ?) as issued',
-    [couponId, couponId, userId],
-  )) as { coupon: number | string; issued: number | string }[];
+  const rows = (await orm.em
+    .getConnection()
+    .execute(
+      'select (select count(*) from coupons where id = ?) as coupon, (select count(*) from user_coupons where coupon_id = ? and user_id = ?) as issued',
+      [couponId, couponId, userId],
+    )) as { coupon: number | string; issued: number | string }[];
   return { couponExists: Number(rows[0]!.coupon) > 0, issued: Number(rows[0]!.issued) > 0 };
 }
 
 /** Rows for the coupon, and distinct users among them (more rows than users: a double issue). */
 export async function countIssued(orm: Orm, couponId: number): Promise<{ rows: number; users: number }> {
-  const [row] = (await orm.em.getConnection().execute(
-    'select count(*) as persisted, count(distinct user_id) as users from user_coupons where coupon_id = ?',
-    [couponId],
-  )) as { persisted: number | string; users: number | string }[];
+  const [row] = (await orm.em
+    .getConnection()
+    .execute('select count(*) as persisted, count(distinct user_id) as users from user_coupons where coupon_id = ?', [couponId])) as {
+    persisted: number | string;
+    users: number | string;
+  }[];
   return { rows: Number(row!.persisted), users: Number(row!.users) };
 }
 
 /** The user id of every row of the coupon. */
 export async function issuedUserIds(orm: Orm, couponId: number): Promise<number[]> {
-  const rows = (await orm.em.getConnection().execute('select user_id from user_coupons where coupon_id = ?', [couponId])) as { user_id: number }[];
+  const rows = (await orm.em.getConnection().execute('select user_id from user_coupons where coupon_id = ?', [couponId])) as {
+    user_id: number;
+  }[];
   return rows.map((r) => Number(r.user_id));
 }
 
@@ -59,7 +68,10 @@ export async function issuedUserIds(orm: Orm, couponId: number): Promise<number[
  * double issue) and the coupon's issued_count raised by the rows it really inserted. Returns rows
  * inserted and rows offered.
  */
-export async function insertIssuances(orm: Orm, byCoupon: ReadonlyMap<number, readonly Issuance[]>): Promise<{ inserted: number; offered: number }> {
+export async function insertIssuances(
+  orm: Orm,
+  byCoupon: ReadonlyMap<number, readonly Issuance[]>,
+): Promise<{ inserted: number; offered: number }> {
   let inserted = 0;
   let offered = 0;
   await orm.em.fork().transactional(async (em) => {

@@ -14,7 +14,10 @@ export async function insertUsers(orm: Orm, names: readonly string[]): Promise<U
   await orm.em.fork().insertMany(User, rows);
   // Read the ids back: a multi-row insert reports only its first id, and with MySQL 8's
   // interleaved auto-increment the rest need not be consecutive.
-  const ids = await findUserIds(orm, rows.map((r) => r.publicId));
+  const ids = await findUserIds(
+    orm,
+    rows.map((r) => r.publicId),
+  );
   return rows.map((r) => ({ id: ids.get(r.publicId)!, publicId: r.publicId }));
 }
 

@@ -18,7 +18,7 @@ function syntheticSummary(withLag: boolean): LoadTestSummary {
   const file = loadScenarioFile('event-opening');
   const rec = new Recorder(['opening']);
   let seed = 7;
-  const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
   let accepted = 0;
   for (let s = 0; s < 40; s++) {
     const rate = Math.min(2_000, s * 100);
@@ -34,7 +34,11 @@ function syntheticSummary(withLag: boolean): LoadTestSummary {
   }
   rec.endMs = 40_000;
   const thresholds = evaluateThresholds(parseThresholds(file.thresholds), rec);
-  const stock = Array.from({ length: 41 }, (_, t) => ({ t, remaining: Math.max(0, 1_000 - t * 60), issuedCount: Math.min(1_000, Math.max(0, t * 60 - 100)) }));
+  const stock = Array.from({ length: 41 }, (_, t) => ({
+    t,
+    remaining: Math.max(0, 1_000 - t * 60),
+    issuedCount: Math.min(1_000, Math.max(0, t * 60 - 100)),
+  }));
   return {
     scenario: 'event-opening',
     description: file.description,
@@ -51,7 +55,12 @@ function syntheticSummary(withLag: boolean): LoadTestSummary {
     byScenario: { opening: roundMetrics(rec.metrics({ scenario: 'opening' })) },
     outcomes: rec.outcomeTotals(),
     thresholds,
-    reconciliation: { ok: true, reason: 'consistent', waitedMs: 1_200, report: { admitted: 1_000, remaining: 0, persisted: 1_000, pending: 0, duplicates: 0, overIssued: 0, consistent: true } },
+    reconciliation: {
+      ok: true,
+      reason: 'consistent',
+      waitedMs: 1_200,
+      report: { admitted: 1_000, remaining: 0, persisted: 1_000, pending: 0, duplicates: 0, overIssued: 0, consistent: true },
+    },
     couponAtStart: { totalQuantity: 1_000, remaining: 1_000, issuedCount: 0 },
     generator: { connections: 2_000, interrupted: 0, aborted: null, startLagMs: { p50: 0.1, p99: 1.2, max: 4, count: 15_000 } },
     definition: { scenarios: file.scenarios, thresholds: file.thresholds, plan: file.plan, stock: file.stock },
@@ -72,7 +81,16 @@ describe('load-test HTML report in headless Chromium', { timeout: 120_000 }, () 
     assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   after(async () => {
@@ -93,7 +111,8 @@ describe('load-test HTML report in headless Chromium', { timeout: 120_000 }, () 
   }
 
   /** Paints an SVG element onto a canvas and counts pixels that are not white or near-white. */
-  const inkedPixels = (id: string) => `(async () => {
+  const inkedPixels = (id: string) =>
+    `(async () => {
     const svg = document.getElementById(${JSON.stringify('__ID__')});
     const { width, height } = svg.getBoundingClientRect();
     const img = new Image();
@@ -121,7 +140,10 @@ describe('load-test HTML report in headless Chromium', { timeout: 120_000 }, () 
     try {
       assert.deepEqual(errors, []);
       // Nothing but the file itself is fetched: no CDN, no fonts, no scripts.
-      assert.deepEqual(requests.filter((u) => !u.startsWith('file://') && !u.startsWith('data:')), []);
+      assert.deepEqual(
+        requests.filter((u) => !u.startsWith('file://') && !u.startsWith('data:')),
+        [],
+      );
       assert.equal(await page.locator('script, link[rel=stylesheet], img[src^=http]').count(), 0);
       assert.match(await page.title(), /event-opening: failed/);
 
@@ -130,14 +152,16 @@ describe('load-test HTML report in headless Chromium', { timeout: 120_000 }, () 
         assert.equal(await chart.count(), 1, id);
         const box = (await chart.boundingBox())!;
         assert.ok(box.width > 600 && box.height > 150, `${id}: ${JSON.stringify(box)}`);
-        const paths = await chart.locator('path.series').evaluateAll((els) => els.map((e) => {
-          const b = (e as unknown as { getBBox(): { width: number; height: number } }).getBBox();
-          return {
-            points: Number(e.getAttribute('data-points')),
-            segments: (e.getAttribute('d') ?? '').split(/[ML]/).filter((part: string) => part.trim()).length,
-            box: { width: b.width, height: b.height },
-          };
-        }));
+        const paths = await chart.locator('path.series').evaluateAll((els) =>
+          els.map((e) => {
+            const b = (e as unknown as { getBBox(): { width: number; height: number } }).getBBox();
+            return {
+              points: Number(e.getAttribute('data-points')),
+              segments: (e.getAttribute('d') ?? '').split(/[ML]/).filter((part: string) => part.trim()).length,
+              box: { width: b.width, height: b.height },
+            };
+          }),
+        );
         assert.ok(paths.length >= 1, `${id}: no series drawn`);
         const best = paths.reduce((a, b) => (b.segments > a.segments ? b : a));
         assert.ok(best.segments >= 20, `${id}: only ${best.segments} points`);
@@ -150,6 +174,7 @@ describe('load-test HTML report in headless Chromium', { timeout: 120_000 }, () 
       const layers = await page.locator('#chart-outcomes path.area').evaluateAll((els) => els.map((e) => e.getAttribute('data-series')));
       assert.deepEqual([...layers].sort(), ['202 ACCEPTED', '409 SOLD_OUT', '503 UNAVAILABLE']);
       // Tables: the verdicts are there in words too.
+      // biome-ignore lint/performance/useDomNodeTextContent: Playwright's locator, not a DOM node: the text as rendered.
       const text = await page.locator('body').innerText();
       assert.match(text, /FAILED/);
       assert.match(text, /http_req_duration\{scenario:opening\}\s+p\(95\)<50/);

@@ -35,12 +35,35 @@ describe('load test: smoke-ci profile through the local runner', { timeout: 300_
     const api = await startApi(env);
     let lt: Proc | undefined;
     try {
-      lt = runFile('tools/loadtest/cli.ts', env, ['smoke-ci', '--base-url', `http://127.0.0.1:${PORT}`, '--users-file', usersFile, '--out', out, '--admin-token', env.ADMIN_TOKEN!]);
+      lt = runFile('tools/loadtest/cli.ts', env, [
+        'smoke-ci',
+        '--base-url',
+        `http://127.0.0.1:${PORT}`,
+        '--users-file',
+        usersFile,
+        '--out',
+        out,
+        '--admin-token',
+        env.ADMIN_TOKEN!,
+      ]);
       const code = await exitCode(lt);
-      console.log(lt.output().split('\n').filter((l) => !l.startsWith('  ') || /ok|FAIL/.test(l)).join('\n'));
+      console.log(
+        lt
+          .output()
+          .split('\n')
+          .filter((l) => !l.startsWith('  ') || /ok|FAIL/.test(l))
+          .join('\n'),
+      );
       if (code !== 0) {
         // Say why before the assertions fail: the API's (and its consumer's) warnings and errors.
-        console.log(api.output().split('\n').filter((l) => /"level":(40|50|60)/.test(l)).slice(0, 30).join('\n'));
+        console.log(
+          api
+            .output()
+            .split('\n')
+            .filter((l) => /"level":(40|50|60)/.test(l))
+            .slice(0, 30)
+            .join('\n'),
+        );
       }
       const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as LoadTestSummary;
 

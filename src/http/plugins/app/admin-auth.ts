@@ -17,14 +17,17 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
  * so the comparison leaks neither the token nor its length. Not encapsulated: routes registered
  * anywhere use the decorator.
  */
-export const adminAuth = fp(async (app: FastifyInstance, { token }: { token: string }) => {
-  const expected = digest(token);
-  app.decorate('adminOnly', async (request: FastifyRequest): Promise<void> => {
-    const header = request.headers.authorization;
-    if (!header) throw new ApiError(401, 'UNAUTHORIZED', 'Admin token required (Authorization: Bearer ...)');
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match || !timingSafeEqual(digest(match[1]!), expected)) {
-      throw new ApiError(403, 'FORBIDDEN', 'Admin token not accepted');
-    }
-  });
-}, { name: 'admin-auth' });
+export const adminAuth = fp(
+  async (app: FastifyInstance, { token }: { token: string }) => {
+    const expected = digest(token);
+    app.decorate('adminOnly', async (request: FastifyRequest): Promise<void> => {
+      const header = request.headers.authorization;
+      if (!header) throw new ApiError(401, 'UNAUTHORIZED', 'Admin token required (Authorization: Bearer ...)');
+      const match = /^Bearer\s+(\S+)$/i.exec(header);
+      if (!match || !timingSafeEqual(digest(match[1]!), expected)) {
+        throw new ApiError(403, 'FORBIDDEN', 'Admin token not accepted');
+      }
+    });
+  },
+  { name: 'admin-auth' },
+);

@@ -8,18 +8,21 @@ import fp from 'fastify-plugin';
  * the document collects the routes through an onRoute hook, which sees only routes registered in
  * its own context and below.
  */
-export const swagger = fp(async (app: FastifyInstance) => {
-  await app.register(fastifySwagger, {
-    openapi: {
-      info: {
-        title: 'FCFS coupon issuance',
-        version: '1.0.0',
-        description: 'First-come-first-served coupons: exactly the stock, never twice to one user.',
+export const swagger = fp(
+  async (app: FastifyInstance) => {
+    await app.register(fastifySwagger, {
+      openapi: {
+        info: {
+          title: 'FCFS coupon issuance',
+          version: '1.0.0',
+          description: 'First-come-first-served coupons: exactly the stock, never twice to one user.',
+        },
+        components: {
+          securitySchemes: { adminToken: { type: 'http', scheme: 'bearer' } },
+        },
       },
-      components: {
-        securitySchemes: { adminToken: { type: 'http', scheme: 'bearer' } },
-      },
-    },
-  });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
-}, { name: 'swagger' });
+    });
+    await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  },
+  { name: 'swagger' },
+);

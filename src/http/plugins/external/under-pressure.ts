@@ -16,18 +16,22 @@ export interface UnderPressureOptions {
  * get a fast 503 with Retry-After (routes opt out with `config: { pressureHandler }`). Not
  * encapsulated: its onRequest hook must guard every route.
  */
-export const underPressure = fp(async (app: FastifyInstance, { maxEventLoopDelayMs, body, onShed }: UnderPressureOptions) => {
-  if (maxEventLoopDelayMs <= 0) return;
-  await app.register(fastifyUnderPressure, {
-    maxEventLoopDelay: maxEventLoopDelayMs,
-    // The mean delay over a quarter second: a flood is noticed within it, not a second later.
-    sampleInterval: 250,
-    retryAfter: 1,
-    pressureHandler: (_request, reply) => {
-      onShed();
-      reply.code(503).header('retry-after', '1');
-      // under-pressure sends a non-null return value as the body (its typings say void).
-      return body as unknown as void;
-    },
-  });
-}, { name: 'under-pressure' });
+export const underPressure = fp(
+  async (app: FastifyInstance, { maxEventLoopDelayMs, body, onShed }: UnderPressureOptions) => {
+    if (maxEventLoopDelayMs <= 0) return;
+    await app.register(fastifyUnderPressure, {
+      maxEventLoopDelay: maxEventLoopDelayMs,
+      // The mean delay over a quarter second: a flood is noticed within it, not a second later.
+      sampleInterval: 250,
+      retryAfter: 1,
+      pressureHandler: (_request, reply) => {
+        onShed();
+        reply.code(503).header('retry-after', '1');
+        // under-pressure sends a non-null return value as the body (its typings say void).
+        // biome-ignore lint/suspicious/noConfusingVoidType: under-pressure sends a returned value as the body; its typings say void.
+        return body as unknown as void;
+      },
+    });
+  },
+  { name: 'under-pressure' },
+);

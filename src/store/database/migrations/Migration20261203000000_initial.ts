@@ -20,24 +20,39 @@ export class Migration20261203000000_initial extends Migration {
     );
     if (rows.length === TABLES.length) return;
     if (rows.length > 0) {
-      const found = rows.map((r) => String(r['t'])).sort().join(', ');
-      throw new Error(`the database has some of the tables (${found}) but not all of ${TABLES.join(', ')}: repair it by hand, then migrate`);
+      const found = rows
+        .map((r) => String(r.t))
+        .sort()
+        .join(', ');
+      throw new Error(
+        `the database has some of the tables (${found}) but not all of ${TABLES.join(', ')}: repair it by hand, then migrate`,
+      );
     }
 
-    this.addSql("create table `coupons` (`id` int unsigned not null auto_increment primary key, `name` varchar(200) not null, `total_quantity` int not null, `issued_count` int not null default 0, `starts_at` datetime null, `ends_at` datetime null, `created_at` datetime not null) default character set utf8mb4 engine = InnoDB;");
+    this.addSql(
+      'create table `coupons` (`id` int unsigned not null auto_increment primary key, `name` varchar(200) not null, `total_quantity` int not null, `issued_count` int not null default 0, `starts_at` datetime null, `ends_at` datetime null, `created_at` datetime not null) default character set utf8mb4 engine = InnoDB;',
+    );
 
-    this.addSql("create table `users` (`id` int unsigned not null auto_increment primary key, `public_id` varchar(36) not null, `name` varchar(100) not null, `created_at` datetime not null) default character set utf8mb4 engine = InnoDB;");
+    this.addSql(
+      'create table `users` (`id` int unsigned not null auto_increment primary key, `public_id` varchar(36) not null, `name` varchar(100) not null, `created_at` datetime not null) default character set utf8mb4 engine = InnoDB;',
+    );
     this.addSql('alter table `users` add unique `users_public_id_unique` (`public_id`);');
 
-    this.addSql("create table `user_coupons` (`id` int unsigned not null auto_increment primary key, `coupon_id` int unsigned not null, `user_id` int unsigned not null, `event_id` varchar(36) not null, `issued_at` datetime not null) default character set utf8mb4 engine = InnoDB;");
+    this.addSql(
+      'create table `user_coupons` (`id` int unsigned not null auto_increment primary key, `coupon_id` int unsigned not null, `user_id` int unsigned not null, `event_id` varchar(36) not null, `issued_at` datetime not null) default character set utf8mb4 engine = InnoDB;',
+    );
     this.addSql('alter table `user_coupons` add index `user_coupons_coupon_id_index` (`coupon_id`);');
     this.addSql('alter table `user_coupons` add index `user_coupons_user_id_index` (`user_id`);');
     this.addSql('alter table `user_coupons` add unique `user_coupons_event_id_unique` (`event_id`);');
     // The last line of defence against a double issue: a replayed message inserts nothing.
     this.addSql('alter table `user_coupons` add unique `user_coupons_coupon_user_unique` (`coupon_id`, `user_id`);');
 
-    this.addSql('alter table `user_coupons` add constraint `user_coupons_coupon_id_foreign` foreign key (`coupon_id`) references `coupons` (`id`);');
-    this.addSql('alter table `user_coupons` add constraint `user_coupons_user_id_foreign` foreign key (`user_id`) references `users` (`id`);');
+    this.addSql(
+      'alter table `user_coupons` add constraint `user_coupons_coupon_id_foreign` foreign key (`coupon_id`) references `coupons` (`id`);',
+    );
+    this.addSql(
+      'alter table `user_coupons` add constraint `user_coupons_user_id_foreign` foreign key (`user_id`) references `users` (`id`);',
+    );
   }
 
   override async down(): Promise<void> {

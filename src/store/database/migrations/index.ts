@@ -7,6 +7,4 @@ import { Migration20261203000000_initial } from './Migration20261203000000_initi
  * would bring a migrated database to them (`orm.schema.getUpdateSchemaSQL()`, which the database
  * test also asserts is empty), write it as the next class here, and add it below.
  */
-export const migrations: MigrationObject[] = [
-  { name: 'Migration20261203000000_initial', class: Migration20261203000000_initial },
-];
+export const migrations: MigrationObject[] = [{ name: 'Migration20261203000000_initial', class: Migration20261203000000_initial }];

@@ -29,7 +29,7 @@ describe('AdmissionLimit', () => {
     assert.deepEqual(decisions, [...Array(8).fill(true), ...Array(4).fill(false)]);
     assert.equal(limit.inSystem, 8);
     limit.leave(1);
-    assert.equal(limit.tryEnter(2), true, 'a place freed is the next arrival\'s');
+    assert.equal(limit.tryEnter(2), true, "a place freed is the next arrival's");
     assert.equal(limit.tryEnter(2), false);
   });
 

@@ -35,7 +35,10 @@ describe('ramping VUs (stage expansion)', () => {
   });
 
   it('ramps down by leaving levels as the line does, and holds flat stages', () => {
-    const steps = vuSteps(4, [{ durationMs: 1_000, target: 4 }, { durationMs: 4_000, target: 0 }]);
+    const steps = vuSteps(4, [
+      { durationMs: 1_000, target: 4 },
+      { durationMs: 4_000, target: 0 },
+    ]);
     assert.deepEqual(steps, [
       { atMs: 0, value: 4 },
       { atMs: 2_000, value: 3 },
@@ -46,7 +49,11 @@ describe('ramping VUs (stage expansion)', () => {
   });
 
   it('expands the four-stage load stage 0→50→100→0 over 2 minutes', () => {
-    const stages = [{ durationMs: 40_000, target: 50 }, { durationMs: 40_000, target: 100 }, { durationMs: 40_000, target: 0 }];
+    const stages = [
+      { durationMs: 40_000, target: 50 },
+      { durationMs: 40_000, target: 100 },
+      { durationMs: 40_000, target: 0 },
+    ];
     const steps = vuSteps(0, stages);
     assert.equal(steps.length, 1 + 50 + 50 + 100);
     assert.equal(levelAt(steps, 40_000), 50);
@@ -62,11 +69,21 @@ describe('ramping VUs (stage expansion)', () => {
   });
 
   it('jumps at once for a zero-length stage', () => {
-    assert.deepEqual(vuSteps(0, [{ durationMs: 0, target: 7 }, { durationMs: 1_000, target: 7 }]), [{ atMs: 0, value: 7 }]);
+    assert.deepEqual(
+      vuSteps(0, [
+        { durationMs: 0, target: 7 },
+        { durationMs: 1_000, target: 7 },
+      ]),
+      [{ atMs: 0, value: 7 }],
+    );
   });
 
   it('draws the straight target line', () => {
-    const stages = [{ durationMs: 10_000, target: 500 }, { durationMs: 30_000, target: 500 }, { durationMs: 10_000, target: 0 }];
+    const stages = [
+      { durationMs: 10_000, target: 500 },
+      { durationMs: 30_000, target: 500 },
+      { durationMs: 10_000, target: 0 },
+    ];
     assert.equal(linearAt(0, stages, 0), 0);
     assert.equal(linearAt(0, stages, 5_000), 250);
     assert.equal(linearAt(0, stages, 20_000), 500);
@@ -80,7 +97,7 @@ describe('arrival-rate iteration times', () => {
   it('spaces a constant rate evenly, counting the one on the stage end', () => {
     const t = [...arrivalTimes(10, [{ durationMs: 1_000, target: 10 }], 1_000)];
     assert.equal(t.length, 10);
-    t.forEach((v, i) => assert.ok(Math.abs(v - (i + 1) * 100) < 1e-6, `${i}: ${v}`));
+    for (const [i, v] of t.entries()) assert.ok(Math.abs(v - (i + 1) * 100) < 1e-6, `${i}: ${v}`);
   });
 
   it('follows a ramp: the k-th iteration when the area under the rate reaches k', () => {
@@ -97,7 +114,10 @@ describe('arrival-rate iteration times', () => {
   });
 
   it('matches the event-opening profile: 5,000 in the ramp then 10,000 at 2,000/s', () => {
-    const stages = [{ durationMs: 5_000, target: 2_000 }, { durationMs: 5_000, target: 2_000 }];
+    const stages = [
+      { durationMs: 5_000, target: 2_000 },
+      { durationMs: 5_000, target: 2_000 },
+    ];
     const t = [...arrivalTimes(0, stages, 1_000)];
     assert.equal(t.length, 15_000);
     assert.equal(t.filter((v) => v <= 5_000).length, 5_000);

@@ -12,7 +12,11 @@ describe('assess', () => {
   });
 
   it('counts rows beyond one per user as duplicates', () => {
-    assert.deepEqual(assess({ ...AGREEING, persisted: 5, persistedUsers: 4, issuedCount: 5 }), { duplicates: 1, overIssued: 0, consistent: false });
+    assert.deepEqual(assess({ ...AGREEING, persisted: 5, persistedUsers: 4, issuedCount: 5 }), {
+      duplicates: 1,
+      overIssued: 0,
+      consistent: false,
+    });
   });
 
   it('counts admissions or rows beyond the total as over-issued', () => {
@@ -24,7 +28,10 @@ describe('assess', () => {
     assert.equal(assess({ ...AGREEING, persisted: 3, persistedUsers: 3, issuedCount: 3 }).consistent, false, 'row pending');
     assert.equal(assess({ ...AGREEING, remaining: 5 }).consistent, false, 'admitted + remaining != total');
     assert.equal(assess({ ...AGREEING, issuedCount: 3 }).consistent, false, 'issued_count behind');
-    assert.equal(assess({ ...AGREEING, remaining: -1, admitted: 11, persisted: 11, persistedUsers: 11, issuedCount: 11 }).consistent, false);
+    assert.equal(
+      assess({ ...AGREEING, remaining: -1, admitted: 11, persisted: 11, persistedUsers: 11, issuedCount: 11 }).consistent,
+      false,
+    );
   });
 });
 

@@ -6,7 +6,11 @@ const ROUTE = '/api/coupons/:couponId/issue-fcfs/:publicId';
 const LABELS = `route="${ROUTE}",method="POST",status_code="503"`;
 
 function metrics(): ApiMetrics {
-  return new ApiMetrics({ queueDepths: () => [], workerMetrics: async () => [], overload: () => ({ inFlight: 0, limit: 0, throughput: 0, refusalsHolding: 0, refusalsHeld: 0 }) });
+  return new ApiMetrics({
+    queueDepths: () => [],
+    workerMetrics: async () => [],
+    overload: () => ({ inFlight: 0, limit: 0, throughput: 0, refusalsHolding: 0, refusalsHeld: 0 }),
+  });
 }
 
 function sample(body: string, series: string): number | undefined {

@@ -33,7 +33,10 @@ describe('threshold expressions', () => {
   it('parses k6 metric keys with tag filters', () => {
     assert.deepEqual(parseMetricKey('http_req_duration'), { metric: 'http_req_duration', filter: {} });
     assert.deepEqual(parseMetricKey('http_req_duration{scenario:load}'), { metric: 'http_req_duration', filter: { scenario: 'load' } });
-    assert.deepEqual(parseMetricKey('http_req_failed{scenario:spike,status:503}'), { metric: 'http_req_failed', filter: { scenario: 'spike', status: '503' } });
+    assert.deepEqual(parseMetricKey('http_req_failed{scenario:spike,status:503}'), {
+      metric: 'http_req_failed',
+      filter: { scenario: 'spike', status: '503' },
+    });
     assert.throws(() => parseMetricKey('checks'), /not one the local runner measures/);
     assert.throws(() => parseMetricKey('http_reqs{group:x}'), /tag filters/);
   });
@@ -47,7 +50,14 @@ describe('threshold expressions', () => {
     assert.throws(() => parseExpression('p95 < 1', 'http_req_duration'), /expected/);
     assert.throws(() => parseExpression('count<1', 'http_req_duration'), /has no "count"/);
     assert.throws(() => parseExpression('avg', 'http_req_duration'), /expected/);
-    assert.ok(compare(1, '<', 2) && !compare(2, '<', 2) && compare(2, '<=', 2) && compare(0, '===', 0) && compare(1, '!=', 0) && compare(3, '>=', 3));
+    assert.ok(
+      compare(1, '<', 2) &&
+        !compare(2, '<', 2) &&
+        compare(2, '<=', 2) &&
+        compare(0, '===', 0) &&
+        compare(1, '!=', 0) &&
+        compare(3, '>=', 3),
+    );
   });
 
   it('evaluates over recorded requests, per scenario and overall', () => {
@@ -59,16 +69,19 @@ describe('threshold expressions', () => {
     rec.add(1, 2_200, 5, 0, '0 ECONNRESET');
     rec.dropped[1] = 3;
     rec.endMs = 10_000;
-    const results = evaluateThresholds(parseThresholds({
-      'http_req_duration{scenario:load}': ['p(95)<1000', 'p(50)<50', 'max<100'],
-      'http_req_failed{scenario:load}': ['rate<0.05'],
-      'http_req_duration{scenario:spike}': ['p(95)<2000'],
-      'http_req_failed{scenario:spike}': ['rate<0.05'],
-      'http_5xx': ['count==0'],
-      'dropped_iterations{scenario:spike}': ['count==0'],
-      'http_reqs': ['count>=110', 'rate>10'],
-      'http_req_duration{expected_response:true}': ['p(99)<3000'],
-    }), rec);
+    const results = evaluateThresholds(
+      parseThresholds({
+        'http_req_duration{scenario:load}': ['p(95)<1000', 'p(50)<50', 'max<100'],
+        'http_req_failed{scenario:load}': ['rate<0.05'],
+        'http_req_duration{scenario:spike}': ['p(95)<2000'],
+        'http_req_failed{scenario:spike}': ['rate<0.05'],
+        http_5xx: ['count==0'],
+        'dropped_iterations{scenario:spike}': ['count==0'],
+        http_reqs: ['count>=110', 'rate>10'],
+        'http_req_duration{expected_response:true}': ['p(99)<3000'],
+      }),
+      rec,
+    );
     const byKey = (k: string, e: string) => results.find((r) => r.key === k && r.expression === e)!;
     assert.equal(byKey('http_req_duration{scenario:load}', 'p(95)<1000').ok, true);
     assert.ok(Math.abs(byKey('http_req_duration{scenario:load}', 'p(95)<1000').actual - 95.05) < 1e-9);

@@ -18,7 +18,10 @@ describe('config', () => {
   });
 
   it('names the variable when a value is bad', () => {
-    assert.throws(() => loadConfig({ PORT: 'eighty' }), (e: Error) => e instanceof ConfigError && e.message.includes('PORT'));
+    assert.throws(
+      () => loadConfig({ PORT: 'eighty' }),
+      (e: Error) => e instanceof ConfigError && e.message.includes('PORT'),
+    );
     assert.throws(() => loadConfig({ SHARDS: '0' }), /SHARDS/);
     assert.throws(() => loadConfig({ REDIS_URL: 'http://x' }), /REDIS_URL/);
     assert.throws(() => loadConfig({ KAFKA_BROKERS: 'nohost' }), /KAFKA_BROKERS/);
@@ -36,8 +39,13 @@ describe('config', () => {
   it('.env.example lists every variable the config module reads', () => {
     const source = readFileSync(new URL('../src/config.ts', import.meta.url), 'utf8');
     const read = new Set([...source.matchAll(/\(env, '([A-Z][A-Z0-9_]+)'|env\.([A-Z][A-Z0-9_]+)/g)].map((m) => m[1] ?? m[2]!));
-    const listed = new Set([...readFileSync(new URL('../.env.example', import.meta.url), 'utf8').matchAll(/^([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!));
+    const listed = new Set(
+      [...readFileSync(new URL('../.env.example', import.meta.url), 'utf8').matchAll(/^([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!),
+    );
     assert.ok(read.size >= 20, `found only ${read.size} variables in src/config.ts`);
-    assert.deepEqual([...read].filter((v) => !listed.has(v)), []);
+    assert.deepEqual(
+      [...read].filter((v) => !listed.has(v)),
+      [],
+    );
   });
 });

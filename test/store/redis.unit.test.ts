@@ -31,11 +31,14 @@ describe('reportConnection', () => {
     connection.emit('ready');
     connection.emit('error', new Error('read ECONNRESET'));
 
-    assert.deepEqual(lines.map((l) => [l.level, l.msg]), [
-      [WARN, 'Redis connection lost; commands fail fast until it is back'],
-      [INFO, 'Redis connection back'],
-      [WARN, 'Redis connection lost; commands fail fast until it is back'],
-    ]);
+    assert.deepEqual(
+      lines.map((l) => [l.level, l.msg]),
+      [
+        [WARN, 'Redis connection lost; commands fail fast until it is back'],
+        [INFO, 'Redis connection back'],
+        [WARN, 'Redis connection lost; commands fail fast until it is back'],
+      ],
+    );
   });
 
   it('logs the error itself, its stack included, not only its message', () => {

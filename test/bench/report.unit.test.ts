@@ -3,15 +3,39 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { BENCHMARKS_PAGE, renderBenchmarks, renderFromFile } from '../../bench/report.ts';
 
-const machine = { cpuModel: 'Test CPU', cpus: 2, memoryGiB: 8, node: 'v24.0.0', platform: 'linux x64', commit: 'abc123', uncommitted: [], loadavg: [0.5, 0.4, 0.3] };
+const machine = {
+  cpuModel: 'Test CPU',
+  cpus: 2,
+  memoryGiB: 8,
+  node: 'v24.0.0',
+  platform: 'linux x64',
+  commit: 'abc123',
+  uncommitted: [],
+  loadavg: [0.5, 0.4, 0.3],
+};
 
 describe('docs/benchmarks.md (npm run bench:report)', () => {
   it('is what the command writes from the committed bench/results.json', () => {
-    assert.equal(readFileSync(BENCHMARKS_PAGE, 'utf8'), renderFromFile(), 'docs/benchmarks.md is stale or edited by hand: run `npm run bench:report`');
+    assert.equal(
+      readFileSync(BENCHMARKS_PAGE, 'utf8'),
+      renderFromFile(),
+      'docs/benchmarks.md is stale or edited by hand: run `npm run bench:report`',
+    );
   });
 
   it('gives each bench case its latest figures and its range per machine', () => {
-    const row = (rps: number, p99: number) => ({ case: '(a) bare Fastify route', requests: 100, rps, p50: 1, p95: 2, p99, max: 9, serverCpuUsPerReq: 20, outcomes: { '202 ACCEPTED': 100 }, rpsVsCeiling: 1 });
+    const row = (rps: number, p99: number) => ({
+      case: '(a) bare Fastify route',
+      requests: 100,
+      rps,
+      p50: 1,
+      p95: 2,
+      p99,
+      max: 9,
+      serverCpuUsPerReq: 20,
+      outcomes: { '202 ACCEPTED': 100 },
+      rpsVsCeiling: 1,
+    });
     const page = renderBenchmarks({
       runs: [
         { at: '2030-01-02T00:00:00.000Z', machine, rows: [row(2_000, 7)], targets: {} },
@@ -26,7 +50,15 @@ describe('docs/benchmarks.md (npm run bench:report)', () => {
   });
 
   it('lists records of kinds it does not know, every figure with its latest value and range', () => {
-    const soak = (at: string, p99: number, shed: number) => ({ bench: 'soak', at, note: 'n', machine, phases: [{ name: 'burst', p99, ok: true }], shed, profile: [{ top: 'big' }] });
+    const soak = (at: string, p99: number, shed: number) => ({
+      bench: 'soak',
+      at,
+      note: 'n',
+      machine,
+      phases: [{ name: 'burst', p99, ok: true }],
+      shed,
+      profile: [{ top: 'big' }],
+    });
     const page = renderBenchmarks({ runs: [soak('2030-01-01T00:00:00Z', 15, 40), soak('2030-01-02T00:00:00Z', 12, 1_200)] });
     assert.match(page, /## `soak` records/);
     assert.match(page, /\| phases\[burst\]\.p99 \| 12 \| 12–15 \|/);
@@ -37,8 +69,36 @@ describe('docs/benchmarks.md (npm run bench:report)', () => {
   });
 
   it('gives the spike its table: each load beside the unshed API, with its ratio to 64 clients', () => {
-    const row = (settings: string, clients: number, acceptedPerSecond: number, refused503: number) => ({ settings, load: `closed ${clients}`, closed: true, clients, rate: 0, acceptedPerSecond, refused503, other: {}, p50: 10, p99: 150, refusedP50: '-', generatorCores: 0.2, control: { in_flight_limit: { median: 700, max: 900 } } });
-    const page = renderBenchmarks({ runs: [{ bench: 'spike', at: '2030-01-03T00:00:00Z', machine, seconds: 8, users: 20_000, split: true, capacity: 9_000, misses: ['closed 2000: 202 p99 250 ms'], rows: [row('current', 64, 3_000, 0), row('current', 2_000, 2_850, 120), row('MAX_IN_FLIGHT=0', 64, 3_100, 0)] }] });
+    const row = (settings: string, clients: number, acceptedPerSecond: number, refused503: number) => ({
+      settings,
+      load: `closed ${clients}`,
+      closed: true,
+      clients,
+      rate: 0,
+      acceptedPerSecond,
+      refused503,
+      other: {},
+      p50: 10,
+      p99: 150,
+      refusedP50: '-',
+      generatorCores: 0.2,
+      control: { in_flight_limit: { median: 700, max: 900 } },
+    });
+    const page = renderBenchmarks({
+      runs: [
+        {
+          bench: 'spike',
+          at: '2030-01-03T00:00:00Z',
+          machine,
+          seconds: 8,
+          users: 20_000,
+          split: true,
+          capacity: 9_000,
+          misses: ['closed 2000: 202 p99 250 ms'],
+          rows: [row('current', 64, 3_000, 0), row('current', 2_000, 2_850, 120), row('MAX_IN_FLIGHT=0', 64, 3_100, 0)],
+        },
+      ],
+    });
     assert.match(page, /## `npm run bench:spike`/);
     assert.match(page, /\| closed, 2,000 clients \| current \| 2,850 \| 0\.95 \| 0\.32 \| 120 \|/);
     assert.match(page, /- closed 2000: 202 p99 250 ms/);

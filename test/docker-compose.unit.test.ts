@@ -64,7 +64,7 @@ function interpolate(value: string, env: Record<string, string | undefined>): st
 /** A service's environment (mapping or KEY=VALUE list) with substitutions resolved from `env`. */
 function environmentOf(service: Obj, env: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
-  const raw = service['environment'];
+  const raw = service.environment;
   if (raw === undefined) return out;
   if (Array.isArray(raw)) {
     for (const entry of raw) {
@@ -83,14 +83,16 @@ function environmentOf(service: Obj, env: Record<string, string | undefined>): R
 
 /** Published ports as { published, target } pairs, from the short ("[ip:]host:container[/proto]") or long syntax. */
 function portsOf(service: Obj): { published: number; target: number }[] {
-  const raw = service['ports'];
+  const raw = service.ports;
   if (raw === undefined) return [];
   return list(raw, 'ports').map((entry) => {
     if (typeof entry === 'object' && entry !== null) {
       const long = obj(entry, 'port');
-      return { published: Number(long['published']), target: Number(long['target']) };
+      return { published: Number(long.published), target: Number(long.target) };
     }
-    const parts = text(entry, 'port').replace(/\/(tcp|udp)$/, '').split(':');
+    const parts = text(entry, 'port')
+      .replace(/\/(tcp|udp)$/, '')
+      .split(':');
     const target = Number(parts.at(-1));
     const published = parts.length >= 2 ? Number(parts.at(-2)) : Number.NaN;
     return { published, target };
@@ -98,19 +100,19 @@ function portsOf(service: Obj): { published: number; target: number }[] {
 }
 
 function exposedOf(service: Obj): number[] {
-  const raw = service['expose'];
+  const raw = service.expose;
   if (raw === undefined) return [];
   return list(raw, 'expose').map((p) => Number(text(p, 'expose entry').replace(/\/(tcp|udp)$/, '')));
 }
 
 /** Short-syntax bind mounts ("./src:/target[:ro]") and long-syntax ones, as { source, target }. */
 function volumesOf(service: Obj): { source: string; target: string }[] {
-  const raw = service['volumes'];
+  const raw = service.volumes;
   if (raw === undefined) return [];
   return list(raw, 'volumes').map((entry) => {
     if (typeof entry === 'object' && entry !== null) {
       const long = obj(entry, 'volume');
-      return { source: text(long['source'], 'volume source'), target: text(long['target'], 'volume target') };
+      return { source: text(long.source, 'volume source'), target: text(long.target, 'volume target') };
     }
     const [source = '', target = ''] = text(entry, 'volume').split(':');
     return { source, target };
@@ -119,7 +121,7 @@ function volumesOf(service: Obj): { source: string; target: string }[] {
 
 /** A command as its words, whether written as a list or as one string. */
 function commandOf(service: Obj): string[] {
-  const raw = service['command'];
+  const raw = service.command;
   if (raw === undefined) return [];
   if (Array.isArray(raw)) return raw.map((w) => text(w, 'command word'));
   return text(raw, 'command').trim().split(/\s+/);
@@ -128,7 +130,10 @@ function commandOf(service: Obj): string[] {
 /** "NAME://host:port,NAME2://:port" to a map of listener name to { host, port }. */
 function listeners(value: string): Map<string, { host: string; port: number }> {
   const out = new Map<string, { host: string; port: number }>();
-  for (const item of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([A-Z_]+):\/\/([^:]*):(\d+)$/.exec(item);
     assert.ok(m, `listener "${item}" must be NAME://host:port`);
     out.set(m[1]!, { host: m[2]!, port: Number(m[3]) });
@@ -137,16 +142,16 @@ function listeners(value: string): Map<string, { host: string; port: number }> {
 }
 
 function dependsOn(service: Obj, name: string): string | undefined {
-  const raw = service['depends_on'];
+  const raw = service.depends_on;
   if (raw === undefined) return undefined;
   if (Array.isArray(raw)) return raw.includes(name) ? 'service_started' : undefined;
   const entry = obj(raw, 'depends_on')[name];
   if (entry === undefined) return undefined;
-  return text(obj(entry, `depends_on ${name}`)['condition'] ?? 'service_started', 'condition');
+  return text(obj(entry, `depends_on ${name}`).condition ?? 'service_started', 'condition');
 }
 
 const compose = obj(parse(read('docker-compose.yml')), 'docker-compose.yml');
-const services = obj(compose['services'], 'services');
+const services = obj(compose.services, 'services');
 const service = (name: string): Obj => obj(services[name], `service ${name}`);
 
 // What the person running `docker compose up` provides. ADMIN_TOKEN is required by the file.
@@ -201,8 +206,8 @@ describe('docker-compose.yml', () => {
 
     it(`${name}: runs the image built from the Dockerfile`, () => {
       const svc = service(name);
-      assert.ok(svc['build'] !== undefined, `${name} must build the app image`);
-      assert.equal(svc['image'], service('app')['image'], 'app and kafka-init must share one image');
+      assert.ok(svc.build !== undefined, `${name} must build the app image`);
+      assert.equal(svc.image, service('app').image, 'app and kafka-init must share one image');
     });
   }
 
@@ -215,7 +220,10 @@ describe('docker-compose.yml', () => {
     assert.equal(config.consumerMetricsPort, defaults.consumerMetricsPort);
     assert.equal(config.consumerMetricsPort, 9464);
     const ports = portsOf(app);
-    assert.ok(ports.some((p) => p.target === config.port && p.published === config.port), 'app must publish 8080:8080');
+    assert.ok(
+      ports.some((p) => p.target === config.port && p.published === config.port),
+      'app must publish 8080:8080',
+    );
     assert.ok(
       ports.some((p) => p.target === config.consumerMetricsPort && p.published === config.consumerMetricsPort),
       'app must publish 9464:9464',
@@ -237,7 +245,7 @@ describe('docker-compose.yml', () => {
     assert.equal(command[command.indexOf('--appendfsync') + 1], 'always', 'redis must run with --appendfsync always');
     assert.ok(command.includes('--appendfsync'));
     assert.equal(dependsOn(app, 'redis'), 'service_healthy');
-    assert.ok(redis['healthcheck'] !== undefined, 'redis needs a healthcheck for depends_on');
+    assert.ok(redis.healthcheck !== undefined, 'redis needs a healthcheck for depends_on');
   });
 
   it('app reaches MySQL at the mysql service, with the database and user it creates', () => {
@@ -248,17 +256,17 @@ describe('docker-compose.yml', () => {
     const mysql = service('mysql');
     assert.ok(exposedOf(mysql).includes(3306), 'mysql must expose 3306');
     const mysqlEnv = environmentOf(mysql, HOST_ENV);
-    assert.equal(dbUrl.pathname, `/${mysqlEnv['MYSQL_DATABASE']}`);
-    assert.equal(decodeURIComponent(dbUrl.username), mysqlEnv['MYSQL_USER']);
-    assert.equal(decodeURIComponent(dbUrl.password), mysqlEnv['MYSQL_PASSWORD']);
+    assert.equal(dbUrl.pathname, `/${mysqlEnv.MYSQL_DATABASE}`);
+    assert.equal(decodeURIComponent(dbUrl.username), mysqlEnv.MYSQL_USER);
+    assert.equal(decodeURIComponent(dbUrl.password), mysqlEnv.MYSQL_PASSWORD);
     assert.equal(dependsOn(app, 'mysql'), 'service_healthy');
-    assert.ok(mysql['healthcheck'] !== undefined, 'mysql needs a healthcheck for depends_on');
+    assert.ok(mysql.healthcheck !== undefined, 'mysql needs a healthcheck for depends_on');
   });
 
   it('app and kafka-init reach Kafka on its internal listener, after the topics exist', () => {
     const kafkaEnv = environmentOf(service('kafka'), HOST_ENV);
-    const bound = listeners(kafkaEnv['KAFKA_LISTENERS'] ?? '');
-    const advertised = listeners(kafkaEnv['KAFKA_ADVERTISED_LISTENERS'] ?? '');
+    const bound = listeners(kafkaEnv.KAFKA_LISTENERS ?? '');
+    const advertised = listeners(kafkaEnv.KAFKA_ADVERTISED_LISTENERS ?? '');
     for (const name of ['app', 'kafka-init']) {
       const brokers = loadConfig(environmentOf(service(name), HOST_ENV)).kafka.brokers;
       assert.deepEqual(brokers, ['kafka:9092'], `${name} must use the kafka service's internal listener`);
@@ -266,7 +274,10 @@ describe('docker-compose.yml', () => {
         const [host, port] = broker.split(':');
         const listener = [...advertised.values()].find((l) => l.host === host && String(l.port) === port);
         assert.ok(listener, `kafka advertises no listener at ${broker}`);
-        assert.ok([...bound.values()].some((l) => l.port === listener.port), `kafka listens on no port ${port}`);
+        assert.ok(
+          [...bound.values()].some((l) => l.port === listener.port),
+          `kafka listens on no port ${port}`,
+        );
       }
     }
     assert.ok(exposedOf(service('kafka')).includes(9092), 'kafka must expose 9092');
@@ -278,24 +289,27 @@ describe('docker-compose.yml', () => {
   it('kafka advertises kafka:9092 to containers and localhost:9093 to the host', () => {
     const kafka = service('kafka');
     const env = environmentOf(kafka, HOST_ENV);
-    const bound = listeners(env['KAFKA_LISTENERS'] ?? '');
-    const advertised = listeners(env['KAFKA_ADVERTISED_LISTENERS'] ?? '');
+    const bound = listeners(env.KAFKA_LISTENERS ?? '');
+    const advertised = listeners(env.KAFKA_ADVERTISED_LISTENERS ?? '');
     const hosts = [...advertised.values()].map((l) => `${l.host}:${l.port}`).sort();
     assert.deepEqual(hosts, ['kafka:9092', 'localhost:9093']);
     // Each advertised listener must be a bound one on the same port, with a security protocol.
-    const protocols = new Set((env['KAFKA_LISTENER_SECURITY_PROTOCOL_MAP'] ?? '').split(',').map((p) => p.split(':')[0]));
+    const protocols = new Set((env.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP ?? '').split(',').map((p) => p.split(':')[0]));
     for (const [name, l] of advertised) {
       assert.equal(bound.get(name)?.port, l.port, `advertised listener ${name} is not bound on port ${l.port}`);
       assert.ok(protocols.has(name), `listener ${name} has no security protocol`);
     }
-    const controller = env['KAFKA_CONTROLLER_LISTENER_NAMES'] ?? '';
+    const controller = env.KAFKA_CONTROLLER_LISTENER_NAMES ?? '';
     assert.ok(bound.has(controller), 'the controller listener must be bound');
     assert.ok(!advertised.has(controller), 'the controller listener is not for clients');
-    assert.ok(portsOf(kafka).some((p) => p.published === 9093 && p.target === 9093), 'kafka must publish 9093:9093');
+    assert.ok(
+      portsOf(kafka).some((p) => p.published === 9093 && p.target === 9093),
+      'kafka must publish 9093:9093',
+    );
     assert.ok(!portsOf(kafka).some((p) => p.target === 9092), 'the internal listener advertises "kafka", useless from the host');
-    assert.equal(env['KAFKA_AUTO_CREATE_TOPICS_ENABLE'], 'false');
-    assert.equal(env['KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR'], '1');
-    assert.ok(kafka['healthcheck'] !== undefined, 'kafka needs a healthcheck for depends_on');
+    assert.equal(env.KAFKA_AUTO_CREATE_TOPICS_ENABLE, 'false');
+    assert.equal(env.KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR, '1');
+    assert.ok(kafka.healthcheck !== undefined, 'kafka needs a healthcheck for depends_on');
   });
 
   it('prometheus mounts ./prometheus and its docker config scrapes the app and the consumer', () => {
@@ -307,20 +321,28 @@ describe('docker-compose.yml', () => {
 
     const dockerConfig = obj(parse(read('prometheus/prometheus.docker.yml')), 'prometheus.docker.yml');
     const localConfig = obj(parse(read('prometheus/prometheus.yml')), 'prometheus.yml');
-    assert.deepEqual(dockerConfig['rule_files'], localConfig['rule_files']);
+    assert.deepEqual(dockerConfig.rule_files, localConfig.rule_files);
     const targets = (config: Obj, job: string): string[] => {
-      const scrape = list(config['scrape_configs'], 'scrape_configs').map((s) => obj(s, 'scrape config'));
-      const found = scrape.find((s) => s['job_name'] === job);
+      const scrape = list(config.scrape_configs, 'scrape_configs').map((s) => obj(s, 'scrape config'));
+      const found = scrape.find((s) => s.job_name === job);
       assert.ok(found, `no scrape job ${job}`);
-      return list(found['static_configs'], 'static_configs').flatMap((s) => list(obj(s, 'static config')['targets'], 'targets').map((t) => text(t, 'target')));
+      return list(found.static_configs, 'static_configs').flatMap((s) =>
+        list(obj(s, 'static config').targets, 'targets').map((t) => text(t, 'target')),
+      );
     };
     const config = loadConfig(environmentOf(service('app'), HOST_ENV));
     assert.deepEqual(targets(dockerConfig, 'coupon-api'), [`app:${config.port}`]);
     assert.deepEqual(targets(dockerConfig, 'coupon-consumer'), [`app:${config.consumerMetricsPort}`]);
     // Same jobs as the local config, so the alert rules (which select by job) apply unchanged.
-    const jobs = (c: Obj): string[] => list(c['scrape_configs'], 'scrape_configs').map((s) => text(obj(s, 'scrape config')['job_name'], 'job_name')).sort();
+    const jobs = (c: Obj): string[] =>
+      list(c.scrape_configs, 'scrape_configs')
+        .map((s) => text(obj(s, 'scrape config').job_name, 'job_name'))
+        .sort();
     assert.deepEqual(jobs(dockerConfig), jobs(localConfig));
-    assert.ok(portsOf(prometheus).some((p) => p.published === 9090 && p.target === 9090), 'prometheus must publish 9090');
+    assert.ok(
+      portsOf(prometheus).some((p) => p.published === 9090 && p.target === 9090),
+      'prometheus must publish 9090',
+    );
   });
 
   it('grafana mounts the provisioning and the dashboards the provider loads', () => {
@@ -333,31 +355,40 @@ describe('docker-compose.yml', () => {
     assert.ok(dashboards, 'grafana must mount ./dashboards');
 
     const providers = obj(parse(read('dashboards/provisioning/dashboards/dashboards.yml')), 'dashboards.yml');
-    const provider = obj(list(providers['providers'], 'providers')[0], 'provider');
-    assert.equal(provider['type'], 'file');
-    assert.equal(obj(provider['options'], 'provider options')['path'], dashboards.target);
-    assert.equal(provider['folder'], 'FCFS coupons');
+    const provider = obj(list(providers.providers, 'providers')[0], 'provider');
+    assert.equal(provider.type, 'file');
+    assert.equal(obj(provider.options, 'provider options').path, dashboards.target);
+    assert.equal(provider.folder, 'FCFS coupons');
 
     const datasources = obj(parse(read('dashboards/provisioning/datasources/prometheus.yml')), 'datasource file');
-    const ds = obj(list(datasources['datasources'], 'datasources')[0], 'datasource');
-    assert.equal(ds['uid'], 'prometheus');
-    assert.equal(ds['isDefault'], true);
-    const dsUrl = new URL(text(ds['url'], 'datasource url'));
+    const ds = obj(list(datasources.datasources, 'datasources')[0], 'datasource');
+    assert.equal(ds.uid, 'prometheus');
+    assert.equal(ds.isDefault, true);
+    const dsUrl = new URL(text(ds.url, 'datasource url'));
     assert.ok(dsUrl.hostname in services, `datasource points at ${dsUrl.hostname}, not a compose service`);
     assert.equal(dsUrl.hostname, 'prometheus');
-    assert.ok(portsOf(service('prometheus')).some((p) => p.target === Number(dsUrl.port)), 'datasource port is not the one prometheus serves');
-    assert.equal(environmentOf(grafana, HOST_ENV)['GF_AUTH_ANONYMOUS_ENABLED'], 'true');
+    assert.ok(
+      portsOf(service('prometheus')).some((p) => p.target === Number(dsUrl.port)),
+      'datasource port is not the one prometheus serves',
+    );
+    assert.equal(environmentOf(grafana, HOST_ENV).GF_AUTH_ANONYMOUS_ENABLED, 'true');
   });
 
   it('keeps data in named volumes', () => {
-    const named = Object.keys(obj(compose['volumes'], 'volumes'));
-    for (const [name, dir] of [['mysql', '/var/lib/mysql'], ['redis', '/data'], ['kafka', undefined], ['prometheus', '/prometheus'], ['grafana', '/var/lib/grafana']] as const) {
+    const named = Object.keys(obj(compose.volumes, 'volumes'));
+    for (const [name, dir] of [
+      ['mysql', '/var/lib/mysql'],
+      ['redis', '/data'],
+      ['kafka', undefined],
+      ['prometheus', '/prometheus'],
+      ['grafana', '/var/lib/grafana'],
+    ] as const) {
       const volume = volumesOf(service(name)).find((v) => named.includes(v.source));
       assert.ok(volume, `${name} keeps no data in a named volume`);
       if (dir) assert.equal(volume.target, dir);
     }
     const kafkaData = volumesOf(service('kafka')).find((v) => named.includes(v.source));
-    assert.equal(kafkaData?.target, environmentOf(service('kafka'), HOST_ENV)['KAFKA_LOG_DIRS']);
+    assert.equal(kafkaData?.target, environmentOf(service('kafka'), HOST_ENV).KAFKA_LOG_DIRS);
   });
 });
 
@@ -383,7 +414,9 @@ describe('Dockerfile', () => {
   });
 
   it('exposes and serves what the config and compose expect', () => {
-    const exposed = args('EXPOSE').flatMap((e) => e.split(/\s+/)).map(Number);
+    const exposed = args('EXPOSE')
+      .flatMap((e) => e.split(/\s+/))
+      .map(Number);
     assert.ok(exposed.includes(defaults.port), `EXPOSE lacks ${defaults.port}`);
     assert.ok(exposed.includes(defaults.consumerMetricsPort), `EXPOSE lacks ${defaults.consumerMetricsPort}`);
     assert.deepEqual(args('USER'), ['node']);
@@ -398,8 +431,18 @@ describe('Dockerfile', () => {
   });
 
   it('leaves the tooling, the tests and the docs out of the image', () => {
-    const copied = args('COPY').filter((c) => !/^--from\b/.test(c)).flatMap((c) => c.split(/\s+/).filter((w) => !w.startsWith('--')).slice(0, -1));
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+    const copied = args('COPY')
+      .filter((c) => !/^--from\b/.test(c))
+      .flatMap((c) =>
+        c
+          .split(/\s+/)
+          .filter((w) => !w.startsWith('--'))
+          .slice(0, -1),
+      );
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
     for (const dir of ['tools', 'bench', 'k6', 'test', 'docs']) {
       assert.ok(!copied.some((p) => p === dir || p.startsWith(`${dir}/`) || p === '.'), `the Dockerfile copies ${dir}/`);
       assert.ok(ignored.includes(dir), `.dockerignore does not leave out ${dir}/`);

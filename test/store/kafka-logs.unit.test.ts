@@ -11,11 +11,14 @@ const at = (extra: Record<string, unknown>) => ({ timestamp: '2026-01-01T00:00:0
 
 describe('kafkajs log entries in our log', () => {
   it('makes a retriable protocol error kafkajs logs at ERROR a warning: a group coordinator still loading', () => {
-    const record = kafkaLogRecord(logLevel.ERROR, at({
-      message: 'Response JoinGroup(key: 11, version: 5)',
-      error: "The coordinator is loading and hence can't process requests for this group",
-      correlationId: 3,
-    }));
+    const record = kafkaLogRecord(
+      logLevel.ERROR,
+      at({
+        message: 'Response JoinGroup(key: 11, version: 5)',
+        error: "The coordinator is loading and hence can't process requests for this group",
+        correlationId: 3,
+      }),
+    );
     assert.equal(record.level, 'warn');
     assert.equal(record.message, 'Response JoinGroup(key: 11, version: 5)');
     assert.equal(record.fields.error, "The coordinator is loading and hence can't process requests for this group");
@@ -23,10 +26,13 @@ describe('kafkajs log entries in our log', () => {
   });
 
   it('keeps a non-retriable protocol error and an unknown one at ERROR', () => {
-    const denied = kafkaLogRecord(logLevel.ERROR, at({
-      message: 'Response Produce(key: 0, version: 7)',
-      error: 'Not authorized to access topics: [Topic authorization failed]',
-    }));
+    const denied = kafkaLogRecord(
+      logLevel.ERROR,
+      at({
+        message: 'Response Produce(key: 0, version: 7)',
+        error: 'Not authorized to access topics: [Topic authorization failed]',
+      }),
+    );
     assert.equal(denied.level, 'error');
     const unknown = kafkaLogRecord(logLevel.ERROR, at({ message: 'Crash: KafkaJSNumberOfRetriesExceeded', stack: 'Error: ...' }));
     assert.equal(unknown.level, 'error');

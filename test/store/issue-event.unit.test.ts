@@ -30,7 +30,10 @@ describe('CouponIssueRequested', () => {
       [JSON.stringify({ ...good, requestedAt: 'yesterday' }), /requestedAt/],
     ];
     for (const [value, reason] of cases) {
-      assert.throws(() => decodeEvent(value), (e: Error) => e instanceof MalformedEventError && reason.test(e.message));
+      assert.throws(
+        () => decodeEvent(value),
+        (e: Error) => e instanceof MalformedEventError && reason.test(e.message),
+      );
     }
   });
 });

@@ -6,7 +6,14 @@ import { RefusalPacer } from '../../src/overload/refusal-pacer.ts';
 function pacer() {
   let timer: { at: number } | undefined;
   let now = 0;
-  const p = new RefusalPacer({ retryAtOnceMs: 100, retryAfterMs: 1_000, tickMs: 10, schedule: (_fn, ms) => (timer = { at: now + ms }) });
+  // Jitter at its most: held for the whole Retry-After (the spread has a test of its own).
+  const p = new RefusalPacer({
+    retryAtOnceMs: 100,
+    retryAfterMs: 1_000,
+    tickMs: 10,
+    random: () => 0.999_999,
+    schedule: (_fn, ms) => (timer = { at: now + ms }),
+  });
   const answered: { id: number; at: number }[] = [];
   const advance = (to: number) => {
     while (timer && timer.at <= to) {
@@ -29,7 +36,11 @@ describe('RefusalPacer', () => {
     refuse(1, 0, undefined);
     refuse(2, 5_000, 3_900); // came back 1.1 s after its refusal: it honoured Retry-After
     refuse(3, 6_000, 5_850); // 150 ms later: slower than "at once"
-    assert.deepEqual(answered, [{ id: 1, at: 0 }, { id: 2, at: 5_000 }, { id: 3, at: 6_000 }]);
+    assert.deepEqual(answered, [
+      { id: 1, at: 0 },
+      { id: 2, at: 5_000 },
+      { id: 3, at: 6_000 },
+    ]);
     assert.equal(p.heldTotal, 0);
   });
 
@@ -40,9 +51,16 @@ describe('RefusalPacer', () => {
     assert.equal(answered.length, 0);
     assert.equal(p.holding, 2);
     advance(2_005);
-    assert.deepEqual(answered.map((a) => a.id), [1], 'the first is due at 1,999');
+    assert.deepEqual(
+      answered.map((a) => a.id),
+      [1],
+      'the first is due at 1,999',
+    );
     advance(2_030);
-    assert.deepEqual(answered.map((a) => a.id), [1, 2]);
+    assert.deepEqual(
+      answered.map((a) => a.id),
+      [1, 2],
+    );
     for (const a of answered) assert.ok(a.at - (a.id === 1 ? 999 : 1_020) >= 1_000, 'never before its Retry-After');
     for (const a of answered) assert.ok(a.at - (a.id === 1 ? 999 : 1_020) <= 1_010, 'and within a tick of it');
     assert.equal(p.holding, 0);
@@ -57,10 +75,34 @@ describe('RefusalPacer', () => {
     while (t < 10_000) {
       const before = answered.length;
       refuse(answered.length, t, last);
-      while (answered.length === before) advance(t += 1);
+      while (answered.length === before) advance((t += 1));
       last = answered.at(-1)!.at;
       t = last + 1;
     }
     assert.ok(answered.length <= 11, `${answered.length} refusals in 10 s`);
+  });
+
+  it('spreads the holds of one burst over the second half of the Retry-After', () => {
+    let draw = 0;
+    const answeredAt: number[] = [];
+    let timer: { at: number } | undefined;
+    let now = 0;
+    const p = new RefusalPacer({
+      retryAtOnceMs: 100,
+      retryAfterMs: 1_000,
+      tickMs: 10,
+      random: () => (draw++ % 10) / 10,
+      schedule: (_fn, ms) => (timer = { at: now + ms }),
+    });
+    // Ten connections refused at 0 come back at once, all at 1 ms.
+    for (let i = 0; i < 10; i++) p.refuse(() => answeredAt.push(now), 1, 0);
+    while (timer) {
+      now = timer.at;
+      timer = undefined;
+      p.release(now);
+    }
+    assert.equal(answeredAt.length, 10);
+    assert.ok(Math.min(...answeredAt) >= 500 && Math.max(...answeredAt) <= 1_010, `${answeredAt}`);
+    assert.ok(new Set(answeredAt).size >= 8, `spread, not one wave: ${answeredAt}`);
   });
 });

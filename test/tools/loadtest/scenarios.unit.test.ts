@@ -9,7 +9,10 @@ const DIR = new URL('../../../k6/scenarios/', import.meta.url);
 
 describe('scenario files (k6/scenarios/*.json)', () => {
   it('has the four profiles, each valid for the runner, with thresholds it can evaluate', () => {
-    const names = readdirSync(DIR).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, '')).sort();
+    const names = readdirSync(DIR)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.replace(/\.json$/, ''))
+      .sort();
     assert.deepEqual(names, ['event-opening', 'four-stage', 'quick', 'smoke-ci']);
     for (const name of names) {
       const file = loadScenarioFile(name);
@@ -34,7 +37,7 @@ describe('scenario files (k6/scenarios/*.json)', () => {
     }
   });
 
-  it('holds the issue\'s profiles', () => {
+  it("holds the issue's profiles", () => {
     const quick = resolveScenarios(loadScenarioFile('quick'));
     assert.equal(quick[0]!.executor, 'constant-vus');
     assert.equal(quick[0]!.startValue, 50);
@@ -43,9 +46,25 @@ describe('scenario files (k6/scenarios/*.json)', () => {
     const four = loadScenarioFile('four-stage');
     const [smoke, load, stress, spike] = resolveScenarios(four);
     assert.deepEqual([smoke!.name, smoke!.startValue, smoke!.durationMs], ['smoke', 10, 30_000]);
-    assert.deepEqual([load!.name, load!.startValue, load!.stages.map((s) => s.target), load!.durationMs], ['load', 0, [50, 100, 0], 120_000]);
-    assert.deepEqual([stress!.name, stress!.startValue, stress!.stages.map((s) => s.target), stress!.durationMs], ['stress', 100, [200, 300, 0], 300_000]);
-    assert.deepEqual([spike!.name, spike!.stages.map((s) => [s.durationMs, s.target])], ['spike', [[10_000, 500], [30_000, 500], [10_000, 0]]]);
+    assert.deepEqual(
+      [load!.name, load!.startValue, load!.stages.map((s) => s.target), load!.durationMs],
+      ['load', 0, [50, 100, 0], 120_000],
+    );
+    assert.deepEqual(
+      [stress!.name, stress!.startValue, stress!.stages.map((s) => s.target), stress!.durationMs],
+      ['stress', 100, [200, 300, 0], 300_000],
+    );
+    assert.deepEqual(
+      [spike!.name, spike!.stages.map((s) => [s.durationMs, s.target])],
+      [
+        'spike',
+        [
+          [10_000, 500],
+          [30_000, 500],
+          [10_000, 0],
+        ],
+      ],
+    );
     // They run one after another.
     assert.ok(smoke!.startMs + smoke!.durationMs <= load!.startMs);
     assert.ok(load!.startMs + load!.durationMs <= stress!.startMs);
@@ -77,7 +96,10 @@ describe('scenario files (k6/scenarios/*.json)', () => {
     }
     assert.equal(usersNeeded(file), offset);
     // k6/fcfs.ts walks Object.keys(def.scenarios) the same way.
-    assert.match(readFileSync(new URL('../../../k6/fcfs.ts', import.meta.url), 'utf8'), /for \(const name of Object\.keys\(def\.scenarios\)\)/);
+    assert.match(
+      readFileSync(new URL('../../../k6/fcfs.ts', import.meta.url), 'utf8'),
+      /for \(const name of Object\.keys\(def\.scenarios\)\)/,
+    );
   });
 
   it('refuses malformed files with the place of the mistake', () => {
@@ -87,11 +109,29 @@ describe('scenario files (k6/scenarios/*.json)', () => {
       mutate(f);
       return () => validateScenarioFile(f, 'f');
     };
-    assert.throws(bad((f) => delete f.plan.vus), /scenario vus: has no entry in "plan"/);
-    assert.throws(bad((f) => (f.scenarios.vus.executor = 'externally-controlled')), /executor must be one of/);
-    assert.throws(bad((f) => (f.scenarios.arrivals.stages[0].duration = '5 seconds')), /stages\[0\]\.duration/);
-    assert.throws(bad((f) => (f.plan.arrivals.thinkTime = '1s')), /thinkTime applies to VU executors only/);
-    assert.throws(bad((f) => (f.scenarios.arrivals.maxVUs = 1)), /maxVUs must be >= preAllocatedVUs/);
-    assert.throws(bad((f) => (f.plan.ghost = { users: 1 })), /plan names "ghost"/);
+    assert.throws(
+      bad((f) => delete f.plan.vus),
+      /scenario vus: has no entry in "plan"/,
+    );
+    assert.throws(
+      bad((f) => (f.scenarios.vus.executor = 'externally-controlled')),
+      /executor must be one of/,
+    );
+    assert.throws(
+      bad((f) => (f.scenarios.arrivals.stages[0].duration = '5 seconds')),
+      /stages\[0\]\.duration/,
+    );
+    assert.throws(
+      bad((f) => (f.plan.arrivals.thinkTime = '1s')),
+      /thinkTime applies to VU executors only/,
+    );
+    assert.throws(
+      bad((f) => (f.scenarios.arrivals.maxVUs = 1)),
+      /maxVUs must be >= preAllocatedVUs/,
+    );
+    assert.throws(
+      bad((f) => (f.plan.ghost = { users: 1 })),
+      /plan names "ghost"/,
+    );
   });
 });

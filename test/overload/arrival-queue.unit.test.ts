@@ -16,7 +16,12 @@ describe('ArrivalQueue', () => {
 
   it('expires from the head only what has waited its whole bound; a younger request keeps its place', () => {
     const q = new ArrivalQueue<string>();
-    for (const [name, at] of [['a', 0], ['b', 10], ['c', 20]] as const) q.push(name, at);
+    for (const [name, at] of [
+      ['a', 0],
+      ['b', 10],
+      ['c', 20],
+    ] as const)
+      q.push(name, at);
     assert.deepEqual(q.expire(1_009, 1_000), ['a']);
     assert.deepEqual(q.expire(1_009, 0), [], 'a bound of 0 is no bound');
     assert.deepEqual(q.take(5, 1_009).items, ['b', 'c']);
@@ -31,6 +36,9 @@ describe('ArrivalQueue', () => {
       out.push(...q.take(70, round).items);
     }
     out.push(...q.take(Number.POSITIVE_INFINITY, 99).items);
-    assert.deepEqual(out, Array.from({ length: 5_000 }, (_, i) => i));
+    assert.deepEqual(
+      out,
+      Array.from({ length: 5_000 }, (_, i) => i),
+    );
   });
 });

@@ -29,7 +29,9 @@ describe('ShardRouter (with an echo worker: no I/O)', () => {
   it('sends every request of a coupon to the one thread that owns it, in arrival order, batched per turn', async () => {
     const r = router();
     const coupons = [1, 2, 3, 4, 5, 6];
-    const outcomes = await Promise.all(coupons.flatMap((c) => Array.from({ length: 50 }, (_, i) => r.admit({ couponId: c, publicId: `u${i}` }).then(served))));
+    const outcomes = await Promise.all(
+      coupons.flatMap((c) => Array.from({ length: 50 }, (_, i) => r.admit({ couponId: c, publicId: `u${i}` }).then(served))),
+    );
     const threadOf = new Map<number, Set<number>>();
     for (const o of outcomes) threadOf.set(o.coupon, (threadOf.get(o.coupon) ?? new Set()).add(o.thread));
     for (const c of coupons) assert.equal(threadOf.get(c)!.size, 1, `coupon ${c} on one thread`);
@@ -40,15 +42,24 @@ describe('ShardRouter (with an echo worker: no I/O)', () => {
     for (const c of coupons) {
       const mine = outcomes.filter((o) => o.coupon === c);
       assert.equal(new Set(mine.map((o) => o.batch)).size, 1, `coupon ${c}: one batch`);
-      assert.deepEqual(mine.map((o) => o.user), Array.from({ length: 50 }, (_, i) => `u${i}`));
-      assert.deepEqual(mine.map((o) => o.place), [...mine.map((o) => o.place)].sort((a, b) => a - b));
+      assert.deepEqual(
+        mine.map((o) => o.user),
+        Array.from({ length: 50 }, (_, i) => `u${i}`),
+      );
+      assert.deepEqual(
+        mine.map((o) => o.place),
+        [...mine.map((o) => o.place)].sort((a, b) => a - b),
+      );
     }
   });
 
   it('keeps arrival order when the worker is busy: waiting requests leave in batches of at most maxBatch, oldest first', async () => {
     const r = router({ shards: 1, maxBatch: 10, concurrentBatches: 1 });
     const outcomes = await Promise.all(Array.from({ length: 35 }, (_, i) => r.admit({ couponId: 7, publicId: `w${i}` }).then(served)));
-    assert.deepEqual(outcomes.map((o) => o.user), Array.from({ length: 35 }, (_, i) => `w${i}`));
+    assert.deepEqual(
+      outcomes.map((o) => o.user),
+      Array.from({ length: 35 }, (_, i) => `w${i}`),
+    );
     const sizes = new Map<number, number>();
     for (const o of outcomes) sizes.set(o.batch, (sizes.get(o.batch) ?? 0) + 1);
     assert.deepEqual([...sizes.values()], [10, 10, 10, 5]);
@@ -57,7 +68,14 @@ describe('ShardRouter (with an echo worker: no I/O)', () => {
   it('answers UNAVAILABLE to what waited past maxQueueWaitMs, oldest first, without sending it to the worker', async () => {
     const shedCounts: number[] = [];
     const waits: number[] = [];
-    const r = router({ shards: 1, maxBatch: 1, concurrentBatches: 1, maxQueueWaitMs: 250, onShed: (n) => shedCounts.push(n), onDispatch: (w) => waits.push(...w) });
+    const r = router({
+      shards: 1,
+      maxBatch: 1,
+      concurrentBatches: 1,
+      maxQueueWaitMs: 250,
+      onShed: (n) => shedCounts.push(n),
+      onDispatch: (w) => waits.push(...w),
+    });
     await r.admit({ couponId: 1, publicId: 'warm' }); // the worker thread is up
     waits.length = 0;
     // Each request of coupon 999 keeps the worker 100 ms: the eighth in line would wait 700 ms.
@@ -66,8 +84,14 @@ describe('ShardRouter (with an echo worker: no I/O)', () => {
     assert.equal(results[0], 'ACCEPTED', `the head is served: ${results}`);
     assert.ok(results.includes('UNAVAILABLE'), `the tail waited past the deadline: ${results}`);
     const firstShed = results.indexOf('UNAVAILABLE');
-    assert.ok(results.slice(firstShed).every((x) => x === 'UNAVAILABLE'), `never a later arrival served after an earlier one was shed: ${results}`);
-    assert.equal(shedCounts.reduce((a, b) => a + b, 0), results.filter((x) => x === 'UNAVAILABLE').length);
+    assert.ok(
+      results.slice(firstShed).every((x) => x === 'UNAVAILABLE'),
+      `never a later arrival served after an earlier one was shed: ${results}`,
+    );
+    assert.equal(
+      shedCounts.reduce((a, b) => a + b, 0),
+      results.filter((x) => x === 'UNAVAILABLE').length,
+    );
     assert.equal(waits.length, results.filter((x) => x === 'ACCEPTED').length, 'only what was sent was timed');
   });
 

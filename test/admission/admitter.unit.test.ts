@@ -14,7 +14,10 @@ import { AdmitCode, type AdmitRequest, type AdmitResult } from '../../src/store/
 const ALICE = '0b6f2a4e-8f7c-4d7e-9a51-3c2d1e0f9a8b';
 const BOB = '1c7a3b5f-9a8d-4e8f-8b62-4d3e2f1a0b9c';
 const NOBODY = '2d8b4c6a-0b9e-4f9a-9c73-5e4f3a2b1c0d';
-const USERS = new Map([[ALICE, 1], [BOB, 2]]);
+const USERS = new Map([
+  [ALICE, 1],
+  [BOB, 2],
+]);
 
 interface Calls {
   admit: { couponId: number; requests: AdmitRequest[] }[];
@@ -79,11 +82,25 @@ describe('Admitter', () => {
 
   it('sends one script call per coupon and answers in the order asked', async () => {
     const { admitter: a, calls } = admitter({
-      answer: (couponId, requests) => ({ remaining: 5, codes: requests.map(() => (couponId === 8 ? AdmitCode.SOLD_OUT : AdmitCode.ACCEPTED)) }),
+      answer: (couponId, requests) => ({
+        remaining: 5,
+        codes: requests.map(() => (couponId === 8 ? AdmitCode.SOLD_OUT : AdmitCode.ACCEPTED)),
+      }),
     });
-    const out = await a.admit([{ couponId: 7, publicId: ALICE }, { couponId: 8, publicId: ALICE }, { couponId: 7, publicId: BOB }, { couponId: 8, publicId: NOBODY }]);
-    assert.deepEqual(out.map((o) => o.result), ['ACCEPTED', 'SOLD_OUT', 'ACCEPTED', 'USER_NOT_FOUND']);
-    assert.deepEqual(calls.admit.map((c) => [c.couponId, c.requests.map((r) => r.userId)]).sort(), [[7, [1, 2]], [8, [1]]]);
+    const out = await a.admit([
+      { couponId: 7, publicId: ALICE },
+      { couponId: 8, publicId: ALICE },
+      { couponId: 7, publicId: BOB },
+      { couponId: 8, publicId: NOBODY },
+    ]);
+    assert.deepEqual(
+      out.map((o) => o.result),
+      ['ACCEPTED', 'SOLD_OUT', 'ACCEPTED', 'USER_NOT_FOUND'],
+    );
+    assert.deepEqual(calls.admit.map((c) => [c.couponId, c.requests.map((r) => r.userId)]).sort(), [
+      [7, [1, 2]],
+      [8, [1]],
+    ]);
   });
 
   it('maps every refusal code of the script to its outcome', async () => {
@@ -97,9 +114,14 @@ describe('Admitter', () => {
   });
 
   it('answers a winner asking again, and everyone once sold out, from memory', async () => {
-    const { admitter: a, calls } = admitter({ answer: (_c, requests) => ({ remaining: 0, codes: requests.map(() => AdmitCode.ACCEPTED) }) });
+    const { admitter: a, calls } = admitter({
+      answer: (_c, requests) => ({ remaining: 0, codes: requests.map(() => AdmitCode.ACCEPTED) }),
+    });
     await a.admit([{ couponId: 7, publicId: ALICE }]);
-    const out = await a.admit([{ couponId: 7, publicId: ALICE }, { couponId: 7, publicId: BOB }]);
+    const out = await a.admit([
+      { couponId: 7, publicId: ALICE },
+      { couponId: 7, publicId: BOB },
+    ]);
     assert.deepEqual(out, [{ result: 'ALREADY_ISSUED' }, { result: 'SOLD_OUT' }]);
     assert.equal(calls.admit.length, 1, 'the second batch cost no script call');
   });
@@ -116,7 +138,13 @@ describe('Admitter', () => {
     });
     assert.deepEqual(await failingScript.admitter.admit([{ couponId: 7, publicId: ALICE }]), [UNAVAILABLE]);
     const failingLookup = admitter({ users: { resolve: async () => Promise.reject(new Error('Redis and database down')) } });
-    assert.deepEqual(await failingLookup.admitter.admit([{ couponId: 7, publicId: ALICE }, { couponId: 8, publicId: BOB }]), [UNAVAILABLE, UNAVAILABLE]);
+    assert.deepEqual(
+      await failingLookup.admitter.admit([
+        { couponId: 7, publicId: ALICE },
+        { couponId: 8, publicId: BOB },
+      ]),
+      [UNAVAILABLE, UNAVAILABLE],
+    );
     assert.equal(failingLookup.calls.admit.length, 0);
   });
 

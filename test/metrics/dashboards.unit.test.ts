@@ -93,7 +93,8 @@ describe('Grafana dashboards (files)', () => {
           const steps = (p.fieldConfig?.defaults?.thresholds?.steps ?? []).map((s) => s.value);
           for (const [series, values] of levels) {
             if (!new RegExp(`(^|[^\\w:])${series.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w:])`).test(exprs)) continue;
-            for (const v of values) assert.ok(steps.includes(v), `${p.title}: shows ${series}, alerted at ${v}, thresholds ${JSON.stringify(steps)}`);
+            for (const v of values)
+              assert.ok(steps.includes(v), `${p.title}: shows ${series}, alerted at ${v}, thresholds ${JSON.stringify(steps)}`);
           }
         }
       });
@@ -110,7 +111,9 @@ describe('Grafana dashboards (files)', () => {
   });
 
   it('are provisioned from where docker-compose.yml mounts them', () => {
-    const compose = parse(readFileSync(new URL('docker-compose.yml', ROOT), 'utf8')) as { services: Record<string, { volumes?: string[] }> };
+    const compose = parse(readFileSync(new URL('docker-compose.yml', ROOT), 'utf8')) as {
+      services: Record<string, { volumes?: string[] }>;
+    };
     const volumes = compose.services.grafana?.volumes ?? [];
     const mount = (host: string) => volumes.map((v) => v.split(':')).find(([h]) => h === host)?.[1];
     const dashboardsAt = mount('./dashboards');
