@@ -250,6 +250,13 @@ function spikeRuns(runs: Record_[]): string {
     ),
   );
   out.push('');
+  const floors = Array.isArray(latest.floors) ? (latest.floors as Obj[]) : [];
+  if (floors.length > 0) {
+    out.push("The floor: a bare Node server that only answers the API's 503, on the API's core, at each flood's rate. Where it misses 200 ms, nothing inside the API can meet it.");
+    out.push('');
+    out.push(table(['flood', 'arrivals/s', '503 p50 ms', '503 p99 ms', 'generator cores'], floors.map((f) => [`${cell(f.factor)}×`, f.rate, f.p50, f.p99, f.generatorCores])));
+    out.push('');
+  }
   const misses = Array.isArray(latest.misses) ? (latest.misses as unknown[]) : [];
   out.push(
     misses.length
