@@ -186,14 +186,59 @@ function benchRuns(runs: Record_[]): string {
 }
 
 /** `npm run bench:spike`: the latest run's table, its misses, and one line per recorded run. */
-function spikeRuns(runs: Record_[]): string {
-  const latest = runs.at(-1)!;
+/** One spike run's rows: each load and setting, with its ratios to the run's 64-client rate and capacity. */
+function rowsTable(run: Record_): string {
   const rowsOf = (r: Record_) => (Array.isArray(r.rows) ? (r.rows as Obj[]) : []);
-  const at64 = (r: Record_, settings: unknown) =>
-    rowsOf(r).find((row) => row.settings === settings && row.closed === true && row.clients === 64)?.acceptedPerSecond as
+  const at64 = (settings: unknown) =>
+    rowsOf(run).find((row) => row.settings === settings && row.closed === true && row.clients === 64)?.acceptedPerSecond as
       | number
       | undefined;
   const control = (row: Obj, key: string) => (row.control as Record<string, { median: number; max: number }> | undefined)?.[key];
+  return table(
+    [
+      'load',
+      'settings',
+      '202/s',
+      '÷ 64 clients',
+      '÷ capacity',
+      '503',
+      'other',
+      '202 p50 ms',
+      '202 p99 ms',
+      '503 p50 ms',
+      'limit (median)',
+      'held refusals (max)',
+      'generator cores',
+    ],
+    rowsOf(run).map((row) => {
+      const base = at64(row.settings);
+      const other = Object.entries((row.other as Obj | undefined) ?? {})
+        .map(([k, n]) => `${k}: ${cell(n)}`)
+        .join(', ');
+      return [
+        row.closed ? `closed, ${cell(row.clients)} clients` : `open, ${cell(row.rate)}/s`,
+        row.settings,
+        row.acceptedPerSecond,
+        row.closed && base ? Math.round(((row.acceptedPerSecond as number) / base) * 100) / 100 : undefined,
+        typeof run.capacity === 'number' && run.capacity > 0
+          ? Math.round(((row.acceptedPerSecond as number) / run.capacity) * 100) / 100
+          : undefined,
+        row.refused503,
+        other || 0,
+        row.p50,
+        row.p99,
+        row.refusedP50,
+        control(row, 'in_flight_limit')?.median,
+        control(row, 'refusals_holding')?.max,
+        row.generatorCores,
+      ];
+    }),
+  );
+}
+
+function spikeRuns(runs: Record_[]): string {
+  const latest = runs.findLast((r) => r.baseline !== true && Array.isArray(r.rows) && r.rows.length > 0) ?? runs.at(-1)!;
+  const rowsOf = (r: Record_) => (Array.isArray(r.rows) ? (r.rows as Obj[]) : []);
   const out: string[] = [];
   out.push('## `npm run bench:spike` (bench/spike.ts)');
   out.push('');
@@ -207,54 +252,28 @@ function spikeRuns(runs: Record_[]): string {
     `Machine: ${machineLine(latest.machine)}. ${cell(latest.seconds)} s a row, ${cell(latest.users)} users, ${latest.split ? 'the API on one core and the generator on the other' : 'everything on every core'}; capacity (best unshed closed loop) ${cell(latest.capacity)} req/s.`,
   );
   out.push('');
-  out.push(
-    table(
-      [
-        'load',
-        'settings',
-        '202/s',
-        '÷ 64 clients',
-        '÷ capacity',
-        '503',
-        'other',
-        '202 p50 ms',
-        '202 p99 ms',
-        '503 p50 ms',
-        'limit (median)',
-        'held refusals (max)',
-        'generator cores',
-      ],
-      rowsOf(latest).map((row) => {
-        const base = at64(latest, row.settings);
-        const other = Object.entries((row.other as Obj | undefined) ?? {})
-          .map(([k, n]) => `${k}: ${cell(n)}`)
-          .join(', ');
-        return [
-          row.closed ? `closed, ${cell(row.clients)} clients` : `open, ${cell(row.rate)}/s`,
-          row.settings,
-          row.acceptedPerSecond,
-          row.closed && base ? Math.round(((row.acceptedPerSecond as number) / base) * 100) / 100 : undefined,
-          typeof latest.capacity === 'number' && latest.capacity > 0
-            ? Math.round(((row.acceptedPerSecond as number) / latest.capacity) * 100) / 100
-            : undefined,
-          row.refused503,
-          other || 0,
-          row.p50,
-          row.p99,
-          row.refusedP50,
-          control(row, 'in_flight_limit')?.median,
-          control(row, 'refusals_holding')?.max,
-          row.generatorCores,
-        ];
-      }),
-    ),
-  );
+  out.push(rowsTable(latest));
   out.push('');
-  const floors = Array.isArray(latest.floors) ? (latest.floors as Obj[]) : [];
-  if (floors.length > 0) {
-    out.push("The floor: a bare Node server that only answers the API's 503, on the API's core, at each flood's rate. Where it misses 200 ms, nothing inside the API can meet it.");
+  const baseline = runs.findLast((r) => r.baseline === true && Array.isArray(r.rows));
+  if (baseline) {
+    out.push(`### Before: ${day(baseline)}, ${cell(baseline.note)}`);
     out.push('');
-    out.push(table(['flood', 'arrivals/s', '503 p50 ms', '503 p99 ms', 'generator cores'], floors.map((f) => [`${cell(f.factor)}×`, f.rate, f.p50, f.p99, f.generatorCores])));
+    out.push(rowsTable(baseline));
+    out.push('');
+  }
+  const withFloors = runs.findLast((r) => Array.isArray(r.floors) && r.floors.length > 0);
+  const floors = (withFloors?.floors as Obj[] | undefined) ?? [];
+  if (withFloors && floors.length > 0) {
+    out.push(
+      `The floor (${day(withFloors)}, commit ${cell(withFloors.machine?.commit)}): a bare Node server that only answers the API's 503, on the API's core, at each flood's rate. Where it misses 200 ms, nothing inside the API can meet it.`,
+    );
+    out.push('');
+    out.push(
+      table(
+        ['flood', 'arrivals/s', '503 p50 ms', '503 p99 ms', 'generator cores'],
+        floors.map((f) => [`${cell(f.factor)}×`, f.rate, f.p50, f.p99, f.generatorCores]),
+      ),
+    );
     out.push('');
   }
   const misses = Array.isArray(latest.misses) ? (latest.misses as unknown[]) : [];
@@ -276,6 +295,7 @@ function spikeRuns(runs: Record_[]): string {
         'current: 202/s at 64 / 500 / 1000 / 2000 clients',
         'current: 503 at 500 / 1000 / 2000',
         'targets missed',
+        'note',
       ],
       runs.map((r) => {
         const current = rowsOf(r).filter((row) => row.settings === 'current' && row.closed === true);
@@ -288,6 +308,7 @@ function spikeRuns(runs: Record_[]): string {
           [64, 500, 1000, 2000].map((n) => cell(at(n, 'acceptedPerSecond'))).join(' / '),
           [500, 1000, 2000].map((n) => cell(at(n, 'refused503'))).join(' / '),
           Array.isArray(r.misses) ? r.misses.length : undefined,
+          r.note,
         ];
       }),
     ),

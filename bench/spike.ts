@@ -160,11 +160,14 @@ const base = `http://127.0.0.1:${API_PORT}`;
 async function freshPaths(requests: number): Promise<{ coupons: number[]; paths: string[] }> {
   const coupons: number[] = [];
   for (let i = 0; i < Math.max(1, Math.ceil(requests / publicIds.length)); i++) {
-    const res = await fetch(`${base}/api/coupons`, {
-      method: 'POST',
-      headers: ADMIN,
-      body: JSON.stringify({ name: `spike ${i}`, totalQuantity: UNITS }),
-    });
+    const create = () =>
+      fetch(`${base}/api/coupons`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ name: `spike ${i}`, totalQuantity: UNITS }) });
+    let res = await create();
+    // Right after a flood the API may still be working off its backlog: come back when it says.
+    for (let tries = 0; res.status === 503 && tries < 30; tries++) {
+      await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after') ?? 1) * 1000));
+      res = await create();
+    }
     if (res.status !== 201) throw new Error(`creating a coupon: ${res.status} ${await res.text()}`);
     coupons.push(((await res.json()) as { id: number }).id);
   }
@@ -220,7 +223,9 @@ async function run(settings: Row['settings'], load: Load, label: string): Promis
 }
 
 async function startApi(overrides: Record<string, string>): Promise<Proc> {
-  const proc = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/start.ts'], { ...env, ...overrides }, API_CPU);
+  // SPIKE_API_NODE_ARGS: extra Node flags for the API (e.g. --cpu-prof --cpu-prof-dir=DIR).
+  const extra = process.env.SPIKE_API_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const proc = spawnNode(['--disable-warning=TimeoutNegativeWarning', ...extra, 'src/cli/start.ts'], { ...env, ...overrides }, API_CPU);
   await apiReady(proc, base);
   return proc;
 }
@@ -260,13 +265,34 @@ try {
     const floor = spawnNode(['bench/intake-server.ts'], { ...env, PORT: String(API_PORT) }, API_CPU);
     try {
       await ready('the floor server', floor, `${base}/`);
-      await attack('floor warm-up', base, ['/api/coupons/1/issue-fcfs/00000000-0000-4000-8000-000000000000'], { rate: Math.round(capacity), seconds: 2, conns: FLOOD_CONNS }, GEN_CPU);
+      await attack(
+        'floor warm-up',
+        base,
+        ['/api/coupons/1/issue-fcfs/00000000-0000-4000-8000-000000000000'],
+        { rate: Math.round(capacity), seconds: 2, conns: FLOOD_CONNS },
+        GEN_CPU,
+      );
       for (const factor of FACTORS) {
         const load = { rate: Math.round(capacity * factor), seconds: SECONDS, conns: FLOOD_CONNS };
-        const { answers, generatorCores } = await attack(`floor ${factor}×`, base, ['/api/coupons/1/issue-fcfs/00000000-0000-4000-8000-000000000000'], load, GEN_CPU);
+        const { answers, generatorCores } = await attack(
+          `floor ${factor}×`,
+          base,
+          ['/api/coupons/1/issue-fcfs/00000000-0000-4000-8000-000000000000'],
+          load,
+          GEN_CPU,
+        );
         const all = fromDue(answers);
-        log(`floor open ${factor}×: ${answers.length} answered 503, p50 ${pct(all, 50)}, p99 ${pct(all, 99)} ms from due; generator ${round(generatorCores, 2)} of a core`);
-        floors.push({ factor, rate: load.rate, answered: answers.length, p50: pct(all, 50), p99: pct(all, 99), generatorCores: round(generatorCores, 2) });
+        log(
+          `floor open ${factor}×: ${answers.length} answered 503, p50 ${pct(all, 50)}, p99 ${pct(all, 99)} ms from due; generator ${round(generatorCores, 2)} of a core`,
+        );
+        floors.push({
+          factor,
+          rate: load.rate,
+          answered: answers.length,
+          p50: pct(all, 50),
+          p99: pct(all, 99),
+          generatorCores: round(generatorCores, 2),
+        });
       }
     } finally {
       await floor.stop();
@@ -299,7 +325,10 @@ try {
         `| ${r.load}${r.closed ? ' clients' : ` (${r.rate}/s)`} | ${r.settings} | ${r.acceptedPerSecond} | ${r.closed ? round(r.acceptedPerSecond / Math.max(1, at64(r.settings)), 2) : `${round(r.acceptedPerSecond / Math.max(1, capacity), 2)} of capacity`} | ${r.refused503} | ${Object.keys(r.other).length ? JSON.stringify(r.other) : 0} | ${r.p50} | ${r.p99} | ${r.refusedP50} | ${r.generatorCores}${mark(r)} |`,
     ),
   ];
-  for (const f of floors) table.push(`floor at ${f.factor}× (${f.rate}/s): a bare Node server answering 503 on the API's core, p50 ${f.p50} ms, p99 ${f.p99} ms from due`);
+  for (const f of floors)
+    table.push(
+      `floor at ${f.factor}× (${f.rate}/s): a bare Node server answering 503 on the API's core, p50 ${f.p50} ms, p99 ${f.p99} ms from due`,
+    );
   console.log(table.join('\n'));
 
   const misses: string[] = [...settle];
