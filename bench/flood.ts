@@ -48,7 +48,7 @@ import { testConfig, testEnv } from '../tools/harness/env.ts';
 import type { Proc } from '../tools/harness/processes.ts';
 import { createTestTopics, openTestRedis } from '../tools/harness/services.ts';
 import { formatProfile, profilesIn } from './profile.ts';
-import { attack as attackWith, fromDue, loadgen, pct, tally, type Answer, type Load } from './load.ts';
+import { attack as attackWith, fromDue, loadgen, pct, shedByReason, tally, type Answer, type Load } from './load.ts';
 import { apiReady, freePort, processCpuMs, ready, scratchDatabase, seed, spawnNode, threadCpuDelta, threadCpuMs } from './harness.ts';
 
 const { values } = parseArgs({
@@ -175,13 +175,6 @@ function serverQuantile(before: Map<string, Map<number, number>>, after: Map<str
   return '-';
 }
 
-/** http_requests_shed_total by reason. */
-async function shedByReason(baseUrl: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const m of text.matchAll(/^http_requests_shed_total\{reason="([^"]+)"\} (\S+)$/gm)) out.set(m[1]!, Number(m[2]));
-  return out;
-}
 
 /** CPU ms of the local services and the consumer, by name (found by their command lines). */
 function serviceCpuMs(): Map<string, number> {

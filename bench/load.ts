@@ -110,3 +110,11 @@ export function tally(answers: Answer[]): Record<string, number> {
   }
   return t;
 }
+
+/** http_requests_shed_total by reason, as the API at `baseUrl` counts them now. */
+export async function shedByReason(baseUrl: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^http_requests_shed_total\{reason="([^"]+)"\} (\S+)$/gm)) out.set(m[1]!, Number(m[2]));
+  return out;
+}

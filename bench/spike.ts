@@ -33,7 +33,7 @@ import { testConfig, testEnv } from '../tools/harness/env.ts';
 import type { Proc } from '../tools/harness/processes.ts';
 import { createTestTopics, openTestRedis } from '../tools/harness/services.ts';
 import { apiReady, freePort, ready, scratchDatabase, seed, spawnNode } from './harness.ts';
-import { attack, fromDue, loadgen, pct, tally, type Answer, type Load } from './load.ts';
+import { attack, fromDue, loadgen, pct, shedByReason, tally, type Answer, type Load } from './load.ts';
 
 const { values } = parseArgs({
   options: {
@@ -91,14 +91,6 @@ interface Row {
 }
 
 const GAUGES = ['issue_in_flight_limit', 'issue_requests_in_flight', 'issue_throughput_estimate', 'issue_refusals_holding'];
-
-/** http_requests_shed_total by reason, as /metrics has it now. */
-async function shedByReason(): Promise<Map<string, number>> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const m of text.matchAll(/^http_requests_shed_total\{reason="([^"]+)"\} (\S+)$/gm)) out.set(m[1]!, Number(m[2]));
-  return out;
-}
 
 /** Samples the overload gauges every 250 ms until `stop` resolves. */
 async function sampleControl(stop: Promise<unknown>): Promise<Row['control']> {
@@ -179,14 +171,14 @@ async function freshPaths(requests: number): Promise<{ coupons: number[]; paths:
 async function run(settings: Row['settings'], load: Load, label: string): Promise<Row> {
   const expected = (load.rate > 0 ? load.rate : MAX_RATE) * load.seconds * 1.05;
   const { coupons, paths } = await freshPaths(expected);
-  const shedBefore = await shedByReason();
+  const shedBefore = await shedByReason(base);
   const attacking = attack(label, base, paths, load, GEN_CPU);
   const [{ answers, generatorCores }, control] = await Promise.all([attacking, sampleControl(attacking)]);
   const accepted = answers.filter((a) => a.status === 202);
   const refused = answers.filter((a) => a.status === 503);
   const latencies = (xs: Answer[]) => (load.rate > 0 ? fromDue(xs) : sortedCopy(xs.map((a) => a.latencyMs)));
   const ok = latencies(accepted);
-  const shedAfter = await shedByReason();
+  const shedAfter = await shedByReason(base);
   const shedReasons = Object.fromEntries(
     [...shedAfter].map(([reason, n]) => [reason, n - (shedBefore.get(reason) ?? 0)]).filter(([, n]) => (n as number) > 0),
   );
