@@ -175,7 +175,6 @@ function serverQuantile(before: Map<string, Map<number, number>>, after: Map<str
   return '-';
 }
 
-
 /** CPU ms of the local services and the consumer, by name (found by their command lines). */
 function serviceCpuMs(): Map<string, number> {
   const out = new Map<string, number>();
