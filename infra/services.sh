@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # The local stack, all at once: infra/services.sh start|stop|status
 # (redis, mariadb, kafka, prometheus; each also has its own infra/<name>.sh).
+# STACK=cluster: a Redis Cluster (infra/redis-cluster.sh, 3 masters and 3 replicas on 7001-7006)
+# instead of the single Redis; the app reaches it with REDIS_CLUSTER_NODES=127.0.0.1:7001.
 set -euo pipefail
 INFRA=$(cd "$(dirname "$0")" && pwd)
-SERVICES=(redis mariadb kafka prometheus)
+case "${STACK:-single}" in
+  single) REDIS=redis ;;
+  cluster) REDIS=redis-cluster ;;
+  *)
+    echo "STACK must be single or cluster, got \"$STACK\"" >&2
+    exit 2
+    ;;
+esac
+SERVICES=("$REDIS" mariadb kafka prometheus)
 
 status_all() {
   printf '%-11s %-6s %s\n' SERVICE PORT STATE
@@ -17,7 +27,7 @@ case "${1:-}" in
     # Kafka's JVM takes several seconds to come up: set it going first, start the quick ones
     # meanwhile, and only then wait for it (kafka.sh start finds it launched and just waits).
     bash "$INFRA/kafka.sh" launch
-    bash "$INFRA/redis.sh" start
+    bash "$INFRA/$REDIS.sh" start
     bash "$INFRA/mariadb.sh" start
     bash "$INFRA/kafka.sh" start
     bash "$INFRA/prometheus.sh" start

@@ -20,6 +20,8 @@ export interface Config {
   /** True when ADMIN_TOKEN was not given and the development default is in use. */
   adminTokenIsDefault: boolean;
   redisUrl: string;
+  /** Seed nodes (host:port) of a Redis Cluster; when set, every Redis use goes to the cluster and redisUrl is unused. */
+  redisClusterNodes: string[];
   databaseUrl: string;
   kafka: {
     brokers: string[];
@@ -108,6 +110,11 @@ export const VARIABLES = {
   },
 
   REDIS_URL: { group: '', default: 'redis://127.0.0.1:6379' },
+  REDIS_CLUSTER_NODES: {
+    default: '',
+    doc: `Comma-separated host:port of some Redis Cluster nodes (any of them; the rest are discovered): every Redis
+      use goes to the cluster instead of REDIS_URL. \`STACK=cluster npm run services\` starts one on 7001-7006.`,
+  },
   DATABASE_URL: { default: 'mysql://coupons:coupons@127.0.0.1:3306/coupons' },
 
   KAFKA_BROKERS: { group: '', default: '127.0.0.1:9092', doc: 'Comma-separated host:port.' },
@@ -261,7 +268,7 @@ function url(env: Env, name: VariableName, protocols: string[]): string {
   return value;
 }
 
-function brokers(env: Env, name: VariableName): string[] {
+function hostPorts(env: Env, name: VariableName, { required }: { required: boolean }): string[] {
   const list = str(env, name)
     .split(',')
     .map((b) => b.trim())
@@ -271,7 +278,7 @@ function brokers(env: Env, name: VariableName): string[] {
       throw new ConfigError(`${name} must be a comma-separated list of host:port, got "${broker}"`);
     }
   }
-  if (list.length === 0) throw new ConfigError(`${name} must name at least one broker`);
+  if (required && list.length === 0) throw new ConfigError(`${name} must name at least one host:port`);
   return list;
 }
 
@@ -297,9 +304,10 @@ export function loadConfig(env: Env = process.env): Config {
     adminToken: adminToken || DEFAULT_ADMIN_TOKEN,
     adminTokenIsDefault: adminToken === '',
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisClusterNodes: hostPorts(env, 'REDIS_CLUSTER_NODES', { required: false }),
     databaseUrl: url(env, 'DATABASE_URL', ['mysql:', 'mariadb:']),
     kafka: {
-      brokers: brokers(env, 'KAFKA_BROKERS'),
+      brokers: hostPorts(env, 'KAFKA_BROKERS', { required: true }),
       clientId: str(env, 'KAFKA_CLIENT_ID'),
       topic,
       deadLetterTopic: str(env, 'KAFKA_DEAD_LETTER_TOPIC', `${topic}.dlq`),

@@ -15,6 +15,16 @@ describe('config', () => {
     assert.equal(c.adminToken, DEFAULT_ADMIN_TOKEN);
     assert.equal(c.adminTokenIsDefault, true);
     assert.ok(c.shards >= 1);
+    assert.deepEqual(c.redisClusterNodes, [], 'a single Redis unless cluster nodes are named');
+  });
+
+  it('reads Redis Cluster seed nodes as host:port, and refuses anything else', () => {
+    assert.deepEqual(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7001, redis-1.internal:6379' }).redisClusterNodes, [
+      '127.0.0.1:7001',
+      'redis-1.internal:6379',
+    ]);
+    assert.throws(() => loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1' }), /REDIS_CLUSTER_NODES/);
+    assert.throws(() => loadConfig({ KAFKA_BROKERS: ' , ' }), /KAFKA_BROKERS/);
   });
 
   it('names the variable when a value is bad', () => {

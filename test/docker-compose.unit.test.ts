@@ -159,7 +159,7 @@ const HOST_ENV = { ADMIN_TOKEN: 'a-secret-admin-token-for-compose' };
 
 /** The variable names src/config.ts reads, taken from its source so a new one is picked up. */
 const configNames = new Set(
-  [...read('src/config.ts').matchAll(/\b(?:str|int|bool|url|brokers)\(\s*env,\s*'([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]!),
+  [...read('src/config.ts').matchAll(/\b(?:str|int|bool|url|hostPorts)\(\s*env,\s*'([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]!),
 );
 
 const defaults = loadConfig({});

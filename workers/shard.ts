@@ -23,7 +23,7 @@ import { createRedis, duplicateRedis } from '../src/store/redis.ts';
 const { shard, config } = workerData as { shard: number; config: Config };
 const logger = createLogger(config.logLevel, 'shard', config.env).child({ shard });
 const metrics = new AdmissionMetrics(shard, config.kafka.topic);
-const redis = createRedis({ url: config.redisUrl, name: `shard-${shard}`, logger });
+const redis = createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, name: `shard-${shard}`, logger });
 const knowledge = new CouponKnowledge({ soldOutTtlMs: config.soldOutTtlMs });
 
 // The database is only the fallback for user lookups: opened on first need, kept small.

@@ -18,7 +18,7 @@ const logger = createLogger(config.logLevel, 'consumer', config.env);
 const metrics = new ConsumerMetrics();
 const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 5 });
 registerDbPoolMetrics(metrics.registry, () => poolUsage(orm));
-const redis = createRedis({ url: config.redisUrl, name: 'consumer', logger });
+const redis = createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, name: 'consumer', logger });
 await connectRedis(redis);
 
 const consumer = new IssuanceConsumer({

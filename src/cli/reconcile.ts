@@ -25,7 +25,7 @@ const waitSeconds = intFlag(args.wait, 'wait', 0, 3_600);
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'reconcile', config.env);
 const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 2 });
-const redis = createRedis({ url: config.redisUrl, name: 'reconcile', logger });
+const redis = createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, name: 'reconcile', logger });
 await connectRedis(redis);
 const producer = new IssueEventProducer({
   kafka: createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-reconcile`, logger }),

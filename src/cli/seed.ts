@@ -30,7 +30,12 @@ const endsAt = args['ends-at'] ? new Date(args['ends-at']) : null;
 const config = loadConfig();
 const out = args.out ?? config.seedUsersFile;
 const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 4 });
-const redis = createRedis({ url: config.redisUrl, name: 'seed', logger: createLogger(config.logLevel, 'seed', config.env) });
+const redis = createRedis({
+  url: config.redisUrl,
+  clusterNodes: config.redisClusterNodes,
+  name: 'seed',
+  logger: createLogger(config.logLevel, 'seed', config.env),
+});
 await connectRedis(redis);
 const scripts = new AdmissionScripts(redis);
 

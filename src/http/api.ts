@@ -34,7 +34,7 @@ export interface Api {
  */
 export async function createApi(config: Config, logger: Logger): Promise<Api> {
   const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 20 });
-  const redis = createRedis({ url: config.redisUrl, name: 'api', logger });
+  const redis = createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, name: 'api', logger });
   await connectRedis(redis);
   const scripts = new AdmissionScripts(redis);
 

@@ -25,7 +25,7 @@ export async function migrateTestDatabase(config: Config): Promise<void> {
 
 export async function openTestRedis(config: Config, name = 'test'): Promise<Redis> {
   // Quiet: the fault tests take Redis away on purpose.
-  const redis = createRedis({ url: config.redisUrl, name, logger: createLogger('silent', name) });
+  const redis = createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, name, logger: createLogger('silent', name) });
   await connectRedis(redis);
   return redis;
 }

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# A Redis Cluster on this machine: infra/redis-cluster.sh start|stop|status|kill PORT
+#
+# Six redis-server processes (REDIS_CLUSTER_PORTS, default 7001-7006) from the same Debian package as
+# the single Redis; the first start joins them as three masters with one replica each. Each node
+# keeps its nodes.conf in its own folder, so a node started again (after a crash or `kill`) rejoins
+# the cluster it was in: a dead master's replica has been promoted meanwhile, and the old master
+# comes back as its replica. `start` is idempotent: it starts only the nodes that are not running.
+set -euo pipefail
+INFRA=$(cd "$(dirname "$0")" && pwd)
+read -r -a PORTS <<<"${REDIS_CLUSTER_PORTS:-7001 7002 7003 7004 7005 7006}"
+# How long a master may be unreachable before the others fail it over. Redis's default is 15 s;
+# the availability target is a few seconds of refusals per fault, on a loopback where nothing is slow.
+NODE_TIMEOUT_MS=${REDIS_CLUSTER_NODE_TIMEOUT_MS:-1000}
+
+# One node as a service of infra/lib.sh (its own pidfile, log and data folder), in a subshell so
+# that lib.sh's per-service variables do not leak from one node to the next.
+node() {
+  local port=$1 action=$2
+  (
+    SERVICE=redis-$port
+    # shellcheck source=infra/lib.sh
+    source "$INFRA/lib.sh"
+    PORT=$port
+    MATCH=redis-server
+    ready() { [[ $(redis-cli -h 127.0.0.1 -p "$PORT" ping 2>/dev/null) == PONG ]]; }
+    start() {
+      if needs_launch; then
+        mkdir -p "$DATA/redis-cluster/$PORT"
+        say "starting cluster node on 127.0.0.1:$PORT"
+        run_detached redis-server "$ROOT/infra/redis.conf" --port "$PORT" --dir "$DATA/redis-cluster/$PORT" \
+          --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout "$NODE_TIMEOUT_MS" \
+          --cluster-replica-validity-factor 0 --appendonly yes
+      fi
+      wait_until 30 "PING to be answered with PONG" ready
+    }
+    role() { redis-cli -h 127.0.0.1 -p "$PORT" role 2>/dev/null | head -n 1; }
+    case $action in
+      start) start ;;
+      stop) stop ;;
+      status)
+        local pid state
+        if pid=$(our_pid); then state="running (pid $pid, $(role))"; else state=stopped; fi
+        printf '%-11s %-6s %s\n' "$SERVICE" "$PORT" "$state"
+        [[ $state != stopped ]]
+        ;;
+      kill)
+        local pid
+        pid=$(our_pid) || { say "not running"; return 0; }
+        say "SIGKILL pid $pid"
+        kill -KILL "$pid"
+        ;;
+    esac
+  )
+}
+
+cli() { redis-cli -h 127.0.0.1 -p "${PORTS[0]}" "$@"; }
+
+formed() { [[ $(cli cluster info 2>/dev/null | tr -d '\r' | grep -c '^cluster_known_nodes:1$') == 0 ]]; }
+
+healthy() {
+  local port
+  for port in "${PORTS[@]}"; do
+    redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | tr -d '\r' | grep -q '^cluster_state:ok$' || return 1
+  done
+}
+
+start() {
+  local port
+  for port in "${PORTS[@]}"; do node "$port" start; done
+  if ! formed; then
+    echo "[redis-cluster] joining ${#PORTS[@]} nodes: $((${#PORTS[@]} / 2)) masters, one replica each"
+    local nodes=()
+    for port in "${PORTS[@]}"; do nodes+=("127.0.0.1:$port"); done
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >/dev/null
+  fi
+  local deadline=$((SECONDS + 60))
+  until healthy; do
+    ((SECONDS < deadline)) || {
+      echo "[redis-cluster] ERROR: cluster_state not ok on every node after 60s" >&2
+      exit 1
+    }
+    sleep 0.5
+  done
+  echo "[redis-cluster] ready: cluster_state ok on ${PORTS[*]}"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) for port in "${PORTS[@]}"; do node "$port" stop; done ;;
+  status)
+    down=0
+    for port in "${PORTS[@]}"; do node "$port" status || down=1; done
+    exit $((down * 3))
+    ;;
+  kill) node "${2:?usage: $0 kill PORT}" kill ;;
+  *)
+    echo "usage: $0 start|stop|status|kill PORT" >&2
+    exit 2
+    ;;
+esac
