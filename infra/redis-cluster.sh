@@ -2,13 +2,16 @@
 # A Redis Cluster on this machine: infra/redis-cluster.sh start|stop|status|kill PORT
 #
 # Six redis-server processes (REDIS_CLUSTER_PORTS, default 7001-7006) from the same Debian package as
-# the single Redis; the first start joins them as three masters with one replica each. Each node
+# the single Redis; the first start joins them as three masters with one replica each
+# (REDIS_CLUSTER_REPLICAS=2 and nine ports: two each). Each node
 # keeps its nodes.conf in its own folder, so a node started again (after a crash or `kill`) rejoins
 # the cluster it was in: a dead master's replica has been promoted meanwhile, and the old master
 # comes back as its replica. `start` is idempotent: it starts only the nodes that are not running.
 set -euo pipefail
 INFRA=$(cd "$(dirname "$0")" && pwd)
 read -r -a PORTS <<<"${REDIS_CLUSTER_PORTS:-7001 7002 7003 7004 7005 7006}"
+# Replicas per master (the nodes split into masters and replicas when the cluster is first formed).
+REPLICAS=${REDIS_CLUSTER_REPLICAS:-1}
 # How long a master may be unreachable before the others fail it over. Redis's default is 15 s;
 # the availability target is a few seconds of refusals per fault, on a loopback where nothing is slow.
 NODE_TIMEOUT_MS=${REDIS_CLUSTER_NODE_TIMEOUT_MS:-1000}
@@ -69,10 +72,10 @@ start() {
   local port
   for port in "${PORTS[@]}"; do node "$port" start; done
   if ! formed; then
-    echo "[redis-cluster] joining ${#PORTS[@]} nodes: $((${#PORTS[@]} / 2)) masters, one replica each"
+    echo "[redis-cluster] joining ${#PORTS[@]} nodes: $((${#PORTS[@]} / (REPLICAS + 1))) masters, $REPLICAS replica(s) each"
     local nodes=()
     for port in "${PORTS[@]}"; do nodes+=("127.0.0.1:$port"); done
-    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >/dev/null
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas "$REPLICAS" --cluster-yes >/dev/null
   fi
   local deadline=$((SECONDS + 60))
   until healthy; do

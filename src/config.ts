@@ -22,6 +22,12 @@ export interface Config {
   redisUrl: string;
   /** Seed nodes (host:port) of a Redis Cluster; when set, every Redis use goes to the cluster and redisUrl is unused. */
   redisClusterNodes: string[];
+  /**
+   * Replicas that must hold an admission before it is promised (Redis WAIT after the admission
+   * script, on the master that ran it): a promoted replica then knows every admission answered 202.
+   * Not acknowledged in time: the admission is given back and the request answered 503.
+   */
+  redisWait: { replicas: number; timeoutMs: number };
   databaseUrl: string;
   kafka: {
     brokers: string[];
@@ -114,6 +120,15 @@ export const VARIABLES = {
     default: '',
     doc: `Comma-separated host:port of some Redis Cluster nodes (any of them; the rest are discovered): every Redis
       use goes to the cluster instead of REDIS_URL. \`STACK=cluster npm run services\` starts one on 7001-7006.`,
+  },
+  REDIS_WAIT_REPLICAS: {
+    default: '',
+    doc: `Replicas that must acknowledge an admission before the 202 (docs/failover.md); empty: 1 on a cluster, 0 on a
+      single Redis. 0 promises on the master's word alone: a failover can lose what it had not yet replicated.`,
+  },
+  REDIS_WAIT_TIMEOUT_MS: {
+    default: 100,
+    doc: 'How long an admission waits for its replicas; past it the admission is given back and answered 503.',
   },
   DATABASE_URL: { default: 'mysql://coupons:coupons@127.0.0.1:3306/coupons' },
 
@@ -295,6 +310,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('ADMIN_TOKEN must be at least 12 characters long');
   }
   const topic = str(env, 'KAFKA_TOPIC');
+  const redisClusterNodes = hostPorts(env, 'REDIS_CLUSTER_NODES', { required: false });
   return {
     env: nodeEnv,
     host: str(env, 'HOST'),
@@ -304,7 +320,11 @@ export function loadConfig(env: Env = process.env): Config {
     adminToken: adminToken || DEFAULT_ADMIN_TOKEN,
     adminTokenIsDefault: adminToken === '',
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
-    redisClusterNodes: hostPorts(env, 'REDIS_CLUSTER_NODES', { required: false }),
+    redisClusterNodes,
+    redisWait: {
+      replicas: int(env, 'REDIS_WAIT_REPLICAS', 0, 16, redisClusterNodes.length > 0 ? 1 : 0),
+      timeoutMs: int(env, 'REDIS_WAIT_TIMEOUT_MS', 1, 60_000),
+    },
     databaseUrl: url(env, 'DATABASE_URL', ['mysql:', 'mariadb:']),
     kafka: {
       brokers: hostPorts(env, 'KAFKA_BROKERS', { required: true }),

@@ -48,7 +48,7 @@ const users = new UserDirectory({
 });
 
 const admitter = new Admitter({
-  scripts: new AdmissionScripts(redis),
+  scripts: new AdmissionScripts(redis, { waitReplicas: config.redisWait.replicas, waitTimeoutMs: config.redisWait.timeoutMs }),
   users,
   knowledge,
   publish: (key, value) => producer.publish(key, value),

@@ -118,6 +118,11 @@ export class Admitter {
     const publishing: Promise<void>[] = [];
     result.codes.forEach((code, i) => {
       const c = candidates[i]!;
+      if (code === AdmitCode.ACCEPTED && !result.replicated) {
+        // Only the master holds it: a failover now would forget it while Kafka had it. Not promised.
+        publishing.push(this.#giveBack(couponId, events[i]!.eventId, c, out));
+        return;
+      }
       if (code === AdmitCode.ACCEPTED) {
         knowledge.admitted(couponId, c.userId);
         publishing.push(this.#publish(couponId, requests[i]!, events[i]!.eventId, c, out));
@@ -129,6 +134,9 @@ export class Admitter {
       else if (code === AdmitCode.NOT_FOUND) knowledge.notFound(couponId);
       out[c.index] = { result: CODE_RESULT[code] };
     });
+    if (!result.replicated && result.codes.includes(AdmitCode.ACCEPTED)) {
+      this.#d.logger.warn({ couponId }, 'admissions not acknowledged by the Redis replicas in time; given back and answered 503');
+    }
     await Promise.all(publishing);
   }
 
@@ -141,6 +149,11 @@ export class Admitter {
     } catch (err) {
       this.#d.logger.warn({ err, couponId, eventId }, 'Kafka did not take an admission; releasing it');
     }
+    await this.#giveBack(couponId, eventId, c, out);
+  }
+
+  /** Gives an admission back (answered UNAVAILABLE), unless the consumer already took its event. */
+  async #giveBack(couponId: number, eventId: string, c: Candidate, out: AdmissionOutcome[]): Promise<void> {
     try {
       const released = await this.#d.scripts.release(couponId, eventId, c.userId);
       if (released) {

@@ -51,6 +51,18 @@ export interface AdmitResult {
   /** Units left after the batch; -1 when the coupon is unknown to Redis. */
   remaining: number;
   codes: AdmitCode[];
+  /**
+   * Whether the replicas asked for (AdmissionScriptsOptions.waitReplicas) hold the batch; always
+   * true when none are asked for.
+   */
+  replicated: boolean;
+}
+
+export interface AdmissionScriptsOptions {
+  /** Replicas that must acknowledge an admission batch (Redis WAIT) before it counts as replicated; 0: none. */
+  waitReplicas?: number;
+  /** How long WAIT may block, ms. */
+  waitTimeoutMs?: number;
 }
 
 export interface CouponState {
@@ -62,6 +74,9 @@ export interface CouponState {
 
 /** Typed calls of the admission scripts on one Redis connection. */
 export class AdmissionScripts {
+  readonly #redis: Redis;
+  readonly #waitReplicas: number;
+  readonly #waitTimeoutMs: number;
   readonly #admit: Caller;
   readonly #release: Caller;
   readonly #claim: Caller;
@@ -69,7 +84,10 @@ export class AdmissionScripts {
   readonly #restock: Caller;
   readonly #rateWindow: Caller;
 
-  constructor(redis: Redis) {
+  constructor(redis: Redis, { waitReplicas = 0, waitTimeoutMs = 100 }: AdmissionScriptsOptions = {}) {
+    this.#redis = redis;
+    this.#waitReplicas = waitReplicas;
+    this.#waitTimeoutMs = waitTimeoutMs;
     this.#admit = callerFor(redis, 'fcfsAdmit');
     this.#release = callerFor(redis, 'fcfsRelease');
     this.#claim = callerFor(redis, 'fcfsClaim');
@@ -89,8 +107,28 @@ export class AdmissionScripts {
     const k = couponKeys(couponId);
     const argv: (string | number)[] = [nowMs];
     for (const r of requests) argv.push(r.userId, r.eventId, r.eventJson);
-    const out = (await this.#admit(k.stock, k.meta, k.users, k.pending, ...argv)) as number[];
-    return { remaining: out[0]!, codes: out.slice(1) as AdmitCode[] };
+    if (this.#waitReplicas === 0) {
+      const out = (await this.#admit(k.stock, k.meta, k.users, k.pending, ...argv)) as number[];
+      return { remaining: out[0]!, codes: out.slice(1) as AdmitCode[], replicated: true };
+    }
+    // WAIT in the same pipeline: on a cluster the pipeline goes whole to the master owning the
+    // coupon's slot, so WAIT counts that connection's writes, this batch's included.
+    const pipeline = this.#redis.pipeline();
+    (pipeline as unknown as Record<'fcfsAdmit', (...args: (string | number)[]) => unknown>).fcfsAdmit(
+      k.stock,
+      k.meta,
+      k.users,
+      k.pending,
+      ...argv,
+    );
+    const [[admitErr, out], [waitErr, acked]] = (await pipeline.wait(this.#waitReplicas, this.#waitTimeoutMs).exec()) as [
+      [Error | null, number[]],
+      [Error | null, number],
+    ];
+    if (admitErr) throw admitErr;
+    const codes = out.slice(1) as AdmitCode[];
+    // A WAIT that failed leaves the batch unconfirmed, which is what matters: it is treated as not replicated.
+    return { remaining: out[0]!, codes, replicated: !waitErr && acked >= this.#waitReplicas };
   }
 
   /** True when the admission was given back; false when the consumer already took the event. */

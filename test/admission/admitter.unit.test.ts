@@ -26,7 +26,11 @@ interface Calls {
 }
 
 /** An admitter whose script answers `answer` per call, and whose other collaborators are recorded. */
-function admitter(overrides: Partial<AdmitterDeps> & { answer?: (couponId: number, requests: AdmitRequest[]) => AdmitResult } = {}) {
+function admitter(
+  overrides: Partial<AdmitterDeps> & {
+    answer?: (couponId: number, requests: AdmitRequest[]) => Omit<AdmitResult, 'replicated'> & { replicated?: boolean };
+  } = {},
+) {
   const calls: Calls = { admit: [], release: [], published: [] };
   const knowledge = overrides.knowledge ?? new CouponKnowledge();
   const answer = overrides.answer ?? ((_c, requests) => ({ remaining: 10, codes: requests.map(() => AdmitCode.ACCEPTED) }));
@@ -34,7 +38,7 @@ function admitter(overrides: Partial<AdmitterDeps> & { answer?: (couponId: numbe
     scripts: {
       async admit(couponId, requests) {
         calls.admit.push({ couponId, requests: [...requests] });
-        return answer(couponId, [...requests]);
+        return { replicated: true, ...answer(couponId, [...requests]) };
       },
       async release(couponId, eventId, userId) {
         calls.release.push({ couponId, eventId, userId });
@@ -161,7 +165,7 @@ describe('Admitter', () => {
     const { admitter: a, calls } = admitter({
       publish: async () => Promise.reject(new Error('ack lost')),
       scripts: {
-        admit: async (_c, requests) => ({ remaining: 5, codes: requests.map(() => AdmitCode.ACCEPTED) }),
+        admit: async (_c, requests) => ({ remaining: 5, codes: requests.map(() => AdmitCode.ACCEPTED), replicated: true }),
         release: async (couponId, eventId, userId) => {
           calls.release.push({ couponId, eventId, userId });
           return false;
@@ -176,10 +180,31 @@ describe('Admitter', () => {
     const { admitter: a } = admitter({
       publish: async () => Promise.reject(new Error('Kafka down')),
       scripts: {
-        admit: async (_c, requests) => ({ remaining: 5, codes: requests.map(() => AdmitCode.ACCEPTED) }),
+        admit: async (_c, requests) => ({ remaining: 5, codes: requests.map(() => AdmitCode.ACCEPTED), replicated: true }),
         release: async () => Promise.reject(new Error('Redis down')),
       },
     });
     assert.deepEqual(await a.admit([{ couponId: 7, publicId: ALICE }]), [UNAVAILABLE]);
+  });
+
+  it('gives back what its replicas did not acknowledge, promises nothing of it, and still answers refusals', async () => {
+    const {
+      admitter: a,
+      calls,
+      knowledge,
+    } = admitter({
+      answer: () => ({ remaining: 4, codes: [AdmitCode.ACCEPTED, AdmitCode.ALREADY_ISSUED], replicated: false }),
+    });
+    const outcomes = await a.admit([
+      { couponId: 7, publicId: ALICE },
+      { couponId: 7, publicId: BOB },
+    ]);
+    assert.deepEqual(outcomes, [UNAVAILABLE, { result: 'ALREADY_ISSUED' }]);
+    assert.deepEqual(calls.published, [], 'nothing unreplicated reaches Kafka');
+    assert.deepEqual(
+      calls.release.map((r) => [r.couponId, r.userId]),
+      [[7, 1]],
+    );
+    assert.equal(knowledge.shortcut(7, 1), undefined, 'the given-back user is not remembered as admitted');
   });
 });

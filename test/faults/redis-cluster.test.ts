@@ -116,35 +116,101 @@ describe('on a Redis Cluster', { timeout: 600_000 }, () => {
     assert.equal(await redis.get(`{coupon:${seeded.couponId}}:stock`), '7');
   });
 
-  it('the master owning the storm coupon SIGKILLed: its replica takes over, every promise kept', async () => {
-    let killed = 0;
-    let promoted = 0;
-    const { coupon, results, faultAt, recoveredAt } = await stormDuring(ctx, async (strike, c) => {
-      const key = `{coupon:${c.id}}:stock`;
-      killed = await cluster.masterOf(redis, key);
-      await strike();
-      await cluster.kill(killed);
-      promoted = await eventually(
-        'a replica to take over the slot',
+  it('promises nothing its master alone holds: with its replica dead, admissions are given back and answered 503', async () => {
+    const scripts = new AdmissionScripts(redis);
+    const coupon = await createCoupon({ orm, redis, scripts }, { name: 'no replica', totalQuantity: 10 });
+    const [alice] = await createUsers(orm, redis, ['cluster-no-replica']);
+    const key = `{coupon:${coupon.id}}:stock`;
+    const replicas = await cluster.replicasOf(redis, key);
+    const client = new Client(`http://127.0.0.1:${PORT}`);
+    const issue = () => client.request('POST', `/api/coupons/${coupon.id}/issue-fcfs/${alice!.publicId}`);
+    try {
+      for (const replica of replicas) await cluster.kill(replica);
+      const refused = await issue();
+      assert.equal(refused.status, 503, JSON.stringify(refused.body));
+      assert.equal(refused.body.code, 'UNAVAILABLE');
+      assert.equal(await redis.get(key), '10', 'the unit was given back');
+      await cluster.start();
+      const accepted = await eventually(
+        'the replica back, and the admission promised',
         async () => {
-          const now = await cluster.masterOf(redis, key).catch(() => killed);
-          return now !== killed ? now : undefined;
+          const r = await issue();
+          return r.status === 202 ? r : undefined;
         },
         30_000,
-        100,
+        250,
       );
-      // Back as a replica of the promoted node, so the next fault finds a full cluster.
-      await cluster.start();
-    });
-    assert.notEqual(promoted, killed);
-    const figures = await settleAndCheck(
-      ctx,
-      `redis master ${killed} killed, ${promoted} promoted`,
-      coupon.id,
-      results,
-      faultAt,
-      recoveredAt,
-    );
-    assert.ok(figures.servedShare > 0, 'the storm was served');
+      assert.ok(accepted.body.requestId);
+      assert.equal(await redis.get(key), '9');
+    } finally {
+      client.close();
+    }
+    await runToEnd('reconcile.ts', env, ['--coupon', String(coupon.id), '--grace-ms', '0', '--wait', '120']);
   });
+
+  it('the master owning the storm coupon SIGKILLed: its replica takes over, every promise kept', () => masterKilled(cluster, ctx));
 });
+
+/**
+ * Two replicas a master: the promoted replica still has one, so admissions are acknowledged by a
+ * replica again as soon as the slot has moved, without waiting for the dead node to come back.
+ */
+describe('on a Redis Cluster with two replicas a master', { timeout: 600_000 }, () => {
+  const cluster = new RedisClusterStack({ firstPort: 7111, replicasPerMaster: 2 });
+  let api: Proc;
+  let consumer: Proc;
+  let ctx: StormContext;
+
+  before(async () => {
+    await cluster.startFresh();
+    const env = testEnv({ ...cluster.appEnv, PORT: String(PORT + 1), SHARDS: '2', START_CONSUMER: 'false', CONSUMER_METRICS_PORT: '0' });
+    const config = testConfig(env);
+    await createTestTopics(config);
+    const [orm, redis] = [await openTestOrm(config), await openTestRedis(config)];
+    consumer = run('consumer.ts', env);
+    api = await startApi(env);
+    ctx = { orm, redis, env, port: PORT + 1, userPrefix: 'cluster2-f' };
+  });
+
+  after(async () => {
+    await Promise.all([api?.stop(), consumer?.stop()]);
+    ctx?.redis.disconnect();
+    await ctx?.orm.close().catch(() => undefined);
+    await cluster.stop();
+  });
+
+  it('the master owning the storm coupon SIGKILLed: a replica takes over, every promise kept', () => masterKilled(cluster, ctx));
+});
+
+async function masterKilled(cluster: RedisClusterStack, ctx: StormContext): Promise<void> {
+  const { redis } = ctx;
+  let killed = 0;
+  let promoted = 0;
+  const { coupon, results, faultAt, recoveredAt } = await stormDuring(ctx, async (strike, c) => {
+    const key = `{coupon:${c.id}}:stock`;
+    killed = await cluster.masterOf(redis, key);
+    await strike();
+    await cluster.kill(killed);
+    promoted = await eventually(
+      'a replica to take over the slot',
+      async () => {
+        const now = await cluster.masterOf(redis, key).catch(() => killed);
+        return now !== killed ? now : undefined;
+      },
+      30_000,
+      100,
+    );
+    // Back as a replica of the promoted node, so the next fault finds a full cluster.
+    await cluster.start();
+  });
+  assert.notEqual(promoted, killed);
+  const figures = await settleAndCheck(
+    ctx,
+    `redis master ${killed} killed (${cluster.replicasPerMaster} replica(s) a master), ${promoted} promoted`,
+    coupon.id,
+    results,
+    faultAt,
+    recoveredAt,
+  );
+  assert.ok(figures.servedShare > 0, 'the storm was served');
+}

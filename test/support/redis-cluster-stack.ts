@@ -8,16 +8,29 @@ const exec = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
 
 /**
- * A private Redis Cluster for the tests (3 masters, one replica each), started by the project's own
+ * A private Redis Cluster for the tests (3 masters with one or two replicas each), started by the project's own
  * infra/redis-cluster.sh on other ports and in another data folder than `STACK=cluster`'s, so that
  * killing its nodes never disturbs a developer's. Formed afresh by each test file.
  */
 export class RedisClusterStack {
-  readonly dataDir = `${ROOT}.data/cluster-tests`;
-  readonly ports = [7101, 7102, 7103, 7104, 7105, 7106];
+  readonly dataDir: string;
+  readonly ports: number[];
+  readonly replicasPerMaster: number;
+
+  /** Three masters with `replicasPerMaster` replicas each, on ports from `firstPort` up. */
+  constructor({ firstPort = 7101, replicasPerMaster = 1 }: { firstPort?: number; replicasPerMaster?: number } = {}) {
+    this.replicasPerMaster = replicasPerMaster;
+    this.ports = Array.from({ length: 3 * (1 + replicasPerMaster) }, (_, i) => firstPort + i);
+    this.dataDir = `${ROOT}.data/cluster-tests-${firstPort}`;
+  }
 
   get #env(): NodeJS.ProcessEnv {
-    return { ...process.env, FCFS_DATA_DIR: this.dataDir, REDIS_CLUSTER_PORTS: this.ports.join(' ') };
+    return {
+      ...process.env,
+      FCFS_DATA_DIR: this.dataDir,
+      REDIS_CLUSTER_PORTS: this.ports.join(' '),
+      REDIS_CLUSTER_REPLICAS: String(this.replicasPerMaster),
+    };
   }
 
   /** What the app needs to talk to this cluster: two seed nodes, so either may be down at start. */
@@ -77,6 +90,15 @@ export class RedisClusterStack {
     const range = ranges.find(([from, to]) => from <= slot && slot <= to);
     if (!range) throw new Error(`no node serves slot ${slot} of ${key}`);
     return range[2]![1];
+  }
+
+  /** The ports of the replicas of the master that serves a key's slot now. */
+  async replicasOf(redis: Redis, key: string): Promise<number[]> {
+    const slot = Number(await redis.cluster('KEYSLOT', key));
+    const ranges = await redis.cluster('SLOTS');
+    const replicas = (ranges.find(([from, to]) => from <= slot && slot <= to)?.slice(3) ?? []) as unknown as [string, number][];
+    if (replicas.length === 0) throw new Error(`slot ${slot} of ${key} has no replica`);
+    return replicas.map((r) => r[1]);
   }
 
   /** The masters' ports, as the cluster says now. */
