@@ -346,6 +346,35 @@ function otherRuns(kind: string, runs: Record_[]): string {
   return out.join('\n');
 }
 
+/** bench/redis-ha.ts: the latest run's table, each row's 202 rate beside the single Redis's at its client count. */
+function redisHaRuns(runs: Record_[]): string {
+  const latest = runs.at(-1)!;
+  const rows = Array.isArray(latest.rows) ? (latest.rows as Obj[]) : [];
+  const single = (clients: unknown) => rows.find((r) => r.settings === 'single Redis' && r.clients === clients)?.acceptedPerSecond;
+  return [
+    '## `npm run bench:redis-ha` (bench/redis-ha.ts)',
+    '',
+    `${runs.length} recorded ${runs.length === 1 ? 'run' : 'runs'}, the latest ${day(latest)} (UTC). What replicated admissions cost when nothing fails: closed loops, every request admitted, the API on one core and the generator on the other; "WAIT 1" holds each 202 until a replica has the admission (docs/failover.md).`,
+    '',
+    `Machine: ${machineLine(latest.machine)}.`,
+    '',
+    table(
+      ['Redis', 'clients', '202/s', 'of single Redis', 'p50 ms', 'p99 ms', 'generator (cores)'],
+      rows.map((r) => [
+        r.settings,
+        r.clients,
+        r.acceptedPerSecond,
+        typeof single(r.clients) === 'number'
+          ? Math.round(((r.acceptedPerSecond as number) / (single(r.clients) as number)) * 100) / 100
+          : '–',
+        r.p50,
+        r.p99,
+        r.generatorCores,
+      ]),
+    ),
+  ].join('\n');
+}
+
 /** The page for a results file's content (the parsed JSON of bench/results.json). */
 export function renderBenchmarks(results: unknown): string {
   const all = ((results as { runs?: unknown[] } | null)?.runs ?? []).filter(
@@ -361,6 +390,7 @@ export function renderBenchmarks(results: unknown): string {
   if (bench) sections.push(benchRuns(bench));
   for (const [kind, runs] of [...kinds].sort(([a], [b]) => a.localeCompare(b))) {
     if (kind === 'spike') sections.push(spikeRuns(runs));
+    else if (kind === 'redis-ha') sections.push(redisHaRuns(runs));
     else if (kind !== 'run') sections.push(otherRuns(kind, runs));
   }
   return [
