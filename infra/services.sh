@@ -2,18 +2,20 @@
 # The local stack, all at once: infra/services.sh start|stop|status
 # (redis, mariadb, kafka, prometheus; each also has its own infra/<name>.sh).
 # STACK=cluster: a Redis Cluster (infra/redis-cluster.sh, 3 masters and 3 replicas on 7001-7006)
-# instead of the single Redis; the app reaches it with REDIS_CLUSTER_NODES=127.0.0.1:7001.
+# and three Kafka brokers (infra/kafka-cluster.sh, 9092/9094/9096) instead of the single Redis and
+# broker; infra/cluster.env is how the app reaches them (`STACK=cluster npm run up` reads it).
+# Stop one stack before starting the other: they share ports.
 set -euo pipefail
 INFRA=$(cd "$(dirname "$0")" && pwd)
 case "${STACK:-single}" in
-  single) REDIS=redis ;;
-  cluster) REDIS=redis-cluster ;;
+  single) REDIS=redis KAFKA=kafka ;;
+  cluster) REDIS=redis-cluster KAFKA=kafka-cluster ;;
   *)
     echo "STACK must be single or cluster, got \"$STACK\"" >&2
     exit 2
     ;;
 esac
-SERVICES=("$REDIS" mariadb kafka prometheus)
+SERVICES=("$REDIS" mariadb "$KAFKA" prometheus)
 
 status_all() {
   printf '%-11s %-6s %s\n' SERVICE PORT STATE
@@ -26,10 +28,10 @@ case "${1:-}" in
     bash "$INFRA/install.sh"
     # Kafka's JVM takes several seconds to come up: set it going first, start the quick ones
     # meanwhile, and only then wait for it (kafka.sh start finds it launched and just waits).
-    bash "$INFRA/kafka.sh" launch
+    bash "$INFRA/$KAFKA.sh" launch
     bash "$INFRA/$REDIS.sh" start
     bash "$INFRA/mariadb.sh" start
-    bash "$INFRA/kafka.sh" start
+    bash "$INFRA/$KAFKA.sh" start
     bash "$INFRA/prometheus.sh" start
     echo
     status_all

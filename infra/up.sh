@@ -2,9 +2,16 @@
 # `npm ci && npm run up`: the whole system on a fresh machine, in the foreground.
 # Installs and starts the local services, migrates the database, seeds a demo coupon and users once,
 # then runs the API (with its shard workers and the consumer) until Ctrl-C.
+# STACK=cluster: the cluster stack (infra/services.sh), and the app pointed at it (infra/cluster.env).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [[ ${STACK:-single} == cluster ]]; then
+  set -a
+  # shellcheck source=infra/cluster.env
+  source infra/cluster.env
+  set +a
+fi
 bash infra/services.sh start
 node --disable-warning=TimeoutNegativeWarning src/cli/migrate.ts
 

@@ -35,6 +35,10 @@ export interface Config {
     topic: string;
     deadLetterTopic: string;
     partitions: number;
+    /** Copies of each partition the project creates its topics with. */
+    replicationFactor: number;
+    /** Copies that must have a message before an acks=all send is acknowledged (the topics' min.insync.replicas). */
+    minInsyncReplicas: number;
     consumerGroup: string;
   };
   shards: number;
@@ -137,6 +141,15 @@ export const VARIABLES = {
   KAFKA_TOPIC: { default: 'coupon.issue.requested' },
   KAFKA_DEAD_LETTER_TOPIC: { default: '', doc: 'Empty: KAFKA_TOPIC followed by ".dlq".' },
   KAFKA_PARTITIONS: { default: 10 },
+  KAFKA_REPLICATION_FACTOR: {
+    default: 1,
+    doc: 'Copies of each partition, for the topics the project creates (3 on the cluster stack: STACK=cluster).',
+  },
+  KAFKA_MIN_INSYNC_REPLICAS: {
+    default: 1,
+    doc: `min.insync.replicas of those topics: copies that must have an event before the broker acknowledges it and
+      the API answers 202 (2 on the cluster stack, so a 202 survives the loss of any one broker).`,
+  },
   KAFKA_CONSUMER_GROUP: { default: 'coupon-issuer' },
 
   SHARDS: { group: '', default: '', doc: 'Shard worker threads per API process (one owner per coupon); empty: one per core.' },
@@ -311,6 +324,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const topic = str(env, 'KAFKA_TOPIC');
   const redisClusterNodes = hostPorts(env, 'REDIS_CLUSTER_NODES', { required: false });
+  const replicationFactor = int(env, 'KAFKA_REPLICATION_FACTOR', 1, 16);
   return {
     env: nodeEnv,
     host: str(env, 'HOST'),
@@ -332,6 +346,8 @@ export function loadConfig(env: Env = process.env): Config {
       topic,
       deadLetterTopic: str(env, 'KAFKA_DEAD_LETTER_TOPIC', `${topic}.dlq`),
       partitions: int(env, 'KAFKA_PARTITIONS', 1, 1000),
+      replicationFactor,
+      minInsyncReplicas: int(env, 'KAFKA_MIN_INSYNC_REPLICAS', 1, replicationFactor),
       consumerGroup: str(env, 'KAFKA_CONSUMER_GROUP'),
     },
     shards: int(env, 'SHARDS', 1, 256, availableParallelism()),

@@ -11,7 +11,7 @@ const CONNECT_DEADLINE_MS = 60_000;
 const DEAD_LETTER_PARTITIONS = 3;
 
 const config = loadConfig();
-const { brokers, clientId, topic, deadLetterTopic, partitions } = config.kafka;
+const { brokers, clientId, topic, deadLetterTopic, partitions, replicationFactor, minInsyncReplicas } = config.kafka;
 
 const kafka = new Kafka({
   clientId: `${clientId}-create-topics`,
@@ -44,9 +44,12 @@ async function connectWithRetries(): Promise<string[]> {
 
 async function main(): Promise<void> {
   const existing = new Set(await connectWithRetries());
+  // min.insync.replicas on the topic itself: with acks=all it is what makes an acknowledged event
+  // survive the loss of a broker, whatever the brokers' defaults say.
+  const configEntries = [{ name: 'min.insync.replicas', value: String(minInsyncReplicas) }];
   const wanted = [
-    { topic, numPartitions: partitions, replicationFactor: 1 },
-    { topic: deadLetterTopic, numPartitions: DEAD_LETTER_PARTITIONS, replicationFactor: 1 },
+    { topic, numPartitions: partitions, replicationFactor, configEntries },
+    { topic: deadLetterTopic, numPartitions: DEAD_LETTER_PARTITIONS, replicationFactor, configEntries },
   ];
 
   // Partitions decide how far the consumer scales, and Kafka cannot shrink them: a mismatch is
@@ -64,7 +67,11 @@ async function main(): Promise<void> {
   if (missing.length > 0) {
     // waitForLeaders: once this returns, producers can write to every partition right away.
     await admin.createTopics({ topics: missing, waitForLeaders: true });
-    for (const t of missing) console.log(`created topic ${t.topic} (${t.numPartitions} partitions)`);
+    for (const t of missing) {
+      console.log(
+        `created topic ${t.topic} (${t.numPartitions} partitions, ${replicationFactor} replicas, min.insync.replicas ${minInsyncReplicas})`,
+      );
+    }
   }
 }
 

@@ -45,6 +45,8 @@ export class IssueEventProducer {
   #suspect = false;
   #probing = false;
   readonly #admin: Admin;
+  readonly #partitioner = PARTITIONER();
+  #partitions: Promise<number> | undefined;
 
   constructor({ kafka, topic, maxBatch = 2_000, sendTimeoutMs = 5_000, pauseAfterFailureMs = 1_000, observer }: IssueEventProducerOptions) {
     this.#kafka = kafka;
@@ -162,38 +164,91 @@ export class IssueEventProducer {
     }
   }
 
+  /**
+   * One send per partition, each settling only its own messages. kafkajs 2.2.4 was seen to resolve
+   * a send spanning several partitions while some of them, on a leader that died meanwhile, were
+   * never written (tulios/kafkajs#1303): a 202 without a row. A send to one partition goes to one
+   * leader, so it is written or it fails, and a leader that dies fails only its own partitions.
+   */
   async #drain(): Promise<void> {
     this.#inFlight = true;
     try {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, this.#maxBatch);
-        const started = performance.now();
+        let byPartition: Map<number, Waiting[]>;
         try {
           await withTimeout(this.connect(), this.#sendTimeoutMs);
-          await withTimeout(
-            this.#producer.send({
-              topic: this.#topic,
-              acks: -1,
-              timeout: this.#sendTimeoutMs,
-              compression: CompressionTypes.None,
-              messages: batch.map((w) => w.message),
-            }),
-            this.#sendTimeoutMs,
-          );
-          this.#observer?.sent((performance.now() - started) / 1000, batch.length, true);
-          this.#suspect = false;
-          for (const w of batch) w.resolve();
+          byPartition = this.#byPartition(batch, await withTimeout(this.#partitionCount(), this.#sendTimeoutMs));
         } catch (err) {
-          this.#observer?.sent((performance.now() - started) / 1000, batch.length, false);
-          this.#replaceProducer();
-          this.#suspect = true;
-          this.#startProbing();
-          for (const w of batch) w.reject(err as Error);
+          this.#observer?.sent(0, batch.length, false);
+          this.#failed([[batch, err as Error]]);
+          continue;
         }
+        const failures: [Waiting[], Error][] = [];
+        await Promise.all(
+          [...byPartition].map(async ([partition, waiting]) => {
+            const started = performance.now();
+            try {
+              await withTimeout(
+                this.#producer.send({
+                  topic: this.#topic,
+                  acks: -1,
+                  timeout: this.#sendTimeoutMs,
+                  compression: CompressionTypes.None,
+                  messages: waiting.map((w) => ({ ...w.message, partition })),
+                }),
+                this.#sendTimeoutMs,
+              );
+              this.#observer?.sent((performance.now() - started) / 1000, waiting.length, true);
+              for (const w of waiting) w.resolve();
+            } catch (err) {
+              this.#observer?.sent((performance.now() - started) / 1000, waiting.length, false);
+              failures.push([waiting, err as Error]);
+            }
+          }),
+        );
+        if (failures.length === 0) this.#suspect = false;
+        else this.#failed(failures);
       }
     } finally {
       this.#inFlight = false;
     }
+  }
+
+  /** Rejects what failed sends carried, and stops using the producer that failed (see #replaceProducer). */
+  #failed(failures: [Waiting[], Error][]): void {
+    this.#replaceProducer();
+    this.#suspect = true;
+    this.#startProbing();
+    for (const [waiting, err] of failures) for (const w of waiting) w.reject(err);
+  }
+
+  /** The topic's partition count, asked once: the partitioner needs it to place each key. */
+  #partitionCount(): Promise<number> {
+    this.#partitions ??= (async () => {
+      await this.#admin.connect();
+      const { topics } = await this.#admin.fetchTopicMetadata({ topics: [this.#topic] });
+      const count = topics[0]?.partitions.length ?? 0;
+      if (count === 0) throw new Error(`topic ${this.#topic} has no partitions`);
+      return count;
+    })().catch((err: unknown) => {
+      this.#partitions = undefined;
+      throw err;
+    });
+    return this.#partitions;
+  }
+
+  /** Messages by the partition the producer's own partitioner gives their key, in order within each. */
+  #byPartition(batch: Waiting[], partitions: number): Map<number, Waiting[]> {
+    const metadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [], isr: [] }));
+    const out = new Map<number, Waiting[]>();
+    for (const w of batch) {
+      const partition = this.#partitioner({ topic: this.#topic, partitionMetadata: metadata as never, message: w.message });
+      let list = out.get(partition);
+      if (!list) out.set(partition, (list = []));
+      list.push(w);
+    }
+    return out;
   }
 }
 

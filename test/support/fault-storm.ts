@@ -22,9 +22,12 @@ export interface StormContext {
   port: number;
   stock?: number;
   userPrefix?: string;
+  /** Coupons the storm spreads over (1 by default); the first is the one the fault is aimed at. */
+  coupons?: number;
 }
 
 export interface Answer {
+  couponId: number;
   status: number;
   code?: string;
   requestId?: string;
@@ -40,12 +43,18 @@ export interface Answer {
  * runs, then a little longer. `fault` calls `await strike()` just before it strikes: that waits
  * until a wave has just been sent, so the fault lands on requests in flight, and marks the time.
  */
-export async function stormDuring(ctx: StormContext, fault: (strike: () => Promise<void>, coupon: { id: number }) => Promise<void>) {
+export async function stormDuring(
+  ctx: StormContext,
+  fault: (strike: () => Promise<void>, coupon: { id: number }, all: { id: number }[]) => Promise<void>,
+) {
   const { orm, redis, port: PORT } = ctx;
-  const coupon = await createCoupon(
-    { orm, redis, scripts: new AdmissionScripts(redis) },
-    { name: 'fault', totalQuantity: ctx.stock ?? 4_000 },
-  );
+  const coupons = [];
+  for (let i = 0; i < (ctx.coupons ?? 1); i++) {
+    coupons.push(
+      await createCoupon({ orm, redis, scripts: new AdmissionScripts(redis) }, { name: 'fault', totalQuantity: ctx.stock ?? 4_000 }),
+    );
+  }
+  const coupon = coupons[0]!;
   const users = await createUsers(
     orm,
     redis,
@@ -60,10 +69,12 @@ export async function stormDuring(ctx: StormContext, fault: (strike: () => Promi
     while (firing) {
       for (let i = 0; i < 60; i++) {
         const user = users[Math.floor(Math.random() * users.length)]!;
+        const couponId = coupons[i % coupons.length]!.id;
         const startedAt = performance.now();
         answers.push(
-          client.request('POST', `/api/coupons/${coupon.id}/issue-fcfs/${user.publicId}`).then(
+          client.request('POST', `/api/coupons/${couponId}/issue-fcfs/${user.publicId}`).then(
             (r) => ({
+              couponId,
               status: r.status,
               code: r.body?.code,
               requestId: r.body?.requestId,
@@ -72,7 +83,7 @@ export async function stormDuring(ctx: StormContext, fault: (strike: () => Promi
               endedAt: performance.now(),
               latencyMs: r.latencyMs,
             }),
-            () => ({ status: 0, startedAt, endedAt: performance.now(), latencyMs: performance.now() - startedAt }),
+            () => ({ couponId, status: 0, startedAt, endedAt: performance.now(), latencyMs: performance.now() - startedAt }),
           ),
         );
       }
@@ -81,10 +92,14 @@ export async function stormDuring(ctx: StormContext, fault: (strike: () => Promi
     }
   })();
   await new Promise((r) => setTimeout(r, 1_500));
-  await fault(async () => {
-    await new Promise<void>((resolve) => waveSent.push(resolve));
-    faultAt = performance.now();
-  }, coupon);
+  await fault(
+    async () => {
+      await new Promise<void>((resolve) => waveSent.push(resolve));
+      faultAt = performance.now();
+    },
+    coupon,
+    coupons,
+  );
   await eventually(
     'the API to be ready again',
     async () => (await fetch(`http://127.0.0.1:${PORT}/health/ready`)).status === 200,
@@ -97,7 +112,7 @@ export async function stormDuring(ctx: StormContext, fault: (strike: () => Promi
   await waves;
   const results = await Promise.all(answers);
   client.close();
-  return { coupon, results, faultAt, recoveredAt };
+  return { coupon, coupons, results, faultAt, recoveredAt };
 }
 
 /** The invariants, and the figures for the closing note. */
@@ -108,7 +123,7 @@ export async function settleAndCheck(
   results: Answer[],
   faultAt: number,
   recoveredAt: number,
-  { allowDropped = false } = {},
+  { allowDropped = false, print = true } = {},
 ) {
   const { orm, redis, env } = ctx;
   for (const r of results) {
@@ -128,7 +143,7 @@ export async function settleAndCheck(
     user_id: number;
   }[];
   const eventIds = new Set(rows.map((r) => r.event_id));
-  const accepted = results.filter((r) => r.status === 202);
+  const accepted = results.filter((r) => r.status === 202 && r.couponId === couponId);
   for (const r of accepted) assert.ok(eventIds.has(r.requestId!), `${name}: 202 ${r.requestId} has no row`);
   assert.equal(new Set(rows.map((r) => r.user_id)).size, rows.length, `${name}: a user holds two rows`);
   const coupon = (await orm.em
@@ -151,21 +166,24 @@ export async function settleAndCheck(
   const refusedAt = results.filter((r) => r.status === 503 || r.status === 0).map((r) => r.endedAt);
   const figures = {
     refusedForMs: refusedAt.length > 0 ? Math.round(Math.max(...refusedAt) - Math.min(...refusedAt)) : 0,
+    // Refusals can come in bursts with service between them: the seconds that had any.
+    secondsWithRefusals: new Set(refusedAt.map((t) => Math.floor(t / 1000))).size,
     servedShare: Number((results.filter((r) => r.status === 202 || r.status === 409).length / results.length).toFixed(4)),
   };
-  console.log(
-    `fault ${name}:`,
-    JSON.stringify({
-      ...figures,
-      requests: results.length,
-      inFlightAtFault: inFlight,
-      sentDuringOutage: results.filter((r) => r.startedAt >= faultAt && r.startedAt <= recoveredAt).length,
-      accepted202: accepted.length,
-      rowsPersisted: rows.length,
-      unavailable503: unavailable.length,
-      p99Of503Ms: unavailable.length ? Math.round(percentile(unavailable, 99)) : null,
-      noAnswer: results.filter((r) => r.status === 0).length,
-    }),
-  );
+  if (print)
+    console.log(
+      `fault ${name}:`,
+      JSON.stringify({
+        ...figures,
+        requests: results.length,
+        inFlightAtFault: inFlight,
+        sentDuringOutage: results.filter((r) => r.startedAt >= faultAt && r.startedAt <= recoveredAt).length,
+        accepted202: accepted.length,
+        rowsPersisted: rows.length,
+        unavailable503: unavailable.length,
+        p99Of503Ms: unavailable.length ? Math.round(percentile(unavailable, 99)) : null,
+        noAnswer: results.filter((r) => r.status === 0).length,
+      }),
+    );
   return figures;
 }

@@ -38,9 +38,11 @@ export function testKafka(config: Config): Kafka {
 export async function createTestTopics(config: Config): Promise<void> {
   const admin = testKafka(config).admin();
   await admin.connect();
+  const { replicationFactor, minInsyncReplicas } = config.kafka;
+  const configEntries = [{ name: 'min.insync.replicas', value: String(minInsyncReplicas) }];
   const topics = [
-    { topic: config.kafka.topic, numPartitions: config.kafka.partitions, replicationFactor: 1 },
-    { topic: config.kafka.deadLetterTopic, numPartitions: 1, replicationFactor: 1 },
+    { topic: config.kafka.topic, numPartitions: config.kafka.partitions, replicationFactor, configEntries },
+    { topic: config.kafka.deadLetterTopic, numPartitions: 1, replicationFactor, configEntries },
   ];
   try {
     // A broker that has just started (the fault tests' own) can take longer to elect leaders for new
