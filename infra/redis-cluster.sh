@@ -16,6 +16,7 @@ REPLICAS=${REDIS_CLUSTER_REPLICAS:-1}
 # the availability target is a few seconds of refusals per fault, on a loopback where nothing is slow.
 NODE_TIMEOUT_MS=${REDIS_CLUSTER_NODE_TIMEOUT_MS:-1000}
 
+# A replica's first sync starts at once (Redis waits 5 s by default for more replicas to share it).
 # One node as a service of infra/lib.sh (its own pidfile, log and data folder), in a subshell so
 # that lib.sh's per-service variables do not leak from one node to the next.
 node() {
@@ -33,7 +34,7 @@ node() {
         say "starting cluster node on 127.0.0.1:$PORT"
         run_detached redis-server "$ROOT/infra/redis.conf" --port "$PORT" --dir "$DATA/redis-cluster/$PORT" \
           --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout "$NODE_TIMEOUT_MS" \
-          --cluster-replica-validity-factor 0 --appendonly yes
+          --cluster-replica-validity-factor 0 --appendonly yes --repl-diskless-sync-delay 0
       fi
       wait_until 30 "PING to be answered with PONG" ready
     }
@@ -61,10 +62,19 @@ cli() { redis-cli -h 127.0.0.1 -p "${PORTS[0]}" "$@"; }
 
 formed() { [[ $(cli cluster info 2>/dev/null | tr -d '\r' | grep -c '^cluster_known_nodes:1$') == 0 ]]; }
 
+# Serving, and every master's replicas online: a replica still syncing would make the first
+# admissions' WAIT time out (REDIS_WAIT_REPLICAS), so "ready" means ready to promise.
 healthy() {
-  local port
+  local port replication online
   for port in "${PORTS[@]}"; do
     redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | tr -d '\r' | grep -q '^cluster_state:ok$' || return 1
+    replication=$(redis-cli -h 127.0.0.1 -p "$port" info replication 2>/dev/null | tr -d '\r')
+    if grep -q '^role:master$' <<<"$replication"; then
+      online=$(grep -c '^slave[0-9]*:.*state=online' <<<"$replication" || true)
+      ((online >= REPLICAS)) || return 1
+    else
+      grep -q '^master_link_status:up$' <<<"$replication" || return 1
+    fi
   done
 }
 
@@ -80,12 +90,12 @@ start() {
   local deadline=$((SECONDS + 60))
   until healthy; do
     ((SECONDS < deadline)) || {
-      echo "[redis-cluster] ERROR: cluster_state not ok on every node after 60s" >&2
+      echo "[redis-cluster] ERROR: cluster_state not ok, or a replica not online, after 60s" >&2
       exit 1
     }
     sleep 0.5
   done
-  echo "[redis-cluster] ready: cluster_state ok on ${PORTS[*]}"
+  echo "[redis-cluster] ready: cluster_state ok and replicas online on ${PORTS[*]}"
 }
 
 case "${1:-}" in
