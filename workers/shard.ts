@@ -52,7 +52,7 @@ const admitter = new Admitter({
   users,
   knowledge,
   publish: (key, value) => producer.publish(key, value),
-  canPublish: () => producer.available,
+  canPublish: (key) => producer.availableFor(key),
   metrics,
   logger,
   retryAfterSeconds: 1,

@@ -13,8 +13,8 @@ export interface AdmitterDeps {
   knowledge: CouponKnowledge;
   /** Resolves once Kafka acknowledged the message. */
   publish: (key: string, value: string) => Promise<void>;
-  /** False while Kafka is known to be failing: admitting then would only be given back. */
-  canPublish: () => boolean;
+  /** False while Kafka is known to be failing for this key: admitting then would only be given back. */
+  canPublish: (key: string) => boolean;
   metrics: Pick<AdmissionMetrics, 'batch' | 'outcome' | 'script' | 'remaining'>;
   logger: Logger;
   retryAfterSeconds: number;
@@ -93,7 +93,7 @@ export class Admitter {
 
   async #admitCoupon(couponId: number, candidates: Candidate[], out: AdmissionOutcome[]): Promise<void> {
     const { scripts, knowledge, metrics } = this.#d;
-    if (!this.#d.canPublish()) {
+    if (!this.#d.canPublish(eventKey(couponId))) {
       for (const c of candidates) out[c.index] = this.#unavailable;
       return;
     }

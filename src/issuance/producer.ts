@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { CompressionTypes, type Admin, type Kafka, type Message, type Producer } from 'kafkajs';
 import { PARTITIONER } from '../store/kafka.ts';
 
@@ -24,11 +25,24 @@ interface Waiting {
   reject: (err: Error) => void;
 }
 
+/** One partition's queue: its sends go one at a time, and do not wait for other partitions'. */
+interface Lane {
+  queue: Waiting[];
+  sending: boolean;
+  /** A send to it failed, and its leader has not been seen reachable since. */
+  suspect: boolean;
+}
+
 /**
- * An idempotent, acks=all producer that group-commits: while one produce request is in flight,
- * new messages wait and then leave together in the next request. Under a spike this turns thousands
- * of sends into a few round trips, and each caller's promise still settles only when the broker has
- * acknowledged its own message.
+ * An idempotent, acks=all producer that group-commits per partition: while one produce request to
+ * a partition is in flight, new messages for it wait and then leave together in the next request.
+ * Under a spike this turns thousands of sends into a few round trips, and each caller's promise
+ * still settles only when the broker has acknowledged its own message.
+ *
+ * Partitions are independent lanes. A send to one partition goes to one leader, so it is written or
+ * it fails: kafkajs 2.2.4 was seen to resolve a send spanning several partitions while some, on a
+ * leader that died meanwhile, were never written (tulios/kafkajs#1303), a 202 without a row. And a
+ * leader that dies stalls and refuses only its own partitions' coupons while the others flow.
  */
 export class IssueEventProducer {
   readonly #kafka: Kafka;
@@ -38,15 +52,24 @@ export class IssueEventProducer {
   readonly #sendTimeoutMs: number;
   readonly #observer: PublishObserver | undefined;
   readonly #pauseAfterFailureMs: number;
-  #queue: Waiting[] = [];
-  #inFlight = false;
+  readonly #lanes = new Map<number, Lane>();
+  /** Messages published before the partition count is known. */
+  #unplaced: Waiting[] = [];
+  #placing = false;
+  /** Sends in flight per producer, so a replaced one is disconnected only once they have settled. */
+  readonly #sending = new Map<Producer, number>();
+  readonly #replaced = new Set<Producer>();
   #connecting: Promise<void> | undefined;
   #connected = false;
+  /** The producer could not connect: every partition is refused until it can. */
   #suspect = false;
   #probing = false;
   readonly #admin: Admin;
   readonly #partitioner = PARTITIONER();
   #partitions: Promise<number> | undefined;
+  #partitionCount: number | undefined;
+  /** What the partitioner is told of the partitions: only their number matters to it. */
+  #partitionMetadata: { partitionId: number; leader: number; replicas: number[]; isr: number[] }[] = [];
 
   constructor({ kafka, topic, maxBatch = 2_000, sendTimeoutMs = 5_000, pauseAfterFailureMs = 1_000, observer }: IssueEventProducerOptions) {
     this.#kafka = kafka;
@@ -88,15 +111,24 @@ export class IssueEventProducer {
    * the next batch of the same size would carry the same numbers and the broker would take it for
    * a retry: acknowledged, never written, a 202 with nothing behind it (and a batch of another size
    * refused as out of order, then every one after it). So a producer whose send failed is not used
-   * again; its replacement gets a new producer id, whose numbering starts apart.
+   * for another send; its replacement gets a new producer id, whose numbering starts apart. Sends
+   * already in flight on it, to other partitions, are let finish: their numbering is their own.
    */
-  #replaceProducer(): void {
-    const failed = this.#producer;
+  #replaceProducer(failed: Producer): void {
+    if (failed !== this.#producer) return;
     this.#producer = this.#newProducer();
     this.#forgetConnection();
-    // Its send may still be retrying. Whatever lands from it was released (the consumer skips
-    // it) or was consumed first (the admitter then keeps the promise), so it is not waited for.
-    void failed.disconnect().catch(() => undefined);
+    this.#replaced.add(failed);
+    this.#disconnectIfIdle(failed);
+  }
+
+  #disconnectIfIdle(producer: Producer): void {
+    if (!this.#replaced.has(producer) || (this.#sending.get(producer) ?? 0) > 0) return;
+    this.#replaced.delete(producer);
+    this.#sending.delete(producer);
+    // Its failed send may still be retrying inside kafkajs. Whatever lands from it was released
+    // (the consumer skips it) or was consumed first (the admitter then keeps the promise).
+    void producer.disconnect().catch(() => undefined);
   }
 
   /** Whether the producer holds a live connection (and, being idempotent, a producer id). */
@@ -104,33 +136,71 @@ export class IssueEventProducer {
     return this.#connected;
   }
 
+  /** Whether every partition can be sent to, as far as this producer knows. */
+  get available(): boolean {
+    return !this.#suspect && ![...this.#lanes.values()].some((lane) => lane.suspect);
+  }
+
   /**
    * False from a failed send until the broker answers again: callers answer 503 at once instead
-   * of each waiting out the send timeout against a broker that is down. A cheap metadata request
-   * probes the broker meanwhile, so no issue event is risked on a probe.
+   * of each waiting out the send timeout against a leader that is down. Per partition: when one
+   * leader dies, only the keys on its partitions are refused. A cheap metadata request and a TCP
+   * connect to the leader probe meanwhile, so no issue event is risked on a probe.
    */
-  get available(): boolean {
-    return !this.#suspect;
+  availableFor(key: string): boolean {
+    if (this.#suspect) return false;
+    if (this.#partitionCount === undefined) return true;
+    return !this.#lanes.get(this.#partitionOf(key, this.#partitionCount))?.suspect;
   }
 
   #startProbing(): void {
     if (this.#probing) return;
     this.#probing = true;
     void (async () => {
-      while (this.#suspect) {
+      while (!this.available) {
         try {
-          await withTimeout(
-            this.#admin.connect().then(() => this.#admin.fetchTopicMetadata({ topics: [this.#topic] })),
-            this.#pauseAfterFailureMs,
-          );
-          await withTimeout(this.connect(), this.#pauseAfterFailureMs);
-          this.#suspect = false;
+          if (this.#suspect) {
+            await withTimeout(this.connect(), this.#pauseAfterFailureMs);
+            this.#suspect = false;
+          }
+          await this.#probeLeaders();
         } catch {
-          await new Promise((r) => setTimeout(r, this.#pauseAfterFailureMs / 2));
+          // A seed broker that died would be asked again and again: the next probe picks another.
+          await this.#admin.disconnect().catch(() => undefined);
         }
+        if (!this.available) await new Promise((r) => setTimeout(r, this.#pauseAfterFailureMs / 2));
       }
       this.#probing = false;
     })();
+  }
+
+  /**
+   * Every partition this producer sends to is judged by its leader, as the cluster names it now:
+   * trusted if the leader accepts a TCP connection, suspect if not. A dead leader refuses until the
+   * controller has elected another, which then accepts; and the other partitions the dead broker
+   * led are refused at once, before a send of theirs waits out its timeout against it. A send that
+   * failed for another reason (too few in-sync replicas) fails again and is suspected again; only
+   * that partition's keys pay for it.
+   */
+  async #probeLeaders(): Promise<void> {
+    if (this.#lanes.size === 0) return;
+    const [{ topics }, { brokers }] = await withTimeout(
+      this.#admin.connect().then(() => Promise.all([this.#admin.fetchTopicMetadata({ topics: [this.#topic] }), this.#admin.describeCluster()])),
+      this.#pauseAfterFailureMs,
+    );
+    const leaders = new Map<number, Promise<boolean>>();
+    const leaderUp = (nodeId: number | undefined): Promise<boolean> => {
+      const broker = brokers.find((b) => b.nodeId === nodeId);
+      if (!broker) return Promise.resolve(false);
+      let up = leaders.get(broker.nodeId);
+      if (!up) leaders.set(broker.nodeId, (up = reachable(broker.host, broker.port, this.#pauseAfterFailureMs)));
+      return up;
+    };
+    await Promise.all(
+      [...this.#lanes].map(async ([partition, lane]) => {
+        lane.suspect = !(await leaderUp(topics[0]?.partitions.find((p) => p.partitionId === partition)?.leader));
+      }),
+    );
   }
 
   /** Connects once; a failed attempt is forgotten so the next send tries again. */
@@ -145,6 +215,7 @@ export class IssueEventProducer {
   async disconnect(): Promise<void> {
     await this.flush();
     this.#suspect = false;
+    for (const lane of this.#lanes.values()) lane.suspect = false;
     await this.#admin.disconnect().catch(() => undefined);
     await this.#producer.disconnect();
   }
@@ -152,79 +223,108 @@ export class IssueEventProducer {
   /** Resolves once the broker has acknowledged the message (acks=all). */
   publish(key: string, value: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ message: { key, value }, resolve, reject });
-      if (!this.#inFlight) void this.#drain();
+      const waiting = { message: { key, value }, resolve, reject };
+      if (this.#partitionCount === undefined) {
+        this.#unplaced.push(waiting);
+        if (!this.#placing) void this.#place();
+      } else this.#enqueue(this.#partitionOf(key, this.#partitionCount), [waiting]);
     });
   }
 
   /** Waits until everything queued so far has been sent or has failed. */
   async flush(): Promise<void> {
-    while (this.#inFlight || this.#queue.length > 0) {
+    while (this.#placing || this.#unplaced.length > 0 || [...this.#lanes.values()].some((l) => l.sending || l.queue.length > 0)) {
       await new Promise((r) => setTimeout(r, 5));
     }
   }
 
-  /**
-   * One send per partition, each settling only its own messages. kafkajs 2.2.4 was seen to resolve
-   * a send spanning several partitions while some of them, on a leader that died meanwhile, were
-   * never written (tulios/kafkajs#1303): a 202 without a row. A send to one partition goes to one
-   * leader, so it is written or it fails, and a leader that dies fails only its own partitions.
-   */
-  async #drain(): Promise<void> {
-    this.#inFlight = true;
+  /** The first messages wait for the partition count, which the partitioner needs to place a key. */
+  async #place(): Promise<void> {
+    this.#placing = true;
     try {
-      while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, this.#maxBatch);
-        let byPartition: Map<number, Waiting[]>;
+      while (this.#unplaced.length > 0) {
+        let count: number;
         try {
           await withTimeout(this.connect(), this.#sendTimeoutMs);
-          byPartition = this.#byPartition(batch, await withTimeout(this.#partitionCount(), this.#sendTimeoutMs));
+          count = await withTimeout(this.#fetchPartitionCount(), this.#sendTimeoutMs);
         } catch (err) {
+          const batch = this.#unplaced.splice(0);
           this.#observer?.sent(0, batch.length, false);
-          this.#failed([[batch, err as Error]]);
+          this.#suspect = true;
+          this.#startProbing();
+          for (const w of batch) w.reject(err as Error);
           continue;
         }
-        const failures: [Waiting[], Error][] = [];
-        await Promise.all(
-          [...byPartition].map(async ([partition, waiting]) => {
-            const started = performance.now();
-            try {
-              await withTimeout(
-                this.#producer.send({
-                  topic: this.#topic,
-                  acks: -1,
-                  timeout: this.#sendTimeoutMs,
-                  compression: CompressionTypes.None,
-                  messages: waiting.map((w) => ({ ...w.message, partition })),
-                }),
-                this.#sendTimeoutMs,
-              );
-              this.#observer?.sent((performance.now() - started) / 1000, waiting.length, true);
-              for (const w of waiting) w.resolve();
-            } catch (err) {
-              this.#observer?.sent((performance.now() - started) / 1000, waiting.length, false);
-              failures.push([waiting, err as Error]);
-            }
-          }),
-        );
-        if (failures.length === 0) this.#suspect = false;
-        else this.#failed(failures);
+        this.#partitionCount = count;
+        const batch = this.#unplaced.splice(0);
+        const byPartition = new Map<number, Waiting[]>();
+        for (const w of batch) {
+          const partition = this.#partitionOf(w.message.key as string, count);
+          byPartition.set(partition, [...(byPartition.get(partition) ?? []), w]);
+        }
+        for (const [partition, waiting] of byPartition) this.#enqueue(partition, waiting);
       }
     } finally {
-      this.#inFlight = false;
+      this.#placing = false;
     }
   }
 
-  /** Rejects what failed sends carried, and stops using the producer that failed (see #replaceProducer). */
-  #failed(failures: [Waiting[], Error][]): void {
-    this.#replaceProducer();
-    this.#suspect = true;
-    this.#startProbing();
-    for (const [waiting, err] of failures) for (const w of waiting) w.reject(err);
+  #enqueue(partition: number, waiting: Waiting[]): void {
+    let lane = this.#lanes.get(partition);
+    if (!lane) this.#lanes.set(partition, (lane = { queue: [], sending: false, suspect: false }));
+    lane.queue.push(...waiting);
+    if (!lane.sending) void this.#drain(partition, lane);
+  }
+
+  async #drain(partition: number, lane: Lane): Promise<void> {
+    lane.sending = true;
+    try {
+      while (lane.queue.length > 0) {
+        const batch = lane.queue.splice(0, this.#maxBatch);
+        try {
+          await withTimeout(this.connect(), this.#sendTimeoutMs);
+        } catch (err) {
+          this.#observer?.sent(0, batch.length, false);
+          this.#suspect = true;
+          this.#startProbing();
+          for (const w of batch) w.reject(err as Error);
+          continue;
+        }
+        const producer = this.#producer;
+        this.#sending.set(producer, (this.#sending.get(producer) ?? 0) + 1);
+        const started = performance.now();
+        try {
+          await withTimeout(
+            producer.send({
+              topic: this.#topic,
+              acks: -1,
+              timeout: this.#sendTimeoutMs,
+              compression: CompressionTypes.None,
+              messages: batch.map((w) => ({ ...w.message, partition })),
+            }),
+            this.#sendTimeoutMs,
+          );
+          this.#observer?.sent((performance.now() - started) / 1000, batch.length, true);
+          lane.suspect = false;
+          for (const w of batch) w.resolve();
+        } catch (err) {
+          this.#observer?.sent((performance.now() - started) / 1000, batch.length, false);
+          this.#replaceProducer(producer);
+          lane.suspect = true;
+          this.#startProbing();
+          for (const w of batch) w.reject(err as Error);
+        } finally {
+          this.#sending.set(producer, (this.#sending.get(producer) ?? 1) - 1);
+          this.#disconnectIfIdle(producer);
+        }
+      }
+    } finally {
+      lane.sending = false;
+    }
   }
 
   /** The topic's partition count, asked once: the partitioner needs it to place each key. */
-  #partitionCount(): Promise<number> {
+  #fetchPartitionCount(): Promise<number> {
     this.#partitions ??= (async () => {
       await this.#admin.connect();
       const { topics } = await this.#admin.fetchTopicMetadata({ topics: [this.#topic] });
@@ -238,18 +338,27 @@ export class IssueEventProducer {
     return this.#partitions;
   }
 
-  /** Messages by the partition the producer's own partitioner gives their key, in order within each. */
-  #byPartition(batch: Waiting[], partitions: number): Map<number, Waiting[]> {
-    const metadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [], isr: [] }));
-    const out = new Map<number, Waiting[]>();
-    for (const w of batch) {
-      const partition = this.#partitioner({ topic: this.#topic, partitionMetadata: metadata as never, message: w.message });
-      let list = out.get(partition);
-      if (!list) out.set(partition, (list = []));
-      list.push(w);
+  /** The partition the producer's own partitioner gives a key, as a send without one would. */
+  #partitionOf(key: string, partitions: number): number {
+    if (this.#partitionMetadata.length !== partitions) {
+      this.#partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [], isr: [] }));
     }
-    return out;
+    return this.#partitioner({ topic: this.#topic, partitionMetadata: this.#partitionMetadata as never, message: { key, value: null } });
   }
+}
+
+/** Whether something accepts a TCP connection at host:port within `ms`. */
+function reachable(host: string, port: number, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(ms, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { Admitter, type AdmitterDeps } from '../../src/admission/admitter.ts';
 import { CouponKnowledge } from '../../src/admission/knowledge.ts';
 import type { AdmissionOutcome } from '../../src/admission/outcome.ts';
-import { decodeEvent } from '../../src/store/issue-event.ts';
+import { decodeEvent, eventKey } from '../../src/store/issue-event.ts';
 import { AdmitCode, type AdmitRequest, type AdmitResult } from '../../src/store/scripts.ts';
 
 const ALICE = '0b6f2a4e-8f7c-4d7e-9a51-3c2d1e0f9a8b';
@@ -134,6 +134,24 @@ describe('Admitter', () => {
     const { admitter: a, calls } = admitter({ canPublish: () => false });
     assert.deepEqual(await a.admit([{ couponId: 7, publicId: ALICE }]), [UNAVAILABLE]);
     assert.equal(calls.admit.length, 0);
+  });
+
+  it("refuses only the coupons whose Kafka partition is failing, and asks by the coupon's event key", async () => {
+    const asked: string[] = [];
+    const { admitter: a, calls } = admitter({
+      canPublish: (key) => {
+        asked.push(key);
+        return key !== eventKey(7);
+      },
+    });
+    const out = await a.admit([
+      { couponId: 7, publicId: ALICE },
+      { couponId: 8, publicId: BOB },
+    ]);
+    assert.deepEqual(out[0], UNAVAILABLE);
+    assert.equal(out[1]!.result, 'ACCEPTED');
+    assert.deepEqual(asked.sort(), [eventKey(7), eventKey(8)]);
+    assert.equal(calls.admit.length, 1, 'only the other coupon ran the script');
   });
 
   it('answers UNAVAILABLE when the script or the user lookup fails', async () => {

@@ -44,7 +44,7 @@ describe('on a Redis Cluster', { timeout: 600_000 }, () => {
     redis = await openTestRedis(config);
     consumer = run('consumer.ts', env);
     api = await startApi(env);
-    ctx = { orm, redis, env, port: PORT, userPrefix: 'cluster-f' };
+    ctx = { orm, redis, env, port: PORT, userPrefix: 'cluster-f', stormMs: 20_000 };
   });
 
   after(async () => {
@@ -169,7 +169,7 @@ describe('on a Redis Cluster with two replicas a master', { timeout: 600_000 }, 
     const [orm, redis] = [await openTestOrm(config), await openTestRedis(config)];
     consumer = run('consumer.ts', env);
     api = await startApi(env);
-    ctx = { orm, redis, env, port: PORT + 1, userPrefix: 'cluster2-f' };
+    ctx = { orm, redis, env, port: PORT + 1, userPrefix: 'cluster2-f', stormMs: 20_000 };
   });
 
   after(async () => {
@@ -200,8 +200,10 @@ async function masterKilled(cluster: RedisClusterStack, ctx: StormContext): Prom
       30_000,
       100,
     );
-    // Back as a replica of the promoted node, so the next fault finds a full cluster.
-    await cluster.start();
+    // With one replica a master, the promoted node has none left and every admission's WAIT fails
+    // until the dead node is back as its replica: that restart is part of the recovery. With two,
+    // the other replica is enough, and the dead node stays down.
+    if (cluster.replicasPerMaster === 1) await cluster.start();
   });
   assert.notEqual(promoted, killed);
   const figures = await settleAndCheck(

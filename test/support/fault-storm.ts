@@ -24,6 +24,11 @@ export interface StormContext {
   userPrefix?: string;
   /** Coupons the storm spreads over (1 by default); the first is the one the fault is aimed at. */
   coupons?: number;
+  /**
+   * The storm lasts at least this long from its first wave, however soon the system recovers, so
+   * the share served is of a storm of known length (the availability target is for 20 s).
+   */
+  stormMs?: number;
 }
 
 export interface Answer {
@@ -65,6 +70,7 @@ export async function stormDuring(
   let firing = true;
   let faultAt = Number.POSITIVE_INFINITY;
   const waveSent: (() => void)[] = [];
+  const firstWave = performance.now();
   const waves = (async () => {
     while (firing) {
       for (let i = 0; i < 60; i++) {
@@ -107,7 +113,8 @@ export async function stormDuring(
     250,
   );
   const recoveredAt = performance.now();
-  await new Promise((r) => setTimeout(r, 1_500));
+  const until = Math.max(recoveredAt + 1_500, firstWave + (ctx.stormMs ?? 0));
+  await new Promise((r) => setTimeout(r, until - performance.now()));
   firing = false;
   await waves;
   const results = await Promise.all(answers);
