@@ -185,7 +185,9 @@ export class IssueEventProducer {
   async #probeLeaders(): Promise<void> {
     if (this.#lanes.size === 0) return;
     const [{ topics }, { brokers }] = await withTimeout(
-      this.#admin.connect().then(() => Promise.all([this.#admin.fetchTopicMetadata({ topics: [this.#topic] }), this.#admin.describeCluster()])),
+      this.#admin
+        .connect()
+        .then(() => Promise.all([this.#admin.fetchTopicMetadata({ topics: [this.#topic] }), this.#admin.describeCluster()])),
       this.#pauseAfterFailureMs,
     );
     const leaders = new Map<number, Promise<boolean>>();
