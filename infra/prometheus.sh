@@ -15,7 +15,10 @@ start() {
     say "starting on 127.0.0.1:$PORT"
     # --web.enable-lifecycle: `curl -X POST 127.0.0.1:9090/-/reload` picks up edits to
     # prometheus/*.yml without a restart.
-    run_detached prometheus --config.file="$ROOT/prometheus/prometheus.yml" \
+    # The cluster stack runs two consumers, each with its metrics port.
+    local config=prometheus.yml
+    [[ ${STACK:-single} == cluster ]] && config=prometheus.cluster.yml
+    run_detached prometheus --config.file="$ROOT/prometheus/$config" \
       --storage.tsdb.path="$DATA/prometheus" \
       --web.listen-address="127.0.0.1:$PORT" --web.enable-lifecycle
   fi

@@ -41,6 +41,12 @@ export interface Config {
     minInsyncReplicas: number;
     consumerGroup: string;
   };
+  /**
+   * API processes `npm start` runs on PORT (node:cluster shares the port); 1 is one process and no
+   * cluster. Each has its own shard workers: Redis is the only state they share.
+   */
+  apiProcesses: number;
+  /** Shard worker threads per API process. */
   shards: number;
   /** How long a shard answers "sold out" from memory before asking Redis again. */
   soldOutTtlMs: number;
@@ -78,6 +84,9 @@ export interface Config {
   };
   /** Whether `npm start` also runs the consumer (as a child process). */
   startConsumer: boolean;
+  /** Consumer processes `npm start` runs (one consumer group). */
+  consumers: number;
+  /** 0: a free port, chosen at start (and logged). */
   consumerMetricsPort: number;
   /** Where `npm run seed` writes the users' public ids for load tests. */
   seedUsersFile: string;
@@ -152,7 +161,17 @@ export const VARIABLES = {
   },
   KAFKA_CONSUMER_GROUP: { default: 'coupon-issuer' },
 
-  SHARDS: { group: '', default: '', doc: 'Shard worker threads per API process (one owner per coupon); empty: one per core.' },
+  API_PROCESSES: {
+    group: '',
+    default: '',
+    doc: `API processes \`npm start\` runs, all on PORT (node:cluster): a dead one is replaced while the others
+      serve. Empty: one per core; 1: a single process, no cluster.`,
+  },
+  SHARDS: {
+    default: '',
+    doc: `Shard worker threads per API process (one owner per coupon); empty: the cores shared among the API
+      processes, at least one each.`,
+  },
   SOLD_OUT_TTL_MS: {
     default: 1_000,
     doc: `How long a shard answers SOLD_OUT from memory before asking Redis again (adding stock clears it at
@@ -200,7 +219,15 @@ export const VARIABLES = {
   TRUST_PROXY: { default: false, doc: 'Take the client address from X-Forwarded-For (behind a trusted proxy only).' },
 
   START_CONSUMER: { group: '', default: true, doc: 'Whether `npm start` also runs the consumer (as a child process).' },
-  CONSUMER_METRICS_PORT: { default: 9464 },
+  CONSUMERS: {
+    default: 1,
+    doc: `Consumer processes \`npm start\` runs, one consumer group; their metrics on CONSUMER_METRICS_PORT and the
+      ports above it.`,
+  },
+  CONSUMER_METRICS_PORT: {
+    default: 9464,
+    doc: "Port of the consumer's /metrics and /health/live; 0: a free one, logged at start (several consumers on one machine).",
+  },
   SEED_USERS_FILE: { default: '.data/seed/users.json', doc: "Where `npm run seed` writes the users' public ids for load tests." },
 } as const satisfies Record<string, Variable>;
 
@@ -325,6 +352,7 @@ export function loadConfig(env: Env = process.env): Config {
   const topic = str(env, 'KAFKA_TOPIC');
   const redisClusterNodes = hostPorts(env, 'REDIS_CLUSTER_NODES', { required: false });
   const replicationFactor = int(env, 'KAFKA_REPLICATION_FACTOR', 1, 16);
+  const apiProcesses = int(env, 'API_PROCESSES', 1, 256, availableParallelism());
   return {
     env: nodeEnv,
     host: str(env, 'HOST'),
@@ -350,7 +378,10 @@ export function loadConfig(env: Env = process.env): Config {
       minInsyncReplicas: int(env, 'KAFKA_MIN_INSYNC_REPLICAS', 1, replicationFactor),
       consumerGroup: str(env, 'KAFKA_CONSUMER_GROUP'),
     },
-    shards: int(env, 'SHARDS', 1, 256, availableParallelism()),
+    apiProcesses,
+    // Split, not per process: each shard worker holds its own preloaded users, Redis connections and
+    // Kafka producer, and cores × cores of them would only contend for the same cores.
+    shards: int(env, 'SHARDS', 1, 256, Math.max(1, Math.floor(availableParallelism() / apiProcesses))),
     soldOutTtlMs: int(env, 'SOLD_OUT_TTL_MS', 0, 3_600_000),
     userPreloadMax: int(env, 'USER_PRELOAD_MAX', 0, 100_000_000),
     limits: {
@@ -371,6 +402,7 @@ export function loadConfig(env: Env = process.env): Config {
       trustProxy: bool(env, 'TRUST_PROXY'),
     },
     startConsumer: bool(env, 'START_CONSUMER'),
+    consumers: int(env, 'CONSUMERS', 1, 64),
     consumerMetricsPort: int(env, 'CONSUMER_METRICS_PORT', 0, 65535),
     seedUsersFile: str(env, 'SEED_USERS_FILE'),
   };

@@ -24,15 +24,24 @@ export interface Api {
   orm: Orm;
   redis: Redis;
   router: ShardRouter;
+  metrics: ApiMetrics;
   /** Graceful: stop accepting, finish in-flight requests, flush the producers, close pools. */
   close(): Promise<void>;
+}
+
+export interface ApiOptions {
+  /**
+   * The whole API's metrics when this process is one of several (ApiMetricsOptions.allProcesses);
+   * unset, /metrics is this process's.
+   */
+  allProcessesMetrics?: () => Promise<string>;
 }
 
 /**
  * The API process's composition root: connects the adapters, starts the shard workers and builds
  * the Fastify app (not listening). `npm start` and the tests both start the system through here.
  */
-export async function createApi(config: Config, logger: Logger): Promise<Api> {
+export async function createApi(config: Config, logger: Logger, options: ApiOptions = {}): Promise<Api> {
   const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 20 });
   const redis = createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, name: 'api', logger });
   await connectRedis(redis);
@@ -49,6 +58,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     queueDepths: () => router.queueDepths(),
     workerMetrics: () => router.workerMetrics(),
     overload: () => overload.state(),
+    allProcesses: options.allProcessesMetrics,
   });
   const router = new ShardRouter({
     config,
@@ -109,6 +119,7 @@ export async function createApi(config: Config, logger: Logger): Promise<Api> {
     orm,
     redis,
     router,
+    metrics,
     async close() {
       // In-flight requests get time to finish; a connection still open after that (a client that
       // never finishes its request, a request stuck somewhere) must not hold the shutdown, which

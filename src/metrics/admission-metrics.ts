@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * Metrics recorded inside a shard worker. Each worker has its own registry; the API merges them
- * with the main thread's into one /metrics (metrics/aggregate.ts). The coupon id is a label (a
+ * with the main thread's into one /metrics (api-metrics.ts), and across processes (cluster-metrics.ts). The coupon id is a label (a
  * handful of coupons are live at once); the user never is. It takes plain values (a result is the
  * outcome's name), and `sent` has the shape of the issue producer's observer, so it can be one.
  */
@@ -33,6 +33,9 @@ export class AdmissionMetrics {
       name: 'coupon_stock_remaining',
       help: 'Units left per coupon, as last seen by its owning shard.',
       labelNames: ['coupon_id'],
+      // Every API process has an owner of the coupon: the lowest is the latest (stock only shrinks
+      // during an event), as the recording rule coupon_id:coupon_stock_remaining:min also reads it.
+      aggregator: 'min',
       registers,
     });
     this.#script = new Histogram({

@@ -9,6 +9,7 @@ import {
   type MetricValue,
 } from 'prom-client';
 import { registerCapacityMetrics } from './capacity.ts';
+import { registerProcessInfo } from './process-metrics.ts';
 
 /** One registry's metrics as getMetricsAsJSON gives them: what a shard worker sends back. */
 export type RegistryJson = MetricObjectWithValues<MetricValue<string>>[];
@@ -36,6 +37,12 @@ export interface ApiMetricsOptions {
     refusalsHolding: number;
     refusalsHeld: number;
   };
+  /**
+   * The whole API's metrics in Prometheus text, when this process is one of several (a cluster
+   * worker: the primary merges every process's snapshot, src/cli/api-cluster.ts). Unset: this
+   * process is the whole API.
+   */
+  allProcesses?: () => Promise<string>;
 }
 
 /** The API process's main-thread metrics, and the merge with its shard workers' registries. */
@@ -44,6 +51,7 @@ export class ApiMetrics {
   readonly httpDuration: Histogram<'route' | 'method' | 'status_code'>;
   readonly reconciliations: Counter<'result'>;
   readonly reconciliationConsistent: Gauge<'coupon_id'>;
+  readonly reconciliationLastRun: Gauge<'coupon_id'>;
   readonly cacheFallbacks: Counter<'cache' | 'reason'>;
   readonly shed: Counter<'reason'>;
   readonly rateLimited: Counter<'scope'>;
@@ -66,6 +74,7 @@ export class ApiMetrics {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
     registerCapacityMetrics(this.registry);
+    registerProcessInfo(this.registry);
     this.httpDuration = new Histogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP request duration by route template, method and status.',
@@ -83,6 +92,14 @@ export class ApiMetrics {
       name: 'reconciliation_consistent',
       help: '1 when the last reconciliation of the coupon found Redis and the database agreeing.',
       labelNames: ['coupon_id'],
+      registers,
+    });
+    // Several processes may each hold a result for a coupon: the merge keeps the latest (cluster-metrics.ts).
+    this.reconciliationLastRun = new Gauge({
+      name: 'reconciliation_last_run_timestamp_seconds',
+      help: 'When the last reconciliation of the coupon ran (Unix time).',
+      labelNames: ['coupon_id'],
+      aggregator: 'max',
       registers,
     });
     this.cacheFallbacks = new Counter({
@@ -211,15 +228,22 @@ export class ApiMetrics {
   observeReconciliation(report: ReconciliationOutcome): void {
     this.reconciliations.inc({ result: report.consistent ? 'consistent' : 'inconsistent' });
     this.reconciliationConsistent.set({ coupon_id: String(report.couponId) }, report.consistent ? 1 : 0);
+    this.reconciliationLastRun.set({ coupon_id: String(report.couponId) }, Date.now() / 1000);
   }
 
-  /** The whole process in Prometheus text: the main thread's registry merged with every worker's. */
-  async render(): Promise<{ contentType: string; body: string }> {
+  /** This process's registries as JSON: the main thread's first, then every shard worker's. */
+  async snapshot(): Promise<RegistryJson[]> {
     const [main, workers] = await Promise.all([this.registry.getMetricsAsJSON(), this.#opts.workerMetrics()]);
     const duration = main.find((m) => m.name === 'http_request_duration_seconds') as unknown as HistogramJson | undefined;
     if (duration)
       for (const { labels, count } of this.#instant) if (count > 0) addInstantObservations(duration, DURATION_BUCKETS, labels, count);
-    const merged = AggregatorRegistry.aggregate([main, ...workers] as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+    return [main as RegistryJson, ...workers];
+  }
+
+  /** The whole API in Prometheus text: this process's registries merged, or every process's. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    if (this.#opts.allProcesses) return { contentType: this.registry.contentType, body: await this.#opts.allProcesses() };
+    const merged = AggregatorRegistry.aggregate((await this.snapshot()) as Parameters<typeof AggregatorRegistry.aggregate>[0]);
     return { contentType: this.registry.contentType, body: await merged.metrics() };
   }
 }

@@ -24,7 +24,7 @@ async function promtool(...args: string[]): Promise<string> {
 }
 
 describe('promtool', () => {
-  for (const config of ['prometheus/prometheus.yml', 'prometheus/prometheus.docker.yml']) {
+  for (const config of ['prometheus/prometheus.yml', 'prometheus/prometheus.cluster.yml', 'prometheus/prometheus.docker.yml']) {
     it(`check config ${config}`, async () => {
       const out = await promtool('check', 'config', config);
       // rule_files is a glob: make sure it found every rules file rather than none.

@@ -4,7 +4,8 @@ import { loadConfig, type Config } from '../../src/config.ts';
 /**
  * The environment of a test run against the real local services, kept apart from development
  * data: database coupons_test, Redis database 1, and Kafka topics and consumer group of its own
- * (a suffix per call), so runs never read each other's messages.
+ * (a suffix per call), so runs never read each other's messages. One API process per `npm start`
+ * unless a test asks for more (API_PROCESSES), so what a test measures or kills is that process.
  */
 export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
   const suffix = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
@@ -19,6 +20,7 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     KAFKA_TOPIC: `coupon.issue.requested.test-${suffix}`,
     KAFKA_CONSUMER_GROUP: `coupon-issuer-test-${suffix}`,
     ADMIN_TOKEN: 'test-admin-token-123',
+    API_PROCESSES: '1',
     ...overrides,
   };
 }

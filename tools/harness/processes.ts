@@ -1,6 +1,8 @@
 /** Child processes of the project (its entry points as a test or a benchmark starts them), with their output kept for failure messages. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 
 const ROOT = new URL('../../', import.meta.url);
 
@@ -103,4 +105,64 @@ export async function startApi(env: Record<string, string>): Promise<Proc> {
     throw new Error(`${(err as Error).message}\n${api.output().slice(-3000)}`);
   }
   return api;
+}
+
+/** A process as /proc tells it: its pid and command line. */
+export interface ProcessEntry {
+  pid: number;
+  command: string;
+}
+
+/**
+ * The live children of `pid`, from /proc (this kernel has no /proc/<pid>/task/<tid>/children). A
+ * zombie is not counted: it is dead, only not yet reaped.
+ */
+export function childrenOf(pid: number): ProcessEntry[] {
+  const children: ProcessEntry[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = procStat(Number(entry));
+    if (!stat || stat.ppid !== pid || stat.state === 'Z') continue;
+    let command = '';
+    try {
+      command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim();
+    } catch {
+      continue;
+    }
+    children.push({ pid: Number(entry), command });
+  }
+  return children;
+}
+
+/** Whether a process with this pid runs (a zombie does not). */
+export function isRunning(pid: number): boolean {
+  const stat = procStat(pid);
+  return stat !== undefined && stat.state !== 'Z';
+}
+
+function procStat(pid: number): { state: string; ppid: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name, in parentheses, may itself hold spaces and parentheses: read after the last one.
+  const [state, ppid] = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: state!, ppid: Number(ppid) };
+}
+
+/** Whether nothing listens on the port: binding it succeeds (and is undone at once). */
+export async function portIsFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  const server = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, resolve);
+    });
+  } catch {
+    return false;
+  }
+  await new Promise((resolve) => server.close(resolve));
+  return true;
 }
