@@ -375,6 +375,73 @@ function redisHaRuns(runs: Record_[]): string {
   ].join('\n');
 }
 
+/**
+ * bench/capacity.ts: what one Redis master carries for one coupon and what one Kafka partition
+ * carries, and beside them what one API core costs (the latest `npm run bench`'s server CPU per
+ * request), turned into what a 1,000,000 requests/s opening would need of each.
+ */
+function capacityRuns(runs: Record_[], benchRunsOfAll: Record_[] | undefined): string {
+  const latest = runs.at(-1)!;
+  const redis = Array.isArray(latest.redis) ? (latest.redis as Obj[]) : [];
+  const kafka = Array.isArray(latest.kafka) ? (latest.kafka as Obj[]) : [];
+  const best = (rows: Obj[], field: string) => Math.max(0, ...rows.map((r) => Number(r[field]) || 0));
+  const perMaster = best(redis, 'admissionsPerSecond');
+  const perPartition = best(kafka, 'eventsPerSecond');
+  const benchRows = (benchRunsOfAll?.at(-1)?.rows ?? []) as Obj[];
+  const cpuUs = (prefix: string) => Number(benchRows.find((r) => String(r.case).startsWith(prefix))?.serverCpuUsPerReq) || undefined;
+  const admittedUs = cpuUs('(b)');
+  const soldOutUs = cpuUs('(c)');
+  const MILLION = 1_000_000;
+  const need = (perUnit: number | undefined, rate: number) => (perUnit ? Math.ceil(rate / perUnit) : '–');
+  return [
+    '## `npm run bench:capacity` (bench/capacity.ts)',
+    '',
+    `${runs.length} recorded ${runs.length === 1 ? 'run' : 'runs'}, the latest ${day(latest)} (UTC), ${cell(latest.seconds)} s a row. One coupon on one Redis: the admission script called as shard workers call it, batches of fresh users from several callers (AOF \`appendfsync always\`). One Kafka partition: the app's producer (idempotent, acks=all, group commit) into one key, one broker.`,
+    '',
+    `Machine: ${machineLine(latest.machine)}.`,
+    '',
+    table(
+      ['one coupon on one Redis', 'admissions/s', 'script calls/s', 'Redis (cores)', 'admissions per Redis core-second'],
+      redis.map((r) => [
+        `batches of ${cell(r.batch)}, ${cell(r.callers)} callers`,
+        r.admissionsPerSecond,
+        r.scriptCallsPerSecond,
+        r.redisCores,
+        r.admissionsPerRedisCoreSecond,
+      ]),
+    ),
+    '',
+    table(
+      ['one Kafka partition', 'events/s acknowledged', 'bytes an event'],
+      kafka.map((r) => [`${cell(r.publishers)} publishers`, r.eventsPerSecond, r.eventBytes]),
+    ),
+    '',
+    "What 1,000,000 requests/s would need of each, from these figures and the latest `npm run bench` (server CPU per request of the API, all its threads): API cores for the requests (most of an opening is answered sold out once the stock is gone), Redis masters and Kafka partitions for the admissions (as many as the stock lets through per second; one coupon is one master, so one coupon's ceiling is one master's).",
+    '',
+    table(
+      ['unit', 'carries', 'for 1,000,000/s'],
+      [
+        [
+          'API core, requests answered sold out',
+          soldOutUs ? `${Math.round(MILLION / soldOutUs)} req/s (${soldOutUs} µs CPU each)` : '–',
+          `${need(soldOutUs ? MILLION / soldOutUs : undefined, MILLION)} cores`,
+        ],
+        [
+          'API core, requests admitted',
+          admittedUs ? `${Math.round(MILLION / admittedUs)} req/s (${admittedUs} µs CPU each)` : '–',
+          `${need(admittedUs ? MILLION / admittedUs : undefined, MILLION)} cores`,
+        ],
+        [
+          'Redis master, admissions of one coupon',
+          `${perMaster} /s`,
+          `${need(perMaster, MILLION)} masters (so as many coupons, or one coupon's stock spread)`,
+        ],
+        ['Kafka partition, issue events', `${perPartition} /s`, `${need(perPartition, MILLION)} partitions`],
+      ],
+    ),
+  ].join('\n');
+}
+
 /** The page for a results file's content (the parsed JSON of bench/results.json). */
 export function renderBenchmarks(results: unknown): string {
   const all = ((results as { runs?: unknown[] } | null)?.runs ?? []).filter(
@@ -391,6 +458,7 @@ export function renderBenchmarks(results: unknown): string {
   for (const [kind, runs] of [...kinds].sort(([a], [b]) => a.localeCompare(b))) {
     if (kind === 'spike') sections.push(spikeRuns(runs));
     else if (kind === 'redis-ha') sections.push(redisHaRuns(runs));
+    else if (kind === 'capacity') sections.push(capacityRuns(runs, bench));
     else if (kind !== 'run') sections.push(otherRuns(kind, runs));
   }
   return [

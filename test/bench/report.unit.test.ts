@@ -105,6 +105,52 @@ describe('docs/benchmarks.md (npm run bench:report)', () => {
     assert.match(page, /\| 3,000 \/ – \/ – \/ 2,850 \| – \/ – \/ 120 \| 1 \| – \|/);
   });
 
+  it('turns the capacity run and the latest bench CPU into what 1,000,000 requests/s would need', () => {
+    const page = renderBenchmarks({
+      runs: [
+        {
+          at: '2026-12-01T10:00:00.000Z',
+          machine,
+          rows: [
+            { case: '(b) issue route, admitted', serverCpuUsPerReq: 200 },
+            { case: '(c) issue route, sold out', serverCpuUsPerReq: 50 },
+          ],
+        },
+        {
+          bench: 'capacity',
+          at: '2026-12-02T10:00:00.000Z',
+          machine,
+          seconds: 5,
+          redis: [
+            {
+              batch: 1,
+              callers: 8,
+              admissionsPerSecond: 20_000,
+              scriptCallsPerSecond: 20_000,
+              redisCores: 0.9,
+              admissionsPerRedisCoreSecond: 22_222,
+            },
+            {
+              batch: 64,
+              callers: 8,
+              admissionsPerSecond: 125_000,
+              scriptCallsPerSecond: 1_953,
+              redisCores: 0.95,
+              admissionsPerRedisCoreSecond: 131_579,
+            },
+          ],
+          kafka: [{ publishers: 64, eventsPerSecond: 40_000, eventBytes: 230 }],
+        },
+      ],
+    });
+    assert.match(page, /## `npm run bench:capacity`/);
+    assert.match(page, /\| batches of 64, 8 callers \| 125,000 \| 1,953 \| 0\.95 \| 131,579 \|/);
+    assert.match(page, /\| API core, requests answered sold out \| 20000 req\/s \(50 µs CPU each\) \| 50 cores \|/);
+    assert.match(page, /\| API core, requests admitted \| 5000 req\/s \(200 µs CPU each\) \| 200 cores \|/);
+    assert.match(page, /\| Redis master, admissions of one coupon \| 125000 \/s \| 8 masters/);
+    assert.match(page, /\| Kafka partition, issue events \| 40000 \/s \| 25 partitions \|/);
+  });
+
   it('says so when nothing is recorded', () => {
     assert.match(renderBenchmarks({ runs: [] }), /No runs recorded yet\./);
   });
