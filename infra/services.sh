@@ -20,6 +20,14 @@ SERVICES=("$REDIS" mariadb "$KAFKA" prometheus)
 status_all() {
   printf '%-11s %-6s %s\n' SERVICE PORT STATE
   for s in "${SERVICES[@]}"; do bash "$INFRA/$s.sh" status || true; done
+  # Without STACK, the other stack's nodes too, if any of them runs: status is asked of whatever is up.
+  if [[ -z ${STACK:-} ]]; then
+    local s out
+    for s in redis-cluster kafka-cluster; do
+      out=$(bash "$INFRA/$s.sh" status || true)
+      if grep -q running <<<"$out"; then echo "$out"; fi
+    done
+  fi
 }
 
 case "${1:-}" in

@@ -65,6 +65,17 @@ function isRetriable(error: unknown): boolean {
 }
 
 /**
+ * A consumer crash kafkajs recovers from by itself: it logs "Crash: <name>: <message>" at ERROR,
+ * then, for a retriable error, "Restarting the consumer in <n>ms" (also at ERROR) and rejoins. A
+ * group coordinator still loading after a broker start is the usual one, on every cluster start.
+ */
+function isRetriedCrash(message: string): boolean {
+  if (message.startsWith('Restarting the consumer in ')) return true;
+  const crash = /^Crash: KafkaJSProtocolError: (.*)$/s.exec(message);
+  return crash !== null && RETRIABLE_BY_MESSAGE.get(crash[1]!) === true;
+}
+
+/**
  * How one kafkajs log entry goes to our log. A retriable condition (a coordinator still loading
  * its group after the broker started, a leader being elected) is logged by kafkajs at ERROR and
  * then retried: a warning here, so that an ERROR line means what kafkajs gave up on, which it logs
@@ -75,7 +86,7 @@ export function kafkaLogRecord(kafkaLevel: number, entry: LogEntry['log']): Kafk
   const { message, error, stack, ...fields } = entry;
   let level = LEVELS[kafkaLevel] ?? 'info';
   if (message === BOUNDED_RETRIES_WARNING) level = 'debug';
-  else if (level === 'error' && isRetriable(error)) level = 'warn';
+  else if (level === 'error' && (isRetriable(error) || isRetriedCrash(message))) level = 'warn';
   if (error instanceof Error) return { level, fields: { ...fields, err: error }, message };
   return { level, fields: { ...fields, ...(error === undefined ? {} : { error }), ...(stack === undefined ? {} : { stack }) }, message };
 }

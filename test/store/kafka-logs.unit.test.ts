@@ -25,6 +25,14 @@ describe('kafkajs log entries in our log', () => {
     assert.equal(record.fields.correlationId, 3);
   });
 
+  it('makes a consumer crash kafkajs restarts from a warning, and keeps one it gives up on at ERROR', () => {
+    const loading = "Crash: KafkaJSProtocolError: The coordinator is loading and hence can't process requests for this group";
+    assert.equal(kafkaLogRecord(logLevel.ERROR, at({ message: loading, groupId: 'g', stack: 'KafkaJSProtocolError: ...' })).level, 'warn');
+    assert.equal(kafkaLogRecord(logLevel.ERROR, at({ message: 'Restarting the consumer in 300ms', retryTime: 300 })).level, 'warn');
+    const denied = 'Crash: KafkaJSProtocolError: Not authorized to access group: Group authorization failed';
+    assert.equal(kafkaLogRecord(logLevel.ERROR, at({ message: denied })).level, 'error');
+  });
+
   it('keeps a non-retriable protocol error and an unknown one at ERROR', () => {
     const denied = kafkaLogRecord(
       logLevel.ERROR,
