@@ -12,10 +12,11 @@ const PORT = 18_400;
 const CONSUMER_PORT = 18_465;
 
 /**
- * `npm start` with two API processes and its consumer, against the real services, losing one
- * process at a time to SIGKILL during a storm of issue requests: an API process (the other keeps
- * answering, a replacement comes), the consumer (restarted, the rows still arrive), and the primary
- * itself (everything it started goes with it, and the ports are free again).
+ * `npm start` with two API processes and two consumers of one group, against the real services,
+ * losing one process at a time to SIGKILL during a storm of issue requests: an API process (the
+ * other keeps answering, a replacement comes), a consumer (the group rebalances to the survivor
+ * and again when the restarted one joins, mid-storm, and every row still arrives once), and the
+ * primary itself (everything it started goes with it, and the ports are free again).
  */
 describe('npm start survives one dead process', { timeout: 900_000 }, () => {
   const env = testEnv({
@@ -23,8 +24,10 @@ describe('npm start survives one dead process', { timeout: 900_000 }, () => {
     API_PROCESSES: '2',
     SHARDS: '1',
     START_CONSUMER: 'true',
+    CONSUMERS: '2',
     CONSUMER_METRICS_PORT: String(CONSUMER_PORT),
   });
+  const CONSUMER_PORTS = [CONSUMER_PORT, CONSUMER_PORT + 1];
   const config = testConfig(env);
   let orm: Orm;
   let redis: Redis;
@@ -43,7 +46,15 @@ describe('npm start survives one dead process', { timeout: 900_000 }, () => {
     await orm?.close();
   });
 
-  const target = (stock?: number): StormContext => ({ orm, redis, env, port: PORT, stock, userPrefix: 'start-f' });
+  const target = (stock?: number, stormMs?: number): StormContext => ({
+    orm,
+    redis,
+    env,
+    port: PORT,
+    stock,
+    stormMs,
+    userPrefix: 'start-f',
+  });
   const children = (script: string) => childrenOf(api.child.pid!).filter((c) => c.command.includes(`src/cli/${script}`));
 
   async function scrape(): Promise<string> {
@@ -126,11 +137,12 @@ describe('npm start survives one dead process', { timeout: 900_000 }, () => {
     );
   });
 
-  it('the consumer killed with SIGKILL is started again, and every 202 still becomes a row', async () => {
-    const [consumer] = children('consumer.ts');
-    assert.ok(consumer, 'npm start runs the consumer');
+  it('a consumer killed with SIGKILL mid-storm: two rebalances, it is started again, and every 202 is one row', async () => {
+    const [consumer, survivor] = children('consumer.ts');
+    assert.ok(consumer && survivor, 'npm start runs two consumers');
     const restartsBefore = await restarts('consumer');
-    const storm = await stormDuring(target(), async (strike) => {
+    // 10 s, so both rebalances (the survivor takes every partition, then shares them again) land in it.
+    const storm = await stormDuring(target(undefined, 10_000), async (strike) => {
       await strike();
       process.kill(consumer.pid, 'SIGKILL');
       await eventually('a new consumer', async () => children('consumer.ts').some((c) => c.pid !== consumer.pid), 120_000, 100);
@@ -138,27 +150,33 @@ describe('npm start survives one dead process', { timeout: 900_000 }, () => {
     // The API was not touched: every request has an answer.
     await settleAndCheck(target(), 'consumer killed under npm start', storm.coupon.id, storm.results, storm.faultAt, storm.recoveredAt);
     assert.ok(!isRunning(consumer.pid));
-    assert.equal(children('consumer.ts').length, 1, 'one consumer, not two');
+    assert.equal(children('consumer.ts').length, 2, 'two consumers again, not three');
+    assert.ok(isRunning(survivor.pid), 'the other consumer was not touched');
     assert.equal(await restarts('consumer'), restartsBefore + 1);
-    await eventually('the new consumer on its metrics port', async () => (await fetch(`http://127.0.0.1:${CONSUMER_PORT}/health/live`)).ok);
+    for (const port of CONSUMER_PORTS) {
+      await eventually(
+        `a consumer on metrics port ${port}`,
+        async () => (await fetch(`http://127.0.0.1:${port}/health/live`).catch(() => undefined))?.ok,
+      );
+    }
   });
 
-  it('the primary killed with SIGKILL: its API processes and the consumer exit, and free the ports', async () => {
+  it('the primary killed with SIGKILL: its API processes and consumers exit, and free the ports', async () => {
     const started = childrenOf(api.child.pid!);
-    assert.equal(started.filter((c) => /src\/cli\/(api-worker|consumer)\.ts/.test(c.command)).length, 3, JSON.stringify(started));
+    assert.equal(started.filter((c) => /src\/cli\/(api-worker|consumer)\.ts/.test(c.command)).length, 4, JSON.stringify(started));
     await api.kill();
     await eventually('every process the primary started to exit', async () => started.every((c) => !isRunning(c.pid)), 60_000);
     await eventually('the API port to be free', () => portIsFree(PORT), 60_000);
-    await eventually('the consumer metrics port to be free', () => portIsFree(CONSUMER_PORT), 60_000);
+    for (const port of CONSUMER_PORTS) await eventually(`consumer metrics port ${port} to be free`, () => portIsFree(port), 60_000);
   });
 
-  it('npm start again on the same ports with two consumers, then SIGTERM: every process drains and exits, the primary with 0', async () => {
-    api = await startApi({ ...env, CONSUMERS: '2' });
+  it('npm start again on the same ports, then SIGTERM: every process drains and exits, the primary with 0', async () => {
+    api = await startApi(env);
     await eventually('two API processes serving', async () => (await metricsPids()).length === 2, 120_000, 250);
     const started = childrenOf(api.child.pid!);
     assert.equal(started.length, 4, JSON.stringify(started));
     assert.equal(children('consumer.ts').length, 2, 'CONSUMERS=2: two consumers of one group');
-    for (const port of [CONSUMER_PORT, CONSUMER_PORT + 1]) {
+    for (const port of CONSUMER_PORTS) {
       await eventually(
         `a consumer's metrics on ${port}`,
         async () => (await fetch(`http://127.0.0.1:${port}/health/live`).catch(() => undefined))?.ok,
