@@ -38,14 +38,20 @@ export interface Answer {
   lateMs: number;
   /** When it was due (ms since the phase's start). */
   dueMs: number;
+  /** When its answer (or failure) came (ms since the phase's start). */
+  doneMs: number;
   code: string;
 }
 
-/** How a phase sends: an open model at `rate` per second (0: a closed loop) over `conns` connections for `seconds`. */
+/**
+ * How a phase sends: an open model at `rate` per second (0: a closed loop) over `conns` connections
+ * for `seconds`; a closed loop with `requests` stops after that many instead.
+ */
 export interface Load {
   rate: number;
   seconds: number;
   conns: number;
+  requests?: number;
 }
 
 export interface Attack {
@@ -66,6 +72,7 @@ export async function attack(name: string, base: string, paths: string[], load: 
     `-rate=${load.rate}`,
     `-duration=${load.seconds}s`,
     `-conns=${load.conns}`,
+    `-requests=${load.requests ?? 0}`,
     '-timeout=30s',
     `-out=${results}`,
   ];
@@ -89,6 +96,7 @@ export async function attack(name: string, base: string, paths: string[], load: 
         latencyMs: (done - sent) / 1000,
         lateMs: load.rate > 0 ? Math.max(0, sent - due) / 1000 : 0,
         dueMs: due / 1000,
+        doneMs: done / 1000,
         code: f[5] || f[6] || '',
       };
     });

@@ -111,6 +111,7 @@ func main() {
 	method := flag.String("method", "POST", "request method")
 	rate := flag.Float64("rate", 0, "requests per second, open model; 0 = closed loop, as fast as the connections go")
 	duration := flag.Duration("duration", 10*time.Second, "how long to send")
+	requests := flag.Int("requests", 0, "closed loop only: send this many requests, then stop (0: send for -duration)")
 	conns := flag.Int("conns", 100, "connections, dialled before the clock starts")
 	primePath := flag.String("prime", "/health/live", "GET path each connection requests once before the clock starts")
 	timeout := flag.Duration("timeout", 30*time.Second, "per-request timeout")
@@ -138,6 +139,8 @@ func main() {
 	total := len(paths)
 	if *rate > 0 {
 		total = int(*rate * duration.Seconds())
+	} else if *requests > 0 {
+		total = *requests
 	}
 	results := make([]result, 0, total)
 	var mu sync.Mutex
@@ -180,7 +183,7 @@ func main() {
 			jobs <- [2]int64{int64(i), int64(due)}
 		}
 	} else {
-		for i := 0; time.Since(start) < *duration; i++ {
+		for i := 0; (*requests > 0 && i < *requests) || (*requests == 0 && time.Since(start) < *duration); i++ {
 			jobs <- [2]int64{int64(i), int64(time.Since(start))}
 		}
 	}
