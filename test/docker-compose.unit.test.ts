@@ -392,6 +392,127 @@ describe('docker-compose.yml', () => {
   });
 });
 
+/** What infra/compose.cluster.env sets (`docker compose --env-file infra/compose.cluster.env up`). */
+function clusterEnvFile(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of read('infra/compose.cluster.env').split('\n')) {
+    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (m) out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+describe('docker-compose.yml, the cluster profile', () => {
+  const CLUSTER_ENV: Record<string, string> = { ...HOST_ENV, ...clusterEnvFile() };
+  const profiled = Object.entries(services)
+    .filter(([, svc]) => {
+      const profiles = obj(svc, 'service').profiles;
+      return Array.isArray(profiles) && profiles.includes('cluster');
+    })
+    .map(([name]) => name)
+    .sort();
+
+  it('the env file turns the profile on, and only the cluster services are in it', () => {
+    assert.equal(CLUSTER_ENV.COMPOSE_PROFILES, 'cluster');
+    assert.deepEqual(profiled, [
+      'kafka-1',
+      'kafka-2',
+      'kafka-3',
+      'redis-cluster-create',
+      'redis-node-1',
+      'redis-node-2',
+      'redis-node-3',
+      'redis-node-4',
+      'redis-node-5',
+      'redis-node-6',
+    ]);
+  });
+
+  it('without the env file, the app is the single stack one (no cluster, one replica)', () => {
+    const config = loadConfig(environmentOf(service('app'), HOST_ENV));
+    assert.deepEqual(config.redisClusterNodes, []);
+    assert.deepEqual(config.kafka.brokers, ['kafka:9092']);
+  });
+
+  it('app reaches the Redis Cluster at nodes that are cluster-enabled, AOF-fsynced and announce their service name', () => {
+    const config = loadConfig(environmentOf(service('app'), CLUSTER_ENV));
+    assert.ok(config.redisClusterNodes.length >= 2, 'more than one seed node, so one may be down at start');
+    for (const node of config.redisClusterNodes) {
+      const [host, port] = node.split(':');
+      assert.ok(profiled.includes(host!), `${node} is not a service of the profile`);
+      const command = commandOf(service(host!));
+      const flag = (name: string) => command[command.indexOf(name) + 1];
+      assert.equal(flag('--cluster-enabled'), 'yes');
+      assert.equal(flag('--appendfsync'), 'always');
+      assert.equal(flag('--cluster-announce-hostname'), host, 'clients are handed the service name');
+      assert.equal(flag('--cluster-preferred-endpoint-type'), 'hostname');
+      assert.ok(exposedOf(service(host!)).includes(Number(port)));
+    }
+    assert.equal(dependsOn(service('app'), 'redis-cluster-create'), 'service_completed_successfully');
+  });
+
+  it('redis-cluster-create joins all six nodes as three masters with a replica each', () => {
+    const script = commandOf(service('redis-cluster-create')).join(' ');
+    const nodes = Array.from({ length: 6 }, (_, i) => `redis-node-${i + 1}`);
+    for (const node of nodes) {
+      assert.ok(script.includes(`${node}:6379`), `${node} is not joined`);
+      assert.equal(dependsOn(service('redis-cluster-create'), node), 'service_healthy');
+    }
+    assert.match(script, /--cluster-replicas 1/);
+    assert.match(script, /cluster_state:ok/, 'it waits until the cluster serves every slot');
+  });
+
+  it('app and kafka-init reach three brokers that form one quorum, and create the topics replicated', () => {
+    const voters = new Set<string>();
+    const ids = new Set<string>();
+    for (const name of ['app', 'kafka-init']) {
+      const config = loadConfig(environmentOf(service(name), CLUSTER_ENV));
+      assert.equal(config.kafka.brokers.length, 3);
+      assert.equal(config.kafka.replicationFactor, 3);
+      assert.equal(config.kafka.minInsyncReplicas, 2);
+      for (const broker of config.kafka.brokers) {
+        const [host, port] = broker.split(':');
+        assert.ok(profiled.includes(host!), `${broker} is not a service of the profile`);
+        const env = environmentOf(service(host!), CLUSTER_ENV);
+        const advertised = listeners(env.KAFKA_ADVERTISED_LISTENERS ?? '');
+        assert.ok(
+          [...advertised.values()].some((l) => l.host === host && String(l.port) === port),
+          `${host} does not advertise ${broker}`,
+        );
+        voters.add(env.KAFKA_CONTROLLER_QUORUM_VOTERS ?? '');
+        ids.add(env.KAFKA_NODE_ID ?? '');
+        assert.equal(env.KAFKA_MIN_INSYNC_REPLICAS, '2');
+        assert.equal(env.KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR, '3');
+        assert.equal(env.KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE, 'false');
+      }
+    }
+    assert.equal(voters.size, 1, 'every broker names the same quorum');
+    assert.equal(ids.size, 3, 'three distinct node ids');
+    for (const broker of ['kafka-1', 'kafka-2', 'kafka-3']) assert.equal(dependsOn(service('kafka-init'), broker), 'service_healthy');
+  });
+
+  it('a dependency on a cluster service is optional, so the default stack starts without the profile', () => {
+    for (const [name, svc] of Object.entries(services)) {
+      if (profiled.includes(name)) continue;
+      const deps = obj(svc, 'service').depends_on;
+      if (deps === undefined || Array.isArray(deps)) continue;
+      for (const [dep, entry] of Object.entries(obj(deps, 'depends_on'))) {
+        if (profiled.includes(dep)) assert.equal(obj(entry, dep).required, false, `${name} requires ${dep} of the cluster profile`);
+      }
+    }
+  });
+
+  it("keeps every node's data in a named volume", () => {
+    const named = Object.keys(obj(compose.volumes, 'volumes'));
+    for (const name of profiled.filter((n) => n !== 'redis-cluster-create')) {
+      assert.ok(
+        volumesOf(service(name)).some((v) => named.includes(v.source)),
+        `${name} keeps no data in a named volume`,
+      );
+    }
+  });
+});
+
 describe('Dockerfile', () => {
   const dockerfile = read('Dockerfile');
   const instructions = dockerfile
