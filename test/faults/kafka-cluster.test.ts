@@ -67,6 +67,10 @@ describe('on a three-broker Kafka cluster', { timeout: 600_000 }, () => {
       // The killed broker stays down through the storm: two in-sync replicas still take acks=all.
     });
     assert.notEqual(moved, killed);
+    // Back before the rows are counted, as an operator would bring it. With it left down, a consumer
+    // once (1 CI run in 6) kept a partition of its assignment unfetched for minutes: kafkajs's
+    // fetcher for the dead broker did not move to the new leader. Open: docs/failover.md.
+    await cluster.start();
     const spread = new Set(coupons.map((c) => cluster.partitionOf(topic, partitions, eventKey(c.id))));
     assert.ok(spread.size >= 3, `the storm's coupons span ${spread.size} partitions`);
     // Every coupon's rows checked; the storm's figures printed once.
