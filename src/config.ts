@@ -88,6 +88,8 @@ export interface Config {
   consumers: number;
   /** 0: a free port, chosen at start (and logged). */
   consumerMetricsPort: number;
+  /** How long an assigned partition may have events waiting with no batch before the consumer restarts its Kafka client. */
+  consumerStallMs: number;
   /** Where `npm run seed` writes the users' public ids for load tests. */
   seedUsersFile: string;
 }
@@ -227,6 +229,11 @@ export const VARIABLES = {
   CONSUMER_METRICS_PORT: {
     default: 9464,
     doc: "Port of the consumer's /metrics and /health/live; 0: a free one, logged at start (several consumers on one machine).",
+  },
+  CONSUMER_STALL_MS: {
+    default: 20_000,
+    doc: `How long (ms) an assigned partition may have events waiting with no batch before the consumer restarts its
+      Kafka client (a client that kept fetching from a dead leader); 0: never.`,
   },
   SEED_USERS_FILE: { default: '.data/seed/users.json', doc: "Where `npm run seed` writes the users' public ids for load tests." },
 } as const satisfies Record<string, Variable>;
@@ -404,6 +411,7 @@ export function loadConfig(env: Env = process.env): Config {
     startConsumer: bool(env, 'START_CONSUMER'),
     consumers: int(env, 'CONSUMERS', 1, 64),
     consumerMetricsPort: int(env, 'CONSUMER_METRICS_PORT', 0, 65535),
+    consumerStallMs: int(env, 'CONSUMER_STALL_MS', 0, 3_600_000),
     seedUsersFile: str(env, 'SEED_USERS_FILE'),
   };
 }

@@ -49,6 +49,7 @@ const consumer = new IssuanceConsumer({
   scripts: new AdmissionScripts(redis),
   metrics,
   logger,
+  stallMs: config.consumerStallMs,
 });
 
 const server = createServer((req, res) => {

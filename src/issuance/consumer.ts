@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { existingCouponIds } from '../store/database/coupons.ts';
 import type { Orm } from '../store/database/orm.ts';
 import { insertIssuances } from '../store/database/user-coupons.ts';
@@ -9,6 +9,7 @@ import type { Logger } from '../log.ts';
 import type { ConsumerMetrics } from '../metrics/consumer-metrics.ts';
 import { decodeEvent, MalformedEventError, type CouponIssueRequested } from '../store/issue-event.ts';
 import { backoffMs, isTransient } from './failure.ts';
+import { StallWatch } from './stall-watch.ts';
 
 export interface IssuanceConsumerOptions {
   kafka: Kafka;
@@ -21,6 +22,11 @@ export interface IssuanceConsumerOptions {
   logger: Logger;
   /** Attempts for a batch failing for a reason of its own, before its messages are tried one by one. */
   messageAttempts?: number;
+  /**
+   * How long an assigned partition may have events waiting with no batch handed over before the
+   * Kafka client is restarted (StallWatch); 0 never.
+   */
+  stallMs?: number;
 }
 
 interface Parsed {
@@ -45,14 +51,74 @@ class StoppedError extends Error {
  */
 export class IssuanceConsumer {
   readonly #o: IssuanceConsumerOptions;
-  readonly #consumer: Consumer;
   readonly #dlq: Producer;
+  readonly #admin: Admin;
+  readonly #watch: StallWatch;
+  #consumer: Consumer;
   #stopping = false;
+  #watchTimer: NodeJS.Timeout | undefined;
+  #restarting: Promise<void> | undefined;
 
   constructor(options: IssuanceConsumerOptions) {
     this.#o = options;
-    this.#consumer = options.kafka.consumer({
-      groupId: options.groupId,
+    this.#consumer = this.#newConsumer();
+    this.#dlq = options.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: PARTITIONER });
+    this.#admin = options.kafka.admin();
+    this.#watch = new StallWatch(options.stallMs ?? 0);
+  }
+
+  async start(): Promise<void> {
+    this.#stopping = false;
+    await this.#dlq.connect();
+    await this.#admin.connect();
+    await this.#run();
+    const stallMs = this.#o.stallMs ?? 0;
+    if (stallMs > 0 && this.#watchTimer === undefined) {
+      this.#watchTimer = setInterval(() => void this.#checkStalls(), Math.min(5_000, Math.max(100, stallMs / 4)));
+      this.#watchTimer.unref();
+    }
+  }
+
+  /** Finishes the batch in hand (its offsets committed), then leaves the group. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    clearInterval(this.#watchTimer);
+    this.#watchTimer = undefined;
+    await this.#restarting;
+    await this.#consumer.disconnect();
+    await this.#dlq.disconnect();
+    await this.#admin.disconnect();
+  }
+
+  /**
+   * Leaves the group and joins again with a new Kafka client, which asks the brokers afresh who
+   * leads each partition. Whatever was in hand is committed or redelivered, as on any rebalance.
+   */
+  restart(reason: string): Promise<void> {
+    this.#restarting ??= (async () => {
+      this.#o.metrics.restarts.inc({ reason });
+      await this.#consumer.disconnect().catch((err) => this.#o.logger.warn({ err }, 'the old Kafka consumer did not disconnect cleanly'));
+      for (let attempt = 1; !this.#stopping; attempt++) {
+        this.#consumer = this.#newConsumer();
+        try {
+          await this.#run();
+          this.#o.logger.info({ reason }, 'Kafka consumer restarted');
+          return;
+        } catch (err) {
+          this.#o.logger.warn({ err, attempt }, 'Kafka consumer could not restart yet; retrying');
+          await this.#consumer.disconnect().catch(() => undefined);
+          await new Promise((r) => setTimeout(r, backoffMs(attempt)));
+        }
+      }
+    })().finally(() => {
+      this.#restarting = undefined;
+    });
+    return this.#restarting;
+  }
+
+  #newConsumer(): Consumer {
+    const consumer = this.#o.kafka.consumer({
+      groupId: this.#o.groupId,
       allowAutoTopicCreation: false,
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
@@ -64,27 +130,62 @@ export class IssuanceConsumer {
       maxWaitTimeInMs: 100,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
     });
-    this.#dlq = options.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: PARTITIONER });
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.#watch.assigned(payload.memberAssignment[this.#o.topic] ?? [], Date.now());
+    });
+    return consumer;
   }
 
-  async start(): Promise<void> {
-    this.#stopping = false;
-    await this.#dlq.connect();
+  async #run(): Promise<void> {
     await this.#consumer.connect();
     await this.#consumer.subscribe({ topic: this.#o.topic, fromBeginning: true });
     await this.#consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 3,
-      eachBatch: (payload) => this.#handleBatch(payload),
+      eachBatch: async (payload) => {
+        const { partition } = payload.batch;
+        this.#watch.batchStarted(partition, Date.now());
+        try {
+          await this.#handleBatch(payload);
+        } finally {
+          this.#watch.batchEnded(partition, Date.now());
+        }
+      },
     });
   }
 
-  /** Finishes the batch in hand (its offsets committed), then leaves the group. */
-  async stop(): Promise<void> {
-    this.#stopping = true;
-    await this.#consumer.disconnect();
-    await this.#dlq.disconnect();
+  async #checkStalls(): Promise<void> {
+    if (this.#stopping || this.#restarting !== undefined) return;
+    const { topic, groupId, logger } = this.#o;
+    let ends: Map<number, bigint>;
+    let committed: Map<number, bigint>;
+    try {
+      const [topicOffsets, groupOffsets] = await Promise.all([
+        this.#admin.fetchTopicOffsets(topic),
+        this.#admin.fetchOffsets({ groupId, topics: [topic] }),
+      ]);
+      ends = new Map(topicOffsets.map((o) => [o.partition, BigInt(o.high)]));
+      const low = new Map(topicOffsets.map((o) => [o.partition, BigInt(o.low)]));
+      committed = new Map(
+        (groupOffsets.find((t) => t.topic === topic)?.partitions ?? []).map((o) => [
+          o.partition,
+          // No commit yet: the group starts from the beginning of what the partition holds.
+          o.offset === '-1' ? (low.get(o.partition) ?? 0n) : BigInt(o.offset),
+        ]),
+      );
+    } catch (err) {
+      // A broker down or a leader moving: the next check will see.
+      logger.debug({ err }, 'stall check could not read offsets');
+      return;
+    }
+    const stalled = this.#watch.check(ends, committed, Date.now());
+    if (stalled.length === 0 || this.#stopping || this.#restarting !== undefined) return;
+    logger.error(
+      { partitions: stalled, stallMs: this.#o.stallMs },
+      'assigned partitions have events waiting and no batch for too long; restarting the Kafka consumer',
+    );
+    await this.restart('stalled');
   }
 
   async #handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {

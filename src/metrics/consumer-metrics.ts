@@ -10,6 +10,7 @@ export class ConsumerMetrics {
   readonly deadLetters: Counter<'reason'>;
   readonly retries: Counter<'kind'>;
   readonly lag: Gauge<'topic' | 'partition'>;
+  readonly restarts: Counter<'reason'>;
 
   constructor() {
     const registers = [this.registry];
@@ -49,6 +50,13 @@ export class ConsumerMetrics {
     // alerts see, not a new series that appears already at 1.
     for (const reason of ['malformed', 'unknown_coupon', 'unknown_user', 'rejected']) this.deadLetters.inc({ reason }, 0);
     for (const kind of ['transient', 'message']) this.retries.inc({ kind }, 0);
+    this.restarts = new Counter({
+      name: 'consumer_restarts_total',
+      help: 'Times the Kafka client was replaced in this process, by reason (stalled: assigned partitions with events waiting and no batch).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.restarts.inc({ reason: 'stalled' }, 0);
     this.lag = new Gauge({
       name: 'consumer_lag',
       help: 'Messages behind the partition end, as of the last batch.',

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Kafka } from 'kafkajs';
+import { IssuanceConsumer } from '../../src/issuance/consumer.ts';
+import { createLogger } from '../../src/log.ts';
+import { ConsumerMetrics } from '../../src/metrics/consumer-metrics.ts';
 import { AdmissionScripts } from '../../src/store/scripts.ts';
 import { createCoupon } from '../../src/catalog/coupons.ts';
 import { createUsers } from '../../src/catalog/users.ts';
@@ -126,5 +129,61 @@ describe('issuance consumer', () => {
       (await rows(coupon.id)).map((r) => r.event_id),
       [kept.eventId],
     );
+  });
+
+  it('restarts its Kafka client mid-stream (what the stall watch does) and loses and duplicates nothing', async () => {
+    const scripts = new AdmissionScripts(redis);
+    // Its own topic and group: the consumer process above does not take these events.
+    const topic = `${config.kafka.topic}.restart-${Date.now()}`;
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3 }] });
+    const coupons = await Promise.all(
+      [0, 1, 2].map((i) => createCoupon({ orm, redis, scripts }, { name: `restart-${i}`, totalQuantity: 1_000 })),
+    );
+    const users = await createUsers(
+      orm,
+      redis,
+      Array.from({ length: 300 }, (_, i) => `restart-${i}`),
+    );
+    const metrics = new ConsumerMetrics();
+    const inProcess = new IssuanceConsumer({
+      kafka,
+      topic,
+      deadLetterTopic: config.kafka.deadLetterTopic,
+      groupId: `${topic}-group`,
+      orm,
+      scripts,
+      metrics,
+      logger: createLogger('warn', 'consumer-test', 'test'),
+      stallMs: 0,
+    });
+    const producer = kafka.producer();
+    await producer.connect();
+    const sendSlice = (from: number, to: number) =>
+      producer.send({
+        topic,
+        acks: -1,
+        messages: users.slice(from, to).map((u, i) => {
+          const coupon = coupons[(from + i) % 3]!;
+          return { key: String(coupon.id), value: encodeEvent(newIssueEvent(coupon.id, u.id, u.publicId)) };
+        }),
+      });
+    try {
+      await inProcess.start();
+      await sendSlice(0, 100);
+      await eventually('the first rows', async () => (await rows(coupons[0]!.id)).length > 0, 60_000);
+      await Promise.all([inProcess.restart('test'), sendSlice(100, 200)]);
+      await sendSlice(200, 300);
+      const total = async () => (await Promise.all(coupons.map((c) => rows(c.id)))).reduce((n, r) => n + r.length, 0);
+      await eventually('every row', async () => (await total()) === 300, 60_000);
+      for (const c of coupons) assert.equal(await issuedCount(c.id), 100);
+      assert.match(await metrics.registry.metrics(), /consumer_restarts_total\{reason="test"\} 1/);
+    } finally {
+      await producer.disconnect();
+      await inProcess.stop();
+      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+      await admin.disconnect();
+    }
   });
 });
