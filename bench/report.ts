@@ -442,6 +442,56 @@ function capacityRuns(runs: Record_[], benchRunsOfAll: Record_[] | undefined): s
   ].join('\n');
 }
 
+/**
+ * bench/cost.ts: the latest run's CPU per request by part of the system, the bare route beside the
+ * admitted and sold-out paths (main thread and shard workers together), and the costliest frames of
+ * the admitted path's largest parts.
+ */
+function costRuns(runs: Record_[]): string {
+  const latest = runs.at(-1)!;
+  const cases = Array.isArray(latest.cases) ? (latest.cases as Obj[]) : [];
+  const us = (c: Obj | undefined, part: string) => {
+    const main = (c?.mainUs as Record<string, number> | undefined)?.[part] ?? 0;
+    const workers = (c?.workerUs as Record<string, number> | undefined)?.[part] ?? 0;
+    return main + workers;
+  };
+  const parts = [
+    ...new Set(cases.flatMap((c) => [...Object.keys((c.mainUs as Obj) ?? {}), ...Object.keys((c.workerUs as Obj) ?? {})])),
+  ].sort((x, y) => cases.reduce((n, c) => n + us(c, y) - us(c, x), 0));
+  const sum = (c: Obj) => parts.reduce((n, p) => n + us(c, p), 0);
+  const fixed = (v: number) => (v > 0 ? Math.round(v * 10) / 10 : '–');
+  const admitted = cases.find((c) => String(c.case).startsWith('(b)'));
+  const frames = (admitted?.frames ?? {}) as Record<string, [string, number][]>;
+  return [
+    '## `npm run bench:cost` (bench/cost.ts)',
+    '',
+    `${runs.length} recorded ${runs.length === 1 ? 'run' : 'runs'}, the latest ${day(latest)} (UTC). Where a request's CPU goes: each server under \`node --cpu-prof\`, only the samples of the measured requests counted, each given to the part of the system whose code asked for it; µs of CPU per request, every thread of the server process (the main thread and the shard workers). Redis, Kafka, MariaDB and the consumer are other processes and not in these figures.`,
+    '',
+    `Machine: ${machineLine(latest.machine)}.`,
+    '',
+    table(
+      ['part', ...cases.map((c) => String(c.case))],
+      [
+        ...parts.map((p) => [p, ...cases.map((c) => fixed(us(c, p)))]),
+        ['sum, profiled', ...cases.map((c) => fixed(sum(c)))],
+        ['process CPU from /proc (profiler included)', ...cases.map((c) => c.processUsPerReq)],
+        ['req/s under the profiler', ...cases.map((c) => c.rps)],
+      ],
+    ),
+    '',
+    'The admitted path\'s costliest sampled frames in its four largest parts (µs per request):',
+    '',
+    table(
+      ['part', 'frame', 'µs'],
+      parts
+        .filter((p) => frames[p])
+        .sort((x, y) => us(admitted, y) - us(admitted, x))
+        .slice(0, 4)
+        .flatMap((p) => (frames[p] ?? []).slice(0, 3).map(([f, v]) => [p, `\`${f}\``, v])),
+    ),
+  ].join('\n');
+}
+
 /** The page for a results file's content (the parsed JSON of bench/results.json). */
 export function renderBenchmarks(results: unknown): string {
   const all = ((results as { runs?: unknown[] } | null)?.runs ?? []).filter(
@@ -459,6 +509,7 @@ export function renderBenchmarks(results: unknown): string {
     if (kind === 'spike') sections.push(spikeRuns(runs));
     else if (kind === 'redis-ha') sections.push(redisHaRuns(runs));
     else if (kind === 'capacity') sections.push(capacityRuns(runs, bench));
+    else if (kind === 'cost') sections.push(costRuns(runs));
     else if (kind !== 'run') sections.push(otherRuns(kind, runs));
   }
   return [
