@@ -57,11 +57,22 @@ interface Case {
   outcomes: Record<string, number>;
 }
 
-async function measure(label: string, base: string, paths: string[], pid: number): Promise<{ from: number; to: number; row: Omit<Case, 'mainUs' | 'workerUs' | 'frames'> }> {
+async function measure(
+  label: string,
+  base: string,
+  paths: string[],
+  pid: number,
+): Promise<{ from: number; to: number; row: Omit<Case, 'mainUs' | 'workerUs' | 'frames'> }> {
   await attack(`${label}-warmup`, base, paths.slice(0, WARMUP), { rate: 0, seconds: 600, conns: C, requests: WARMUP }, GEN_CPU);
   const cpu0 = processCpuMs(pid);
   const from = nowUs();
-  const { answers, generatorCores } = await attack(label, base, paths.slice(WARMUP), { rate: 0, seconds: 600, conns: C, requests: N }, GEN_CPU);
+  const { answers, generatorCores } = await attack(
+    label,
+    base,
+    paths.slice(WARMUP),
+    { rate: 0, seconds: 600, conns: C, requests: N },
+    GEN_CPU,
+  );
   const to = nowUs();
   const cpu1 = processCpuMs(pid);
   const seconds = Math.max(...answers.map((a) => a.doneMs)) / 1000;
@@ -72,7 +83,9 @@ async function measure(label: string, base: string, paths: string[], pid: number
     generatorCpuPct: Math.round(generatorCores * 100),
     outcomes: tally(answers),
   };
-  log(`${label}: ${row.rps} req/s, ${row.processUsPerReq} µs CPU/request (profiled), generator ${row.generatorCpuPct} %; ${JSON.stringify(row.outcomes)}`);
+  log(
+    `${label}: ${row.rps} req/s, ${row.processUsPerReq} µs CPU/request (profiled), generator ${row.generatorCpuPct} %; ${JSON.stringify(row.outcomes)}`,
+  );
   return { from, to, row };
 }
 
@@ -106,7 +119,9 @@ function attribute(dir: string, pid: number, from: number, to: number): Pick<Cas
 
 const machine = machineInfo();
 loadgen(log);
-log(`${machine.cpuModel} × ${machine.cpus}, Node ${machine.node}, commit ${machine.commit}; ${N} requests after ${WARMUP} warm-up, ${C} connections`);
+log(
+  `${machine.cpuModel} × ${machine.cpus}, Node ${machine.node}, commit ${machine.commit}; ${N} requests after ${WARMUP} warm-up, ${C} connections`,
+);
 const uuids = Array.from({ length: WARMUP + N }, () => randomUUID());
 const cases: Case[] = [];
 
@@ -146,11 +161,25 @@ const windows: { from: number; to: number; row: Omit<Case, 'mainUs' | 'workerUs'
 try {
   await apiReady(api, base);
   const a = readSeedFile(files.admitted);
-  windows.push(await measure('(b) issue route, admitted', base, a.publicIds.slice(0, WARMUP + N).map((id) => `/api/coupons/${a.couponId}/issue-fcfs/${id}`), api.child.pid!));
+  windows.push(
+    await measure(
+      '(b) issue route, admitted',
+      base,
+      a.publicIds.slice(0, WARMUP + N).map((id) => `/api/coupons/${a.couponId}/issue-fcfs/${id}`),
+      api.child.pid!,
+    ),
+  );
   const s = readSeedFile(files.soldOut);
   const first = await fetch(`${base}/api/coupons/${s.couponId}/issue-fcfs/${s.publicIds[0]}`, { method: 'POST' });
   if (first.status !== 202) throw new Error(`(c) the one unit was not admitted: ${first.status}`);
-  windows.push(await measure('(c) issue route, sold out', base, s.publicIds.slice(1, WARMUP + N + 1).map((id) => `/api/coupons/${s.couponId}/issue-fcfs/${id}`), api.child.pid!));
+  windows.push(
+    await measure(
+      '(c) issue route, sold out',
+      base,
+      s.publicIds.slice(1, WARMUP + N + 1).map((id) => `/api/coupons/${s.couponId}/issue-fcfs/${id}`),
+      api.child.pid!,
+    ),
+  );
 } finally {
   // Profiles are written as the process and its threads exit, which a graceful stop lets them do.
   await api.stop();
@@ -200,7 +229,13 @@ console.log(
 
 if (!values['no-record']) {
   const history = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as { runs: unknown[] }) : { runs: [] };
-  history.runs.push({ bench: 'cost', at: new Date().toISOString(), machine, settings: { requests: N, warmup: WARMUP, connections: C }, cases });
+  history.runs.push({
+    bench: 'cost',
+    at: new Date().toISOString(),
+    machine,
+    settings: { requests: N, warmup: WARMUP, connections: C },
+    cases,
+  });
   mkdirSync(new URL('./', import.meta.url).pathname, { recursive: true });
   writeFileSync(RESULTS, `${JSON.stringify(history, null, 2)}\n`);
   log(`appended to ${RESULTS}`);

@@ -101,14 +101,20 @@ export function formatProfile(p: ProfileSummary): string {
  */
 const CATEGORY_RULES: [RegExp, string][] = [
   [/node_modules\/kafkajs\/|src\/issuance\/producer|src\/store\/(kafka|issue-event)/, 'Kafka (encode, send)'],
-  [/node_modules\/(ioredis|redis-parser|@ioredis|denque|cluster-key-slot)\/|src\/store\/(redis|scripts|keys|coupon-change|coupon-state|known-users)/, 'Redis'],
+  [
+    /node_modules\/(ioredis|redis-parser|@ioredis|denque|cluster-key-slot)\/|src\/store\/(redis|scripts|keys|coupon-change|coupon-state|known-users)/,
+    'Redis',
+  ],
   [/node_modules\/(prom-client|tdigest|bintrees)\/|src\/metrics\//, 'metrics'],
   [/node_modules\/(pino|pino-std-serializers|sonic-boom|thread-stream|fast-redact|quick-format-unescaped)\/|src\/log\.ts/, 'logging'],
   [/src\/overload\/rate-limiter/, 'rate limiting'],
   [/src\/overload\//, 'overload control'],
   [/node_modules\/piscina\/|src\/shards\/|\/workers\/|node:internal\/worker|node:worker_threads/, 'thread hop (Piscina)'],
   [/src\/(admission|catalog|issuance)\//, 'admission logic'],
-  [/node_modules\/(fastify|find-my-way|avvio|@fastify|fast-json-stringify|fast-querystring|secure-json-parse|light-my-request|fast-uri|ajv)\/|src\/http\/|bench\/bare-server/, 'Fastify & routes'],
+  [
+    /node_modules\/(fastify|find-my-way|avvio|@fastify|fast-json-stringify|fast-querystring|secure-json-parse|light-my-request|fast-uri|ajv)\/|src\/http\/|bench\/bare-server/,
+    'Fastify & routes',
+  ],
 ];
 /** Node's own I/O machinery: a sample under it with only Fastify (or nothing) above is socket and HTTP work. */
 const NODE_IO = /^node:(_http_|http|net|internal\/(http|stream_base_commons|streams\/|net|dns|js_stream_socket)|stream)/;

@@ -479,7 +479,7 @@ function costRuns(runs: Record_[]): string {
       ],
     ),
     '',
-    'The admitted path\'s costliest sampled frames in its four largest parts (µs per request):',
+    "The admitted path's costliest sampled frames in its four largest parts (µs per request):",
     '',
     table(
       ['part', 'frame', 'µs'],

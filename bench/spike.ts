@@ -87,6 +87,8 @@ interface Row {
   control: Record<string, { median: number; max: number }>;
   /** Refusals by reason (http_requests_shed_total) during the row. */
   shedReasons: Record<string, number>;
+  /** Each second of the row, by when requests were sent: 202s, 503s and the 202s' p99 (ms). */
+  perSecond: { second: number; accepted: number; refused: number; p99: number | string }[];
   coupons: number[];
 }
 
@@ -202,6 +204,7 @@ async function run(settings: Row['settings'], load: Load, label: string): Promis
     generatorCores: round(generatorCores, 2),
     control,
     shedReasons,
+    perSecond: perSecond(answers, load.rate > 0),
     coupons,
   };
   log(
@@ -209,9 +212,28 @@ async function run(settings: Row['settings'], load: Load, label: string): Promis
       control,
     )
       .map(([k, v]) => `${k} ${v.median}/${v.max}`)
-      .join(', ')}`,
+      .join(', ')}; per second (202/503/p99): ${row.perSecond.map((x) => `${x.accepted}/${x.refused}/${x.p99}`).join(' ')}`,
   );
   return row;
+}
+
+function perSecond(answers: Answer[], open: boolean): Row['perSecond'] {
+  const seconds = new Map<number, Answer[]>();
+  for (const a of answers) {
+    const second = Math.floor((open ? a.dueMs : a.doneMs - a.latencyMs) / 1000);
+    seconds.set(second, [...(seconds.get(second) ?? []), a]);
+  }
+  return [...seconds]
+    .sort(([x], [y]) => x - y)
+    .map(([second, xs]) => {
+      const ok = xs.filter((a) => a.status === 202);
+      return {
+        second,
+        accepted: ok.length,
+        refused: xs.filter((a) => a.status === 503).length,
+        p99: pct(open ? fromDue(ok) : sortedCopy(ok.map((a) => a.latencyMs)), 99),
+      };
+    });
 }
 
 async function startApi(overrides: Record<string, string>): Promise<Proc> {

@@ -6,11 +6,13 @@
  * refused: everyone already inside keeps their place in line).
  *
  * λ is the throughput the process showed in windows it was busy through (one in which it stood
- * empty a tenth of the time or more says how much was asked, not how much it can do), the best of
- * the last second's windows: the
- * shard workers batch, so the more is queued the more they serve per second, and the limit rises
- * with the load instead of refusing it. A closed loop of clients that hold N requests in the
- * process is never refused while N / λ(N) stays within T.
+ * empty a tenth of the time or more says how much was asked, not how much it can do), the median
+ * of the last second's windows: the shard workers batch, so the more is queued the more they serve
+ * per second, and the limit rises with the load instead of refusing it, once half the last second
+ * shows it. Not the best window: under a large closed loop, batches coming back together make
+ * some windows serve far more than the second does, and a limit built on the best of them holds
+ * requests well past the target (docs/overload.md). A closed loop of clients that hold N requests
+ * in the process is never refused while N / λ(N) stays within T.
  *
  * The main thread is the other place requests wait, unread in the kernel while the event loop is
  * busy, where no time measured inside the process sees them. When arrivals wait longer than
@@ -33,7 +35,7 @@ export interface AdmissionLimitOptions {
   /** The limit before the first measurement. */
   initial: number;
   windowMs?: number;
-  /** How many of the latest measured windows λ is the best of. */
+  /** How many of the latest measured windows λ is the median of. */
   memory?: number;
   /** Mean wait (ms) of arrivals before the event loop read them since the last call. */
   lag?: () => number;
@@ -96,7 +98,14 @@ export class AdmissionLimit {
 
   /** The throughput (requests/s) the limit is built on; 0 before the first measurement. */
   get throughput(): number {
-    return this.#rates.length === 0 ? 0 : Math.max(...this.#rates) * 1000;
+    return this.#rate() * 1000;
+  }
+
+  /** Requests/ms: the median of the latest busy windows (the upper one of an even count); 0 before any. */
+  #rate(): number {
+    if (this.#rates.length === 0) return 0;
+    const sorted = [...this.#rates].sort((x, y) => x - y);
+    return sorted[Math.floor(sorted.length / 2)]!;
   }
 
   /** Takes a place for a request arriving at `now` (performance.now() ms), or says there is none. */
@@ -131,7 +140,7 @@ export class AdmissionLimit {
     this.#lastLag = lag;
     if (this.#rates.length > 0) {
       const scale = late > this.#lagTargetMs ? this.#lagTargetMs / late : 1;
-      const little = Math.max(this.#floor, Math.max(...this.#rates) * this.#targetMs) * scale;
+      const little = Math.max(this.#floor, this.#rate() * this.#targetMs) * scale;
       this.#limit = Math.min(this.#max, Math.max(this.#min, Math.floor(little)));
     }
     this.#completed = 0;

@@ -54,6 +54,21 @@ describe('AdmissionLimit', () => {
     assert.equal(limit.limit, 500);
   });
 
+  it('builds on the median of the last busy windows: one window of batches coming back together is not capacity', () => {
+    const limit = new AdmissionLimit({ targetMs: 100, min: 4, max: 100_000, initial: 1_000 });
+    fill(limit, 1_000, 0);
+    let now = busy(limit, 0, 4, 200);
+    now = busy(limit, now, 1, 900);
+    limit.tryEnter(now);
+    assert.equal(limit.throughput, 2_000, 'four windows of 200 and one of 900: the median is 200 a window');
+    assert.equal(limit.limit, 200);
+    // The load stays higher: once most of the remembered windows show it, the limit follows.
+    now = busy(limit, now, 6, 500);
+    limit.tryEnter(now);
+    assert.equal(limit.throughput, 5_000);
+    assert.equal(limit.limit, 500);
+  });
+
   it('does not learn capacity from a window in which the process ran dry', () => {
     const limit = new AdmissionLimit({ targetMs: 100, min: 4, max: 100_000, initial: 50 });
     // Ten requests a window, each gone before the next arrives: demand, not capacity.
