@@ -52,6 +52,8 @@ export interface Config {
   soldOutTtlMs: number;
   /** Users each shard worker reads into memory at start (0: none; the rest are learned on first sight). */
   userPreloadMax: number;
+  /** Most users each shard worker keeps in memory, the preloaded ones included. */
+  userCacheMax: number;
   /** Load shedding and rate limits on the issue route; 0 turns a limit off. */
   limits: {
     /**
@@ -183,6 +185,13 @@ export const VARIABLES = {
     default: 200_000,
     doc: `Users each shard worker reads from Redis into memory at start, so the spike's user checks cost no I/O
       (about 220 bytes each, per worker: 200,000 take ~45 MB and 0.3 s); 0 turns it off.`,
+  },
+
+  USER_CACHE_MAX: {
+    default: 400_000,
+    doc: `Most users each shard worker keeps in memory, the preloaded ones included (about 220 bytes each); past
+      half of it the older half is dropped, so an event with more users costs Redis reads, not memory without
+      bound. USER_PRELOAD_MAX above half of it preloads only half.`,
   },
 
   MAX_IN_FLIGHT: {
@@ -391,6 +400,7 @@ export function loadConfig(env: Env = process.env): Config {
     shards: int(env, 'SHARDS', 1, 256, Math.max(1, Math.floor(availableParallelism() / apiProcesses))),
     soldOutTtlMs: int(env, 'SOLD_OUT_TTL_MS', 0, 3_600_000),
     userPreloadMax: int(env, 'USER_PRELOAD_MAX', 0, 100_000_000),
+    userCacheMax: int(env, 'USER_CACHE_MAX', 2, 100_000_000),
     limits: {
       maxInFlight: int(env, 'MAX_IN_FLIGHT', 0, 1_000_000),
       inFlightTargetMs: int(env, 'IN_FLIGHT_TARGET_MS', 0, 60_000),

@@ -45,7 +45,9 @@ const users = new UserDirectory({
   fromDatabase: async (publicIds) => findUserIds(await database(), publicIds),
   onFallback: (reason) => metrics.fallback('users', reason),
   logger,
+  maxKnown: config.userCacheMax,
 });
+metrics.watchUserDirectory(() => users.size);
 
 const admitter = new Admitter({
   scripts: new AdmissionScripts(redis, { waitReplicas: config.redisWait.replicas, waitTimeoutMs: config.redisWait.timeoutMs }),

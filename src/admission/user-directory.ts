@@ -9,22 +9,33 @@ export interface UserDirectoryOptions {
   /** Told when a Redis read failed and the database answered instead. */
   onFallback: (reason: 'redis_error' | 'redis_miss') => void;
   logger: Logger;
+  /**
+   * Most users remembered (the preloaded ones included). Past half of it, the older half is
+   * dropped whole: an event with more users than this costs a Redis read for the forgotten ones
+   * that come back, not memory without bound.
+   */
+  maxKnown?: number;
   unknownTtlMs?: number;
   now?: () => number;
 }
 
 /**
- * Public id -> user id, for admission, with no SQL on the hot path: known users are remembered
- * for good (users are never deleted), Redis answers the rest, and the database is asked only for
- * what Redis does not know or when Redis fails (the seed's cache error handler). Unknown ids are
- * remembered briefly, so a flood of bogus ids costs one query per id per TTL.
+ * Public id -> user id, for admission, with no SQL on the hot path: users seen are remembered
+ * (users are never deleted, so a remembered id is never wrong), up to `maxKnown` in two
+ * generations: once the newer one holds half, it becomes the older and the older is dropped; a
+ * user found in the older is moved to the newer, so those who keep coming stay. Redis answers the
+ * rest, and the database is asked only for what Redis does not know or when Redis fails (the
+ * seed's cache error handler). Unknown ids are remembered briefly, so a flood of bogus ids costs
+ * one query per id per TTL.
  *
  * `preload` reads the users Redis knows into memory ahead of time (up to a cap), so that the
  * spike, made mostly of users who registered before the event, costs no I/O for the user check:
  * on the sold-out path that lookup was the one round trip left per batch.
  */
 export class UserDirectory {
-  readonly #known = new Map<string, number>();
+  #recent = new Map<string, number>();
+  #older = new Map<string, number>();
+  readonly #generation: number;
   readonly #unknownUntil = new Map<string, number>();
   readonly #opts: UserDirectoryOptions;
   readonly #unknownTtlMs: number;
@@ -33,6 +44,7 @@ export class UserDirectory {
   constructor(opts: UserDirectoryOptions) {
     this.#opts = opts;
     this.#unknownTtlMs = opts.unknownTtlMs ?? 5_000;
+    this.#generation = Math.max(1, Math.floor((opts.maxKnown ?? 400_000) / 2));
     this.#now = opts.now ?? Date.now;
   }
 
@@ -42,7 +54,7 @@ export class UserDirectory {
     const ask: string[] = [];
     const now = this.#now();
     for (const publicId of new Set(publicIds)) {
-      const id = this.#known.get(publicId);
+      const id = this.#lookup(publicId);
       if (id !== undefined) out.set(publicId, id);
       else if ((this.#unknownUntil.get(publicId) ?? 0) <= now) ask.push(publicId);
     }
@@ -75,11 +87,18 @@ export class UserDirectory {
     return out;
   }
 
+  /** Users remembered now (one moved to the newer generation counts twice until the older is dropped). */
+  get size(): number {
+    return this.#recent.size + this.#older.size;
+  }
+
   /**
-   * Remembers up to `max` of the users in Redis, scanning in pages so Redis is never blocked for
-   * long. A user created meanwhile is simply learned on first sight. Returns how many it read.
+   * Remembers up to `max` of the users in Redis (and at most half of `maxKnown`, what one
+   * generation holds), scanning in pages so Redis is never blocked for long. A user created
+   * meanwhile is simply learned on first sight. Returns how many it read.
    */
-  async preload(max: number): Promise<number> {
+  async preload(requested: number): Promise<number> {
+    const max = Math.min(requested, this.#generation - 1);
     let cursor = '0';
     let read = 0;
     do {
@@ -88,7 +107,7 @@ export class UserDirectory {
       for (let i = 0; i + 1 < page.length && read < max; i += 2) {
         const id = Number(page[i + 1]);
         if (Number.isSafeInteger(id)) {
-          this.#known.set(page[i]!, id);
+          this.#remember(page[i]!, id);
           read++;
         }
       }
@@ -96,8 +115,24 @@ export class UserDirectory {
     return read;
   }
 
+  #lookup(publicId: string): number | undefined {
+    const recent = this.#recent.get(publicId);
+    if (recent !== undefined) return recent;
+    const older = this.#older.get(publicId);
+    if (older !== undefined) this.#remember(publicId, older);
+    return older;
+  }
+
+  #remember(publicId: string, id: number): void {
+    this.#recent.set(publicId, id);
+    if (this.#recent.size >= this.#generation) {
+      this.#older = this.#recent;
+      this.#recent = new Map();
+    }
+  }
+
   #learn(publicId: string, id: number, out: Map<string, number>): void {
-    this.#known.set(publicId, id);
+    this.#remember(publicId, id);
     this.#unknownUntil.delete(publicId);
     out.set(publicId, id);
   }

@@ -16,6 +16,7 @@ export class AdmissionMetrics {
   readonly #batch: Histogram<'shard'>;
   readonly #batchSize: Histogram<'shard'>;
   readonly #fallbacks: Counter<'cache' | 'reason'>;
+  #directorySize: () => number = () => 0;
   readonly #shard: string;
   readonly #topic: string;
 
@@ -23,6 +24,15 @@ export class AdmissionMetrics {
     this.#shard = String(shard);
     this.#topic = topic;
     const registers = [this.registry];
+    const size = () => this.#directorySize();
+    new Gauge({
+      name: 'user_directory_entries',
+      help: 'Users the shard workers keep in memory (bounded by USER_CACHE_MAX each), summed over workers.',
+      registers,
+      collect() {
+        this.set(size());
+      },
+    });
     this.#outcomes = new Counter({
       name: 'coupon_admissions_total',
       help: 'Issue requests answered by the shard workers, by coupon and result.',
@@ -106,5 +116,10 @@ export class AdmissionMetrics {
   sent(seconds: number, messages: number, ok: boolean): void {
     if (ok) this.#produce.observe({ topic: this.#topic }, seconds);
     this.#produced.inc({ topic: this.#topic, result: ok ? 'ok' : 'failed' }, messages);
+  }
+
+  /** Reports the user directory's size at each scrape. */
+  watchUserDirectory(size: () => number): void {
+    this.#directorySize = size;
   }
 }
