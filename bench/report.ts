@@ -492,6 +492,54 @@ function costRuns(runs: Record_[]): string {
   ].join('\n');
 }
 
+/** bench/users.ts: the latest run, one line per count of registered users. */
+function usersRuns(runs: Record_[]): string {
+  const latest = runs.at(-1)!;
+  const levels = Array.isArray(latest.levels) ? (latest.levels as Obj[]) : [];
+  const path = (l: Obj, which: 'admitted' | 'soldOut', field: string) => (l[which] as Obj | undefined)?.[field];
+  const first = levels[0];
+  const vsFirst = (l: Obj, which: 'admitted' | 'soldOut') => {
+    const a = Number(path(l, which, 'cpuUsPerReq'));
+    const b = Number(first ? path(first, which, 'cpuUsPerReq') : Number.NaN);
+    return a > 0 && b > 0 ? Math.round((a / b) * 100) / 100 : '–';
+  };
+  const settings = (latest.settings ?? {}) as Obj;
+  return [
+    '## `npm run bench:users` (bench/users.ts)',
+    '',
+    `${runs.length} recorded ${runs.length === 1 ? 'run' : 'runs'}, the latest ${day(latest)} (UTC). The same closed loops (${cell(settings.connections)} connections, ${cell(settings.requests)} requests after a warm-up, the Go generator on its own core, no shedding) with more and more registered users, the requests' users drawn at random from all of them: every request admitted (spread over 24 coupons, so that a thousand users are enough), then every request answered sold out. The API is one process with ${cell(settings.shards)} shard workers; "in memory" is the users its workers hold, bounded by \`USER_CACHE_MAX\` each.`,
+    '',
+    `Machine: ${machineLine(latest.machine)}.`,
+    '',
+    table(
+      [
+        'users',
+        'admitted req/s',
+        'µs CPU',
+        '÷ fewest users',
+        'sold out req/s',
+        'µs CPU',
+        '÷ fewest users',
+        'API memory (MiB)',
+        'in memory',
+        'Redis (MiB)',
+      ],
+      levels.map((l) => [
+        l.users,
+        path(l, 'admitted', 'rps'),
+        path(l, 'admitted', 'cpuUsPerReq'),
+        vsFirst(l, 'admitted'),
+        path(l, 'soldOut', 'rps'),
+        path(l, 'soldOut', 'cpuUsPerReq'),
+        vsFirst(l, 'soldOut'),
+        l.apiRssMiB,
+        l.directoryEntries,
+        l.redisUsedMiB,
+      ]),
+    ),
+  ].join('\n');
+}
+
 /** The page for a results file's content (the parsed JSON of bench/results.json). */
 export function renderBenchmarks(results: unknown): string {
   const all = ((results as { runs?: unknown[] } | null)?.runs ?? []).filter(
@@ -510,6 +558,7 @@ export function renderBenchmarks(results: unknown): string {
     else if (kind === 'redis-ha') sections.push(redisHaRuns(runs));
     else if (kind === 'capacity') sections.push(capacityRuns(runs, bench));
     else if (kind === 'cost') sections.push(costRuns(runs));
+    else if (kind === 'users') sections.push(usersRuns(runs));
     else if (kind !== 'run') sections.push(otherRuns(kind, runs));
   }
   return [
