@@ -122,7 +122,10 @@ export class IssuanceConsumer {
       allowAutoTopicCreation: false,
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
-      maxBytesPerPartition: 1024 * 1024,
+      // A backlog (the consumer down through a sell-out) drains in batches of some 18,000 events
+      // rather than 4,500: each batch's round trips (fetch, checks, claim, insert, commit) are paid
+      // a quarter as often.
+      maxBytesPerPartition: 4 * 1024 * 1024,
       // Under a spike, wait up to 100 ms for a fuller fetch: a batch of hundreds of rows costs the
       // database (and this process's CPU, which the API may share) about what a batch of ten does.
       // When traffic is light a row lands at most 100 ms later.
@@ -250,16 +253,31 @@ export class IssuanceConsumer {
   }
 
   async #persist(parsed: Parsed[]): Promise<DeadLetter[]> {
+    const { toWrite, dead } = await this.#prepare(parsed);
+    await this.#write(toWrite);
+    return dead;
+  }
+
+  /** What of a batch is to be written, per coupon: known coupon and user, not released (claimed). */
+  async #prepare(parsed: Parsed[]): Promise<{ toWrite: Map<number, Parsed[]>; dead: DeadLetter[] }> {
     const { orm, scripts, metrics } = this.#o;
     const dead: DeadLetter[] = [];
-    if (parsed.length === 0) return dead;
 
     // One event per (coupon, user) is enough; a replay or a re-publish may carry the same pair twice.
+    // (A set per coupon: a backlog's batch holds thousands of one coupon's events, and scanning the
+    // list for each was quadratic, a third of the consumer's CPU while it drained.)
     const byCoupon = new Map<number, Parsed[]>();
+    const seen = new Map<number, Set<number>>();
     for (const p of parsed) {
-      const list = byCoupon.get(p.event.couponId) ?? [];
-      if (!list.some((q) => q.event.userId === p.event.userId)) list.push(p);
-      byCoupon.set(p.event.couponId, list);
+      let list = byCoupon.get(p.event.couponId);
+      let users = seen.get(p.event.couponId);
+      if (!list || !users) {
+        byCoupon.set(p.event.couponId, (list = []));
+        seen.set(p.event.couponId, (users = new Set()));
+      }
+      if (users.has(p.event.userId)) continue;
+      users.add(p.event.userId);
+      list.push(p);
     }
 
     const [knownCoupons, knownUsers] = await Promise.all([
@@ -285,8 +303,12 @@ export class IssuanceConsumer {
       metrics.rows.inc({ result: 'released' }, valid.length - claimed.length);
       if (claimed.length > 0) toWrite.set(couponId, claimed);
     }
-    if (toWrite.size === 0) return dead;
+    return { toWrite, dead };
+  }
 
+  async #write(toWrite: Map<number, Parsed[]>): Promise<void> {
+    if (toWrite.size === 0) return;
+    const { orm, metrics } = this.#o;
     const started = performance.now();
     const { inserted, offered } = await insertIssuances(
       orm,
@@ -300,7 +322,6 @@ export class IssuanceConsumer {
     metrics.dbWrite.observe((performance.now() - started) / 1000);
     metrics.rows.inc({ result: 'inserted' }, inserted);
     metrics.rows.inc({ result: 'duplicate' }, offered - inserted);
-    return dead;
   }
 
   async #deadLetter(topic: string, partition: number, dead: DeadLetter[]): Promise<void> {
