@@ -106,6 +106,7 @@ const RUN_COLUMNS: [string, string][] = [
   ['max', 'max ms'],
   ['serverCpuUsPerReq', 'server µs/req'],
   ['rpsVsCeiling', 'req/s ÷ (a)'],
+  ['drainLagMs', 'every row in, after the last answer (ms)'],
 ];
 
 function benchRuns(runs: Record_[]): string {

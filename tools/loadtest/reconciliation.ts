@@ -51,6 +51,7 @@ export async function awaitReconciliation(
   couponId: number,
   adminToken: string,
   timeoutMs = 120_000,
+  everyMs = 1_000,
 ): Promise<ReconciliationCheck> {
   const started = Date.now();
   let last: ReconciliationReport | null = null;
@@ -66,6 +67,6 @@ export async function awaitReconciliation(
     }
     if (Date.now() - started > timeoutMs)
       return { ok: false, reason: `after ${Math.round(timeoutMs / 1000)} s: ${reason}`, waitedMs: Date.now() - started, report: last };
-    await sleep(1_000);
+    await sleep(everyMs);
   }
 }
