@@ -20,8 +20,8 @@ import { machineInfo, readSeedFile } from '../tools/loadtest/runner.ts';
 import { round } from '../tools/loadtest/stats.ts';
 import { testConfig, testEnv } from '../tools/harness/env.ts';
 import { createTestTopics } from '../tools/harness/services.ts';
-import { apiReady, freePort, processCpuMs, ready, seed, spawnNode } from './harness.ts';
-import { attack, loadgen, tally } from './load.ts';
+import { apiReady, freePort, ready, seed, spawnNode } from './harness.ts';
+import { loadgen, tally, warmThenMeasure } from './load.ts';
 import { costBreakdownsOf } from './profile.ts';
 
 const RESULTS = new URL('./results.json', import.meta.url).pathname;
@@ -41,7 +41,6 @@ const API_PORT = 18_097;
 const BARE_PORT = 18_096;
 const work = mkdtempSync(join(tmpdir(), 'fcfs-cost-'));
 const log = (line: string) => console.error(`[cost] ${line}`);
-const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
 interface Case {
   case: string;
@@ -63,30 +62,18 @@ async function measure(
   paths: string[],
   pid: number,
 ): Promise<{ from: number; to: number; row: Omit<Case, 'mainUs' | 'workerUs' | 'frames'> }> {
-  await attack(`${label}-warmup`, base, paths.slice(0, WARMUP), { rate: 0, seconds: 600, conns: C, requests: WARMUP }, GEN_CPU);
-  const cpu0 = processCpuMs(pid);
-  const from = nowUs();
-  const { answers, generatorCores } = await attack(
-    label,
-    base,
-    paths.slice(WARMUP),
-    { rate: 0, seconds: 600, conns: C, requests: N },
-    GEN_CPU,
-  );
-  const to = nowUs();
-  const cpu1 = processCpuMs(pid);
-  const seconds = Math.max(...answers.map((a) => a.doneMs)) / 1000;
+  const m = await warmThenMeasure(label, base, paths, { warmup: WARMUP, requests: N, conns: C }, pid, GEN_CPU);
   const row = {
     case: label,
-    rps: Math.round(answers.length / seconds),
-    processUsPerReq: cpu0 !== null && cpu1 !== null ? round(((cpu1 - cpu0) * 1000) / N, 1) : null,
-    generatorCpuPct: Math.round(generatorCores * 100),
-    outcomes: tally(answers),
+    rps: m.rps,
+    processUsPerReq: m.serverCpuUsPerReq,
+    generatorCpuPct: Math.round(m.generatorCores * 100),
+    outcomes: tally(m.answers),
   };
   log(
     `${label}: ${row.rps} req/s, ${row.processUsPerReq} µs CPU/request (profiled), generator ${row.generatorCpuPct} %; ${JSON.stringify(row.outcomes)}`,
   );
-  return { from, to, row };
+  return { from: m.fromUs, to: m.toUs, row };
 }
 
 /** The windows' samples of every thread of `pid`, in µs per request by category, main thread and workers apart. */

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { percentile, round, sortedCopy } from '../tools/loadtest/stats.ts';
-import { childrenCpuMs } from './harness.ts';
+import { childrenCpuMs, processCpuMs } from './harness.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const TOOLS = join(ROOT, '.data', 'tools', 'bin');
@@ -125,4 +125,52 @@ export async function shedByReason(baseUrl: string): Promise<Map<string, number>
   const out = new Map<string, number>();
   for (const m of text.matchAll(/^http_requests_shed_total\{reason="([^"]+)"\} (\S+)$/gm)) out.set(m[1]!, Number(m[2]));
   return out;
+}
+
+export interface MeasuredLoop {
+  answers: Answer[];
+  /** Answers per second, over the time to the last answer. */
+  rps: number;
+  /** The server process's CPU (every thread, from /proc) per measured request, µs; null off Linux. */
+  serverCpuUsPerReq: number | null;
+  /** The generator's CPU over the measured part, in cores. */
+  generatorCores: number;
+  /** process.hrtime in µs around the measured part (the clock V8's CPU profiles stamp samples with). */
+  fromUs: number;
+  toUs: number;
+}
+
+/**
+ * A closed loop of `conns` connections: `warmup` requests first (the paths' first ones), then
+ * `requests` measured, with the server's CPU (process `serverPid`) read around the measured part.
+ */
+export async function warmThenMeasure(
+  label: string,
+  base: string,
+  paths: string[],
+  { warmup, requests, conns }: { warmup: number; requests: number; conns: number },
+  serverPid: number | undefined,
+  cpus: string,
+): Promise<MeasuredLoop> {
+  await attack(`${label}-warmup`, base, paths.slice(0, warmup), { rate: 0, seconds: 600, conns, requests: warmup }, cpus);
+  const cpu0 = processCpuMs(serverPid);
+  const fromUs = Number(process.hrtime.bigint() / 1000n);
+  const { answers, generatorCores } = await attack(
+    label,
+    base,
+    paths.slice(warmup, warmup + requests),
+    { rate: 0, seconds: 600, conns, requests },
+    cpus,
+  );
+  const toUs = Number(process.hrtime.bigint() / 1000n);
+  const cpu1 = processCpuMs(serverPid);
+  const seconds = Math.max(...answers.map((a) => a.doneMs)) / 1000;
+  return {
+    answers,
+    rps: Math.round(answers.length / seconds),
+    serverCpuUsPerReq: cpu0 !== null && cpu1 !== null ? round(((cpu1 - cpu0) * 1000) / requests, 1) : null,
+    generatorCores,
+    fromUs,
+    toUs,
+  };
 }

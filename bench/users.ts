@@ -24,8 +24,8 @@ import { round } from '../tools/loadtest/stats.ts';
 import { testConfig, testEnv } from '../tools/harness/env.ts';
 import { createTestTopics } from '../tools/harness/services.ts';
 import { eventually } from '../tools/harness/processes.ts';
-import { apiReady, busyShare, freePort, processCpuMs, scratchDatabase, seed, spawnNode } from './harness.ts';
-import { attack, loadgen, tally } from './load.ts';
+import { apiReady, busyShare, freePort, scratchDatabase, seed, spawnNode } from './harness.ts';
+import { loadgen, tally, warmThenMeasure } from './load.ts';
 
 const RESULTS = new URL('./results.json', import.meta.url).pathname;
 const { values } = parseArgs({
@@ -169,22 +169,12 @@ interface Path {
 }
 
 async function loop(label: string, base: string, paths: string[], pid: number): Promise<Path> {
-  await attack(`${label}-warmup`, base, paths.slice(0, WARMUP), { rate: 0, seconds: 600, conns: C, requests: WARMUP }, GEN_CPU);
-  const cpu0 = processCpuMs(pid);
-  const { answers, generatorCores } = await attack(
-    label,
-    base,
-    paths.slice(WARMUP),
-    { rate: 0, seconds: 600, conns: C, requests: N },
-    GEN_CPU,
-  );
-  const cpu1 = processCpuMs(pid);
-  const seconds = Math.max(...answers.map((a) => a.doneMs)) / 1000;
+  const m = await warmThenMeasure(label, base, paths, { warmup: WARMUP, requests: N, conns: C }, pid, GEN_CPU);
   return {
-    rps: Math.round(answers.length / seconds),
-    cpuUsPerReq: cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) * 1000) / N) : null,
-    generatorCpuPct: Math.round(generatorCores * 100),
-    outcomes: tally(answers),
+    rps: m.rps,
+    cpuUsPerReq: m.serverCpuUsPerReq === null ? null : Math.round(m.serverCpuUsPerReq),
+    generatorCpuPct: Math.round(m.generatorCores * 100),
+    outcomes: tally(m.answers),
   };
 }
 
