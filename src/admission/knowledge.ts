@@ -62,12 +62,6 @@ export class CouponKnowledge {
     return undefined;
   }
 
-  /** Whether the coupon is known to be sold out right now (for answering without a user lookup). */
-  isSoldOut(couponId: number): boolean {
-    const m = this.#coupons.get(couponId);
-    return m !== undefined && m.soldOutUntil > this.#now() && m.notFoundUntil <= this.#now();
-  }
-
   soldOut(couponId: number): void {
     this.#memory(couponId).soldOutUntil = this.#now() + this.#soldOutTtlMs;
   }
