@@ -28,8 +28,8 @@ import { loadScenarioFile, usersNeeded, type ResolvedScenario } from '../tools/l
 import { percentile, round, sortedCopy } from '../tools/loadtest/stats.ts';
 import { testConfig, testEnv } from '../tools/harness/env.ts';
 import { createTestTopics } from '../tools/harness/services.ts';
-import { apiReady, busyShare, freePort, processCpuMs, ready, seed, spawnNode } from './harness.ts';
-import { attack, loadgen, tally } from './load.ts';
+import { apiReady, busyShare, freePort, ready, seed, spawnNode } from './harness.ts';
+import { loadgen, tally, warmThenMeasure } from './load.ts';
 import { formatProfile, profilesIn } from './profile.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -123,29 +123,21 @@ async function measure(
   offset: number,
   serverPid: number | undefined,
 ): Promise<Row> {
-  const paths = (from: number, n: number) => Array.from({ length: n }, (_, i) => path(from + i));
-  await attack(`${label}-warmup`, baseUrl, paths(offset, WARMUP), { rate: 0, seconds: 600, conns: C, requests: WARMUP }, GEN_CPU);
-  const server0 = processCpuMs(serverPid);
-  const { answers, generatorCores } = await attack(
-    label,
-    baseUrl,
-    paths(offset + WARMUP, N),
-    { rate: 0, seconds: 600, conns: C, requests: N },
-    GEN_CPU,
-  );
-  const server1 = processCpuMs(serverPid);
+  const paths = Array.from({ length: WARMUP + N }, (_, i) => path(offset + i));
+  const m = await warmThenMeasure(label, baseUrl, paths, { warmup: WARMUP, requests: N, conns: C }, serverPid, GEN_CPU);
+  const { answers, generatorCores } = m;
   const latencies = sortedCopy(answers.map((a) => a.latencyMs));
   const seconds = Math.max(...answers.map((a) => a.doneMs)) / 1000;
   const row: Row = {
     case: label,
     requests: answers.length,
     seconds: round(seconds),
-    rps: Math.round(answers.length / seconds),
+    rps: m.rps,
     p50: round(percentile(latencies, 50)),
     p95: round(percentile(latencies, 95)),
     p99: round(percentile(latencies, 99)),
     max: round(latencies.at(-1) ?? 0),
-    serverCpuUsPerReq: server0 !== null && server1 !== null ? Math.round(((server1 - server0) * 1000) / N) : null,
+    serverCpuUsPerReq: m.serverCpuUsPerReq === null ? null : Math.round(m.serverCpuUsPerReq),
     generatorCpuPct: Math.round(generatorCores * 100),
     outcomes: tally(answers),
   };

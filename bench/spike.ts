@@ -221,7 +221,9 @@ function perSecond(answers: Answer[], open: boolean): Row['perSecond'] {
   const seconds = new Map<number, Answer[]>();
   for (const a of answers) {
     const second = Math.floor((open ? a.dueMs : a.doneMs - a.latencyMs) / 1000);
-    seconds.set(second, [...(seconds.get(second) ?? []), a]);
+    const those = seconds.get(second);
+    if (those) those.push(a);
+    else seconds.set(second, [a]);
   }
   return [...seconds]
     .sort(([x], [y]) => x - y)

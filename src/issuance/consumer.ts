@@ -264,31 +264,27 @@ export class IssuanceConsumer {
     const dead: DeadLetter[] = [];
 
     // One event per (coupon, user) is enough; a replay or a re-publish may carry the same pair twice.
-    // (A set per coupon: a backlog's batch holds thousands of one coupon's events, and scanning the
-    // list for each was quadratic, a third of the consumer's CPU while it drained.)
-    const byCoupon = new Map<number, Parsed[]>();
-    const seen = new Map<number, Set<number>>();
+    // (Keyed by user: a backlog's batch holds thousands of one coupon's events, and scanning a list
+    // for each was quadratic, a third of the consumer's CPU while it drained.)
+    const byCoupon = new Map<number, Map<number, Parsed>>();
     for (const p of parsed) {
-      let list = byCoupon.get(p.event.couponId);
-      let users = seen.get(p.event.couponId);
-      if (!list || !users) {
-        byCoupon.set(p.event.couponId, (list = []));
-        seen.set(p.event.couponId, (users = new Set()));
-      }
-      if (users.has(p.event.userId)) continue;
-      users.add(p.event.userId);
-      list.push(p);
+      let users = byCoupon.get(p.event.couponId);
+      if (!users) byCoupon.set(p.event.couponId, (users = new Map()));
+      if (!users.has(p.event.userId)) users.set(p.event.userId, p);
     }
 
     const [knownCoupons, knownUsers] = await Promise.all([
       existingCouponIds(orm, [...byCoupon.keys()]),
-      existingUserIds(orm, [...new Set(parsed.map((p) => p.event.userId))]),
+      existingUserIds(
+        orm,
+        parsed.map((p) => p.event.userId),
+      ),
     ]);
 
     const toWrite = new Map<number, Parsed[]>();
-    for (const [couponId, list] of byCoupon) {
+    for (const [couponId, users] of byCoupon) {
       // INSERT IGNORE would also skip rows breaking a foreign key; unknown ids are caught here instead.
-      const valid = list.filter((p) => {
+      const valid = [...users.values()].filter((p) => {
         if (!knownCoupons.has(couponId)) dead.push({ message: p.message, reason: `unknown coupon ${couponId}` });
         else if (!knownUsers.has(p.event.userId)) dead.push({ message: p.message, reason: `unknown user ${p.event.userId}` });
         else return true;

@@ -262,7 +262,9 @@ export class IssueEventProducer {
         const byPartition = new Map<number, Waiting[]>();
         for (const w of batch) {
           const partition = this.#partitionOf(w.message.key as string, count);
-          byPartition.set(partition, [...(byPartition.get(partition) ?? []), w]);
+          const waiting = byPartition.get(partition);
+          if (waiting) waiting.push(w);
+          else byPartition.set(partition, [w]);
         }
         for (const [partition, waiting] of byPartition) this.#enqueue(partition, waiting);
       }
