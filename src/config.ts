@@ -125,7 +125,10 @@ export const VARIABLES = {
     doc: `Connections the kernel queues before the API accepts them (capped by net.core.somaxconn): an event
       opening connects thousands at once, and SYNs beyond the backlog wait a 1 s retransmit.`,
   },
-  LOG_LEVEL: { default: '', doc: 'pino level; empty: info, or warn when NODE_ENV=test.' },
+  LOG_LEVEL: {
+    default: '',
+    doc: "pino level; empty: info, or warn when NODE_ENV=test. trace adds kafkajs's debug log (every broker request).",
+  },
   ADMIN_TOKEN: {
     default: '',
     doc: `Bearer token for admin routes (POST /api/coupons, /stock, /reconciliation); at least 12 chars. Unset in

@@ -8,7 +8,7 @@ import { PARTITIONER } from '../store/kafka.ts';
 import type { Logger } from '../log.ts';
 import type { ConsumerMetrics } from '../metrics/consumer-metrics.ts';
 import { decodeEvent, MalformedEventError, type CouponIssueRequested } from '../store/issue-event.ts';
-import { backoffMs, isTransient } from './failure.ts';
+import { backoffMs, isGroupChange, isTransient } from './failure.ts';
 import { StallWatch } from './stall-watch.ts';
 
 export interface IssuanceConsumerOptions {
@@ -140,9 +140,10 @@ export class IssuanceConsumer {
   }
 
   async #run(): Promise<void> {
-    await this.#consumer.connect();
-    await this.#consumer.subscribe({ topic: this.#o.topic, fromBeginning: true });
-    await this.#consumer.run({
+    const consumer = this.#consumer;
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.#o.topic, fromBeginning: true });
+    await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 3,
@@ -150,7 +151,7 @@ export class IssuanceConsumer {
         const { partition } = payload.batch;
         this.#watch.batchStarted(partition, Date.now());
         try {
-          await this.#handleBatch(payload);
+          await this.#handleBatch(payload, consumer);
         } finally {
           this.#watch.batchEnded(partition, Date.now());
         }
@@ -191,7 +192,10 @@ export class IssuanceConsumer {
     await this.restart('stalled');
   }
 
-  async #handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  async #handleBatch(
+    { batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload,
+    consumer: Consumer,
+  ): Promise<void> {
     const { metrics } = this.#o;
     if (batch.messages.length === 0) return;
     metrics.batchSize.observe(batch.messages.length);
@@ -214,11 +218,40 @@ export class IssuanceConsumer {
 
     const last = batch.messages.at(-1)!.offset;
     resolveOffset(last);
-    await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+    await this.#commit(batch.topic, batch.partition, (BigInt(last) + 1n).toString(), commitOffsetsIfNecessary, consumer);
     metrics.lag.set(
       { topic: batch.topic, partition: String(batch.partition) },
       Math.max(0, Number(batch.highWatermark) - Number(last) - 1),
     );
+  }
+
+  /**
+   * Commits once, in this batch's own kafkajs consumer, and lets a failure end the batch: its rows
+   * are written, so at worst the batch is delivered again and inserts nothing. Retrying in place is
+   * what stalled partitions for minutes: kafkajs keeps the group coordinator it joined through, and
+   * after a broker died both consumers asked it (refused, then "not the coordinator") forever, each
+   * with its batches in hand, so neither fetched nor joined again. A group change goes to kafkajs,
+   * which joins again and finds the coordinator; any other failure also replaces the client.
+   */
+  async #commit(
+    topic: string,
+    partition: number,
+    offset: string,
+    commit: EachBatchPayload['commitOffsetsIfNecessary'],
+    consumer: Consumer,
+  ): Promise<void> {
+    try {
+      await commit({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+    } catch (err) {
+      this.#o.metrics.retries.inc({ kind: 'commit' });
+      // (A batch of a client already replaced leaves the new one alone.)
+      if (!isGroupChange(err) && !this.#stopping && consumer === this.#consumer) {
+        this.#o.logger.warn({ err, partition }, 'committing offsets failed; replacing the Kafka client');
+        // Not awaited: the restart waits for this batch to end.
+        void this.restart('commit failed');
+      }
+      throw err;
+    }
   }
 
   /**
@@ -356,7 +389,13 @@ export class IssuanceConsumer {
   async #pause(attempt: number, heartbeat: () => Promise<void>, shouldStop: () => boolean): Promise<void> {
     if (shouldStop()) throw new StoppedError('consumer stopping; the batch will be redelivered');
     await new Promise((r) => setTimeout(r, Math.max(50, backoffMs(attempt))));
-    await heartbeat().catch(() => undefined);
+    try {
+      await heartbeat();
+    } catch (err) {
+      // The group moved on while this batch waited: give it back now and join again, rather than
+      // write it and find the commit refused.
+      if (isGroupChange(err)) throw err;
+    }
     if (shouldStop()) throw new StoppedError('consumer stopping; the batch will be redelivered');
   }
 }

@@ -35,6 +35,19 @@ export function isTransient(err: unknown): boolean {
   return e?.cause !== undefined && e.cause !== err ? isTransient(e.cause) : false;
 }
 
+const GROUP_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID']);
+
+/**
+ * Whether a Kafka error says this member's view of its group is out of date: the group is
+ * rebalancing, its coordinator moved, or the member was dropped. kafkajs recovers from these by
+ * joining again (which looks the coordinator up afresh), but only once the error reaches its fetch
+ * loop: retrying the request in place asks the same stale coordinator forever.
+ */
+export function isGroupChange(err: unknown): boolean {
+  const type = (err as { type?: unknown })?.type;
+  return typeof type === 'string' && GROUP_ERRORS.has(type);
+}
+
 /** Exponential backoff with full jitter, capped. */
 export function backoffMs(attempt: number, baseMs = 100, capMs = 5_000): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 16));

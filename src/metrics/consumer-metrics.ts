@@ -42,17 +42,17 @@ export class ConsumerMetrics {
     });
     this.retries = new Counter({
       name: 'consumer_retries_total',
-      help: 'Batch attempts that failed and were retried, by kind (transient or message).',
+      help: 'Batch attempts that failed and were retried, by kind (transient, message, or commit: the batch is delivered again).',
       labelNames: ['kind'],
       registers,
     });
     // Known label values start at 0, so the first dead letter or retry is an increase() the
     // alerts see, not a new series that appears already at 1.
     for (const reason of ['malformed', 'unknown_coupon', 'unknown_user', 'rejected']) this.deadLetters.inc({ reason }, 0);
-    for (const kind of ['transient', 'message']) this.retries.inc({ kind }, 0);
+    for (const kind of ['transient', 'message', 'commit']) this.retries.inc({ kind }, 0);
     this.restarts = new Counter({
       name: 'consumer_restarts_total',
-      help: 'Times the Kafka client was replaced in this process, by reason (stalled: assigned partitions with events waiting and no batch).',
+      help: 'Times the Kafka client was replaced in this process, by reason (stalled: assigned partitions with events waiting and no batch; commit failed: the group coordinator could not be reached).',
       labelNames: ['reason'],
       registers,
     });

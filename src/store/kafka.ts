@@ -143,7 +143,8 @@ export function createKafka({ brokers, clientId, logger }: KafkaOptions): Kafka 
     // About 5 s of retries in all: a broker electing leaders or loading its coordinator recovers
     // within that; a dead one should become a 503 at about the same time as our own send timeout.
     retry: { initialRetryTime: 100, retries: 6, maxRetryTime: 1_000 },
-    logLevel: logLevel.WARN,
+    // kafkajs's debug log is every request to a broker: only when ours is at trace.
+    logLevel: log.isLevelEnabled('trace') ? logLevel.DEBUG : logLevel.WARN,
     logCreator: () => (entry: LogEntry) => {
       const { level, fields, message } = kafkaLogRecord(entry.level, entry.log);
       log[level]({ namespace: entry.namespace, ...fields }, message);

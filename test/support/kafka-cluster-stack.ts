@@ -80,6 +80,20 @@ export class KafkaClusterStack {
     return PARTITIONER()({ topic, partitionMetadata: metadata as never, message: { key, value: null } });
   }
 
+  /**
+   * The client port of the broker coordinating a consumer group now: the leader of the group's
+   * partition of __consumer_offsets, which Kafka picks as the Java hash of the group id modulo the
+   * topic's partitions (GroupMetadataManager.partitionFor).
+   */
+  async coordinatorOf(groupId: string): Promise<number> {
+    const partitions = Number(
+      /^offsets\.topic\.num\.partitions=(\d+)$/m.exec(readFileSync(`${ROOT}infra/kafka/cluster.properties`, 'utf8'))![1],
+    );
+    let hash = 0;
+    for (let i = 0; i < groupId.length; i++) hash = (Math.imul(hash, 31) + groupId.charCodeAt(i)) | 0;
+    return this.leaderOf('__consumer_offsets', (hash & 0x7fffffff) % partitions);
+  }
+
   /** The client port of the broker leading a partition now (-1: none), as the cluster's metadata says. */
   async leaderOf(topic: string, partition: number): Promise<number> {
     const admin = new Kafka({

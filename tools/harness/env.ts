@@ -14,7 +14,9 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
   return {
     ...env,
     NODE_ENV: 'test',
-    LOG_LEVEL: 'warn',
+    // TEST_LOG_LEVEL=trace (with PROC_LOG_DIR, processes.ts) keeps what a failing fault test's
+    // processes said, kafkajs's requests included.
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     DATABASE_URL: 'mysql://coupons:coupons@127.0.0.1:3306/coupons_test',
     REDIS_URL: 'redis://127.0.0.1:6379/1',
     KAFKA_TOPIC: `coupon.issue.requested.test-${suffix}`,

@@ -1,7 +1,7 @@
 /** Child processes of the project (its entry points as a test or a benchmark starts them), with their output kept for failure messages. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 const ROOT = new URL('../../', import.meta.url);
@@ -34,7 +34,10 @@ export function runFile(path: string, env: Record<string, string>, args: string[
 /** A child process (spawned with piped stdout and stderr) whose recent output is kept for failure messages. */
 export function watch(child: ChildProcess): Proc {
   let out = '';
+  // PROC_LOG_DIR: every process's whole output in <dir>/<pid>.log, beside the recent part kept here.
+  const file = process.env.PROC_LOG_DIR ? `${process.env.PROC_LOG_DIR}/${child.pid}.log` : undefined;
   const keep = (chunk: Buffer) => {
+    if (file) appendFileSync(file, chunk);
     out += chunk.toString();
     if (out.length > 200_000) out = out.slice(-100_000);
   };
