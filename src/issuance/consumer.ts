@@ -2,7 +2,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer }
 import { existingCouponIds } from '../store/database/coupons.ts';
 import type { Orm } from '../store/database/orm.ts';
 import { insertIssuances } from '../store/database/user-coupons.ts';
-import { existingUserIds } from '../store/database/users.ts';
+import { missingUserIds } from '../store/database/users.ts';
 import type { AdmissionScripts } from '../store/scripts.ts';
 import { PARTITIONER } from '../store/kafka.ts';
 import type { Logger } from '../log.ts';
@@ -287,7 +287,7 @@ export class IssuanceConsumer {
 
   async #persist(parsed: Parsed[]): Promise<DeadLetter[]> {
     const { toWrite, dead } = await this.#prepare(parsed);
-    await this.#write(toWrite);
+    dead.push(...(await this.#write(toWrite)));
     return dead;
   }
 
@@ -306,40 +306,49 @@ export class IssuanceConsumer {
       if (!users.has(p.event.userId)) users.set(p.event.userId, p);
     }
 
-    const [knownCoupons, knownUsers] = await Promise.all([
+    // The check and the claims do not depend on each other, so they run together. Claiming an
+    // event later dead-lettered for an unknown coupon or user only drops its pending entry, which
+    // would otherwise make every reconciliation publish it again.
+    const coupons = [...byCoupon];
+    const [knownCoupons, claims] = await Promise.all([
       existingCouponIds(orm, [...byCoupon.keys()]),
-      existingUserIds(
-        orm,
-        parsed.map((p) => p.event.userId),
+      Promise.all(
+        coupons.map(([couponId, users]) =>
+          scripts.claim(
+            couponId,
+            [...users.values()].map((p) => p.event.eventId),
+          ),
+        ),
       ),
     ]);
 
     const toWrite = new Map<number, Parsed[]>();
-    for (const [couponId, users] of byCoupon) {
-      // INSERT IGNORE would also skip rows breaking a foreign key; unknown ids are caught here instead.
-      const valid = [...users.values()].filter((p) => {
+    for (const [c, [couponId, users]] of coupons.entries()) {
+      const claimed: Parsed[] = [];
+      let released = 0;
+      for (const [i, p] of [...users.values()].entries()) {
+        // INSERT IGNORE would skip a row breaking the coupon's foreign key without a word.
         if (!knownCoupons.has(couponId)) dead.push({ message: p.message, reason: `unknown coupon ${couponId}` });
-        else if (!knownUsers.has(p.event.userId)) dead.push({ message: p.message, reason: `unknown user ${p.event.userId}` });
-        else return true;
-        return false;
-      });
-      if (valid.length === 0) continue;
-      const claims = await scripts.claim(
-        couponId,
-        valid.map((p) => p.event.eventId),
-      );
-      const claimed = valid.filter((_, i) => claims[i]);
-      metrics.rows.inc({ result: 'released' }, valid.length - claimed.length);
+        else if (claims[c]![i]) claimed.push(p);
+        else released++;
+      }
+      metrics.rows.inc({ result: 'released' }, released);
       if (claimed.length > 0) toWrite.set(couponId, claimed);
     }
     return { toWrite, dead };
   }
 
-  async #write(toWrite: Map<number, Parsed[]>): Promise<void> {
-    if (toWrite.size === 0) return;
+  /**
+   * Inserts what was claimed; returns, for the dead-letter topic, the events of users that do not
+   * exist. Those are looked for only when a coupon's insert fell short of what it was offered
+   * (replays, mostly): checking every batch's users first cost a backlog's batch of 18,000 an
+   * IN list as long, a fifth of its time, to find nothing.
+   */
+  async #write(toWrite: Map<number, Parsed[]>): Promise<DeadLetter[]> {
+    if (toWrite.size === 0) return [];
     const { orm, metrics } = this.#o;
     const started = performance.now();
-    const { inserted, offered } = await insertIssuances(
+    const inserted = await insertIssuances(
       orm,
       new Map(
         [...toWrite].map(([couponId, list]) => [
@@ -349,8 +358,25 @@ export class IssuanceConsumer {
       ),
     );
     metrics.dbWrite.observe((performance.now() - started) / 1000);
-    metrics.rows.inc({ result: 'inserted' }, inserted);
-    metrics.rows.inc({ result: 'duplicate' }, offered - inserted);
+    const dead: DeadLetter[] = [];
+    for (const [couponId, list] of toWrite) {
+      const rows = inserted.get(couponId) ?? 0;
+      let skipped = list.length - rows;
+      if (skipped > 0) {
+        const missing = await missingUserIds(
+          orm,
+          list.map((p) => p.event.userId),
+        );
+        for (const p of list) {
+          if (!missing.has(p.event.userId)) continue;
+          dead.push({ message: p.message, reason: `unknown user ${p.event.userId}` });
+          skipped--;
+        }
+      }
+      metrics.rows.inc({ result: 'inserted' }, rows);
+      metrics.rows.inc({ result: 'duplicate' }, skipped);
+    }
+    return dead;
   }
 
   async #deadLetter(topic: string, partition: number, dead: DeadLetter[]): Promise<void> {

@@ -80,6 +80,29 @@ describe('admission scripts', () => {
     assert.equal(await scripts.initCoupon(couponId, { ...open, total: 3 }), 2);
   });
 
+  it("claims a backlog's batch at once (more events than one HDEL slice), and still skips a released one among them", async () => {
+    await reset(couponId);
+    await scripts.initCoupon(couponId, { ...open, total: 20_000 });
+    const reqs = Array.from({ length: 9_001 }, (_, i) => req(i + 1));
+    for (let i = 0; i < reqs.length; i += 1_000) await scripts.admit(couponId, reqs.slice(i, i + 1_000));
+    const first = reqs.slice(0, 4_500).map((r) => r.eventId);
+    assert.deepEqual(
+      await scripts.claim(couponId, first),
+      first.map(() => true),
+    );
+    assert.equal(await redis.hlen(couponKeys(couponId).pending), 4_501, 'every claimed entry dropped, no other');
+
+    const released = reqs[6_000]!;
+    assert.equal(await scripts.release(couponId, released.eventId, released.userId), true);
+    const rest = reqs.slice(4_500).map((r) => r.eventId);
+    const claims = await scripts.claim(couponId, rest);
+    assert.deepEqual(
+      claims,
+      rest.map((id) => id !== released.eventId),
+    );
+    assert.equal(await redis.hlen(couponKeys(couponId).pending), 0);
+  });
+
   it('releases a pending admission once, and not after the consumer claimed it', async () => {
     await reset(couponId);
     await scripts.initCoupon(couponId, { ...open, total: 1 });

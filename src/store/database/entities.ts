@@ -35,7 +35,10 @@ export const UserCoupon = defineEntity({
   tableName: 'user_coupons',
   properties: {
     id: p.integer().primary().autoincrement(),
-    coupon: () => p.manyToOne(Coupon),
+    // No index of its own: the (coupon, user) unique key below starts with coupon_id and serves
+    // both the foreign key and every per-coupon query, and one index fewer is a quarter less work
+    // per row the consumer inserts.
+    coupon: () => p.manyToOne(Coupon).index(false),
     user: () => p.manyToOne(User),
     // The admission's event id: lets an operator trace a row back to its Kafka message.
     eventId: p.string().length(36).unique(),

@@ -45,14 +45,21 @@ export async function findPublicIds(orm: Orm, userIds: readonly number[]): Promi
 }
 
 /**
- * Which of these user ids exist. Plain SQL: the consumer asks this for every batch, thousands of
- * ids at once while it drains a backlog, and entities for them would only be built to be dropped.
+ * Which of these user ids do not exist. Plain SQL: the consumer asks this of a whole batch's users
+ * (thousands, replaying a backlog) when an insert fell short, mostly for replayed rows, so the
+ * answer is usually none. Counting first gives that in one number, where reading the ids back
+ * cost parsing a row per id; the ids are read only when some are missing.
  */
-export async function existingUserIds(orm: Orm, userIds: readonly number[]): Promise<Set<number>> {
-  if (userIds.length === 0) return new Set();
+export async function missingUserIds(orm: Orm, userIds: readonly number[]): Promise<Set<number>> {
   const ids = [...new Set(userIds)];
-  const rows = (await orm.em.getConnection().execute(`select id from users where id in (${ids.map(() => '?').join(',')})`, ids)) as {
-    id: number;
-  }[];
-  return new Set(rows.map((r) => Number(r.id)));
+  if (ids.length === 0) return new Set();
+  // The ids written out: formatting 18,000 placeholders cost more than the query. Integers only.
+  if (!ids.every(Number.isSafeInteger)) throw new TypeError('user ids must be integers');
+  const list = ids.join(',');
+  const connection = orm.em.getConnection();
+  const [count] = (await connection.execute(`select count(*) as n from users where id in (${list})`)) as { n: number | string }[];
+  if (Number(count!.n) === ids.length) return new Set();
+  const rows = (await connection.execute(`select id from users where id in (${list})`)) as { id: number }[];
+  const found = new Set(rows.map((r) => Number(r.id)));
+  return new Set(ids.filter((id) => !found.has(id)));
 }
