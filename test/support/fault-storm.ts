@@ -190,6 +190,10 @@ export async function settleAndCheck(
         unavailable503: unavailable.length,
         p99Of503Ms: unavailable.length ? Math.round(percentile(unavailable, 99)) : null,
         noAnswer: results.filter((r) => r.status === 0).length,
+        // Refusals per second after the fault (answer time): when refusals come back late, whose they are.
+        refusedBySecond: Object.fromEntries(
+          [...Map.groupBy(refusedAt, (t) => Math.floor((t - faultAt) / 1000))].map(([second, list]) => [second, list.length]),
+        ),
       }),
     );
   return figures;
