@@ -97,16 +97,21 @@ export class IssuanceConsumer {
   restart(reason: string): Promise<void> {
     this.#restarting ??= (async () => {
       this.#o.metrics.restarts.inc({ reason });
-      await this.#consumer.disconnect().catch((err) => this.#o.logger.warn({ err }, 'the old Kafka consumer did not disconnect cleanly'));
+      // The replacement is made current before the old client is let go: from then on kafkajs may
+      // not restart the old one (restartOnFailure below), whatever it is doing when disconnected.
+      const old = this.#consumer;
+      this.#consumer = this.#newConsumer();
+      await old.disconnect().catch((err) => this.#o.logger.warn({ err }, 'the old Kafka consumer did not disconnect cleanly'));
       for (let attempt = 1; !this.#stopping; attempt++) {
-        this.#consumer = this.#newConsumer();
         try {
           await this.#run();
           this.#o.logger.info({ reason }, 'Kafka consumer restarted');
           return;
         } catch (err) {
           this.#o.logger.warn({ err, attempt }, 'Kafka consumer could not restart yet; retrying');
-          await this.#consumer.disconnect().catch(() => undefined);
+          const failed = this.#consumer;
+          this.#consumer = this.#newConsumer();
+          await failed.disconnect().catch(() => undefined);
           await new Promise((r) => setTimeout(r, backoffMs(attempt)));
         }
       }
@@ -120,8 +125,13 @@ export class IssuanceConsumer {
     const consumer = this.#o.kafka.consumer({
       groupId: this.#o.groupId,
       allowAutoTopicCreation: false,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      // How long a member that stopped heartbeating stays in the group. A client replaced after its
+      // coordinator died could not leave (its LeaveGroup went to the dead broker), and the group
+      // would not form again without it: the new clients' JoinGroup waited for the old members,
+      // as long as this (traced: 30 s without rows). A batch waiting out the database heartbeats
+      // as it waits (#pause), so 10 s only ever drops a member that is gone or stuck.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
       // A backlog (the consumer down through a sell-out) drains in batches of some 18,000 events
       // rather than 4,500: each batch's round trips (fetch, checks, claim, insert, commit) are paid
       // a quarter as often.
@@ -131,7 +141,21 @@ export class IssuanceConsumer {
       // When traffic is light a row lands at most 100 ms later.
       minBytes: 64 * 1024,
       maxWaitTimeInMs: 100,
-      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
+      retry: {
+        retries: Number.MAX_SAFE_INTEGER,
+        initialRetryTime: 300,
+        maxRetryTime: 5_000,
+        // kafkajs restarts a crashed consumer by itself, after a delay, even one this class has
+        // already replaced: a client disconnected while it was joining crashed, restarted and
+        // joined beside its replacement, a second member in this process that nothing would stop.
+        restartOnFailure: async () => consumer === this.#consumer && !this.#stopping,
+      },
+      // kafkajs runs a fetcher per broker its metadata lists, and refreshes that metadata only when
+      // it is this old (5 min by default). A broker that died stayed listed: its fetcher failed, took
+      // the other fetchers down with it, and they started again, over and over, so nothing was
+      // fetched until the stall watch replaced the client (10-20 s). A metadata request every few
+      // seconds is nothing beside that.
+      metadataMaxAge: 3_000,
     });
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.#watch.assigned(payload.memberAssignment[this.#o.topic] ?? [], Date.now());
