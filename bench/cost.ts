@@ -18,10 +18,9 @@ import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { machineInfo, readSeedFile } from '../tools/loadtest/runner.ts';
 import { round } from '../tools/loadtest/stats.ts';
-import { execFileSync } from 'node:child_process';
-import { testConfig, testEnv } from '../tools/harness/env.ts';
+import { testConfig } from '../tools/harness/env.ts';
 import { createTestTopics } from '../tools/harness/services.ts';
-import { apiReady, freePort, ready, scratchDatabase, seed, spawnNode } from './harness.ts';
+import { apiReady, freePort, isolatedEnv, ready, seed, spawnNode } from './harness.ts';
 import { loadgen, tally, warmThenMeasure } from './load.ts';
 import { costBreakdownsOf } from './profile.ts';
 
@@ -132,21 +131,13 @@ cases.push({ ...bareRun.row, ...attribute(bareDir, bare.child.pid!, bareRun.from
 
 // (b) and (c) on the API, isolated like the tests, without shedding (as `npm run bench` measures them).
 if (!(await freePort(API_PORT))) throw new Error(`port ${API_PORT} is taken`);
-// A Redis database and a MariaDB database of its own, empty at the start. In the tests' ones, a
-// million users left by earlier runs meant the shard workers' preload (USER_PRELOAD_MAX) held a
-// fifth of this run's users, and every sold-out request paid a user lookup in Redis: not the path
-// meant here (known users), and a figure that depended on the machine's history. What a large user
-// base costs is bench:users' to measure.
-const database = await scratchDatabase(testEnv().DATABASE_URL!, 'coupons_cost');
-const env = testEnv({
+// On data of its own (isolatedEnv says why).
+const { env, database } = await isolatedEnv('coupons_cost', 9, {
   PORT: String(API_PORT),
   START_CONSUMER: 'true',
   CONSUMER_METRICS_PORT: '0',
   LOG_LEVEL: 'warn',
-  DATABASE_URL: database.url,
-  REDIS_URL: 'redis://127.0.0.1:6379/9',
 });
-execFileSync('redis-cli', ['-n', '9', 'flushdb'], { stdio: 'ignore' });
 await createTestTopics(testConfig(env));
 const files = { admitted: join(work, 'admitted.json'), soldOut: join(work, 'sold-out.json') };
 log('seeding users and coupons');

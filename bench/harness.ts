@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { openOrm } from '../src/store/database/orm.ts';
+import { testEnv } from '../tools/harness/env.ts';
 import { eventually, watch, type Proc } from '../tools/harness/processes.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -92,6 +93,22 @@ export async function scratchDatabase(testUrl: string, name: string): Promise<{ 
       await orm.close();
     },
   };
+}
+
+/**
+ * The environment of an API a benchmark measures on data of its own: a scratch database (above)
+ * and a Redis db, both emptied first. In the tests' ones, a million users left by earlier runs
+ * meant the shard workers' preload (USER_PRELOAD_MAX) held a fifth of a run's users, so a figure
+ * depended on the machine's history (what a large user base costs is bench:users' to measure).
+ */
+export async function isolatedEnv(
+  databaseName: string,
+  redisDb: number,
+  overrides: Record<string, string>,
+): Promise<{ env: Record<string, string>; database: Awaited<ReturnType<typeof scratchDatabase>> }> {
+  const database = await scratchDatabase(testEnv().DATABASE_URL!, databaseName);
+  execFileSync('redis-cli', ['-n', String(redisDb), 'flushdb'], { stdio: 'ignore' });
+  return { database, env: testEnv({ ...overrides, DATABASE_URL: database.url, REDIS_URL: `redis://127.0.0.1:6379/${redisDb}` }) };
 }
 
 export function freePort(port: number): Promise<boolean> {

@@ -26,10 +26,9 @@ import { awaitReconciliation } from '../tools/loadtest/reconciliation.ts';
 import { machineInfo, readSeedFile, runLoadTest, writeOutputs, type LoadTestSummary } from '../tools/loadtest/runner.ts';
 import { loadScenarioFile, usersNeeded, type ResolvedScenario } from '../tools/loadtest/scenario.ts';
 import { percentile, round, sortedCopy } from '../tools/loadtest/stats.ts';
-import { execFileSync } from 'node:child_process';
-import { testConfig, testEnv } from '../tools/harness/env.ts';
+import { testConfig } from '../tools/harness/env.ts';
 import { createTestTopics } from '../tools/harness/services.ts';
-import { apiReady, busyShare, freePort, ready, scratchDatabase, seed, spawnNode } from './harness.ts';
+import { apiReady, busyShare, freePort, isolatedEnv, ready, seed, spawnNode } from './harness.ts';
 import { loadgen, tally, warmThenMeasure } from './load.ts';
 import { formatProfile, profilesIn } from './profile.ts';
 
@@ -197,21 +196,13 @@ try {
 // The API, isolated like the tests.
 if (!(await freePort(API_PORT))) throw new Error(`port ${API_PORT} is taken`);
 const metricsPort = (await freePort(9464)) ? '9464' : '0';
-// A Redis database and a MariaDB database of its own, empty at the start. In the tests' ones, a
-// million users left by earlier runs meant the shard workers' preload (USER_PRELOAD_MAX) held a
-// fifth of this run's users, and every sold-out request paid a user lookup in Redis: not the path
-// meant here (known users), and a figure that depended on the machine's history. What a large user
-// base costs is bench:users' to measure.
-const database = await scratchDatabase(testEnv().DATABASE_URL!, 'coupons_bench');
-const env = testEnv({
+// On data of its own (isolatedEnv says why).
+const { env, database } = await isolatedEnv('coupons_bench', 5, {
   PORT: String(API_PORT),
   START_CONSUMER: 'true',
   CONSUMER_METRICS_PORT: metricsPort,
   LOG_LEVEL: 'warn',
-  DATABASE_URL: database.url,
-  REDIS_URL: 'redis://127.0.0.1:6379/5',
 });
-execFileSync('redis-cli', ['-n', '5', 'flushdb'], { stdio: 'ignore' });
 const adminToken = env.ADMIN_TOKEN!;
 await createTestTopics(testConfig(env));
 const opening = loadScenarioFile('event-opening');
