@@ -333,24 +333,24 @@ export class IssuanceConsumer {
     // The check and the claims do not depend on each other, so they run together. Claiming an
     // event later dead-lettered for an unknown coupon or user only drops its pending entry, which
     // would otherwise make every reconciliation publish it again.
-    const coupons = [...byCoupon];
+    const coupons = [...byCoupon].map(([couponId, users]) => ({ couponId, events: [...users.values()] }));
     const [knownCoupons, claims] = await Promise.all([
       existingCouponIds(orm, [...byCoupon.keys()]),
       Promise.all(
-        coupons.map(([couponId, users]) =>
+        coupons.map(({ couponId, events }) =>
           scripts.claim(
             couponId,
-            [...users.values()].map((p) => p.event.eventId),
+            events.map((p) => p.event.eventId),
           ),
         ),
       ),
     ]);
 
     const toWrite = new Map<number, Parsed[]>();
-    for (const [c, [couponId, users]] of coupons.entries()) {
+    for (const [c, { couponId, events }] of coupons.entries()) {
       const claimed: Parsed[] = [];
       let released = 0;
-      for (const [i, p] of [...users.values()].entries()) {
+      for (const [i, p] of events.entries()) {
         // INSERT IGNORE would skip a row breaking the coupon's foreign key without a word.
         if (!knownCoupons.has(couponId)) dead.push({ message: p.message, reason: `unknown coupon ${couponId}` });
         else if (claims[c]![i]) claimed.push(p);

@@ -1,3 +1,4 @@
+import { UUID } from '../issue-event.ts';
 import type { Orm } from './orm.ts';
 
 /**
@@ -89,8 +90,6 @@ export async function insertIssuances(orm: Orm, byCoupon: ReadonlyMap<number, re
   });
   return inserted;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * One row's values as SQL literals. Written out rather than bound: a backlog's batch is some
