@@ -8,8 +8,8 @@
 // the generator, at 100 % of its core, dialled its connections and the server's core sat idle.
 //
 // So every connection is dialled and made to answer one request before the clock starts, requests
-// are pre-formatted bytes, responses are read with a bufio.Reader, and each connection has one
-// goroutine. Request i is due at start + i/rate; a dispatcher hands it to whichever connection is
+// are pre-formatted bytes, responses are parsed in place from a bufio.Reader (no net/http), and
+// each connection has one goroutine. Request i is due at start + i/rate; a dispatcher hands it to whichever connection is
 // free, and when none is, it waits: that wait is recorded (sent - due) and counts in the latency
 // from due that the caller computes (coordinated omission). -rate 0 is a closed loop.
 //
@@ -27,10 +27,10 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,6 +45,10 @@ type conn struct {
 	addr string
 	c    net.Conn
 	r    *bufio.Reader
+	// deadline is the read/write deadline last set; it is renewed once a tenth of the timeout has
+	// passed, not per request: setting it resets a runtime timer, which cost more than parsing.
+	deadline time.Time
+	body     []byte
 }
 
 func (k *conn) dial() error {
@@ -53,6 +57,7 @@ func (k *conn) dial() error {
 		return err
 	}
 	k.c, k.r = c, bufio.NewReaderSize(c, 16<<10)
+	k.deadline = time.Time{}
 	return nil
 }
 
@@ -70,26 +75,153 @@ func (k *conn) do(req []byte, timeout time.Duration) (int, string, error) {
 			return 0, "", err
 		}
 	}
-	k.c.SetDeadline(time.Now().Add(timeout))
+	if now := time.Now(); k.deadline.Sub(now) < timeout-timeout/10 {
+		k.deadline = now.Add(timeout)
+		k.c.SetDeadline(k.deadline)
+	}
 	if _, err := k.c.Write(req); err != nil {
 		k.close()
 		return 0, "", err
 	}
-	resp, err := http.ReadResponse(k.r, nil)
+	status, closing, err := k.readResponse()
 	if err != nil {
 		k.close()
 		return 0, "", err
 	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	code := codeOf(k.body)
+	if closing {
+		k.close()
+	}
+	return status, code, nil
+}
+
+var errMalformed = errors.New("malformed response")
+
+// readResponse reads one HTTP/1.1 response into k.body, reusing its buffer: the status, and
+// whether the server closes the connection after it. Bodies come with Content-Length or chunked.
+// net/http's ReadResponse allocated a header map and a body reader per response, and with them
+// the generator used most of its core against a bare route before the server did.
+func (k *conn) readResponse() (status int, closing bool, err error) {
+	line, err := k.r.ReadSlice('\n')
 	if err != nil {
-		k.close()
-		return 0, "", err
+		return 0, false, err
 	}
-	if resp.Close {
-		k.close()
+	// "HTTP/1.1 200 OK"
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) {
+		return 0, false, errMalformed
 	}
-	return resp.StatusCode, codeOf(body), nil
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return 0, false, errMalformed
+		}
+		status = status*10 + int(c-'0')
+	}
+	closing = line[7] == '0' // HTTP/1.0 closes unless told otherwise; good enough for a generator
+	length, chunked := -1, false
+	for {
+		h, err := k.r.ReadSlice('\n')
+		if err != nil {
+			return 0, false, err
+		}
+		h = bytes.TrimRight(h, "\r\n")
+		if len(h) == 0 {
+			break
+		}
+		colon := bytes.IndexByte(h, ':')
+		if colon < 0 {
+			return 0, false, errMalformed
+		}
+		name, value := h[:colon], bytes.TrimSpace(h[colon+1:])
+		switch {
+		case bytes.EqualFold(name, []byte("content-length")):
+			length = 0
+			for _, c := range value {
+				if c < '0' || c > '9' {
+					return 0, false, errMalformed
+				}
+				length = length*10 + int(c-'0')
+			}
+		case bytes.EqualFold(name, []byte("transfer-encoding")):
+			chunked = bytes.EqualFold(value, []byte("chunked"))
+		case bytes.EqualFold(name, []byte("connection")):
+			closing = bytes.EqualFold(value, []byte("close"))
+		}
+	}
+	k.body = k.body[:0]
+	switch {
+	case status < 200 || status == 204 || status == 304:
+		return status, closing, nil
+	case chunked:
+		for {
+			sizeLine, err := k.r.ReadSlice('\n')
+			if err != nil {
+				return 0, false, err
+			}
+			size, ok := parseHex(bytes.TrimRight(sizeLine, "\r\n"))
+			if !ok {
+				return 0, false, errMalformed
+			}
+			if size == 0 {
+				// Trailers, if any, end with an empty line.
+				for {
+					t, err := k.r.ReadSlice('\n')
+					if err != nil {
+						return 0, false, err
+					}
+					if len(bytes.TrimRight(t, "\r\n")) == 0 {
+						return status, closing, nil
+					}
+				}
+			}
+			if err := k.readBody(size + 2); err != nil {
+				return 0, false, err
+			}
+			k.body = k.body[:len(k.body)-2]
+		}
+	case length >= 0:
+		return status, closing, k.readBody(length)
+	default:
+		// Neither: the body runs to the end of the connection.
+		rest, err := io.ReadAll(k.r)
+		k.body = append(k.body, rest...)
+		return status, true, err
+	}
+}
+
+// readBody appends the next n bytes of the response to k.body.
+func (k *conn) readBody(n int) error {
+	from := len(k.body)
+	if cap(k.body)-from < n {
+		grown := make([]byte, from, from+n+512)
+		copy(grown, k.body)
+		k.body = grown
+	}
+	k.body = k.body[:from+n]
+	_, err := io.ReadFull(k.r, k.body[from:])
+	return err
+}
+
+func parseHex(b []byte) (int, bool) {
+	if i := bytes.IndexByte(b, ';'); i >= 0 {
+		b = b[:i]
+	}
+	if len(b) == 0 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			n = n*16 + int(c-'0')
+		case c >= 'a' && c <= 'f':
+			n = n*16 + int(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			n = n*16 + int(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return n, true
 }
 
 // codeOf returns the value of the first "code" or "status" string field of a JSON body.
@@ -144,18 +276,38 @@ func main() {
 	}
 	results := make([]result, 0, total)
 	var mu sync.Mutex
-	jobs := make(chan [2]int64, *conns) // seq, due (ns since start)
+	jobs := make(chan [2]int64, *conns) // open model: seq, due (ns since start)
+	var issued atomic.Int64             // closed loop: the next seq
 	var wg sync.WaitGroup
 	start := time.Now()
+	// next gives a connection its next request. In a closed loop each connection takes the next
+	// number itself, due when it takes it: handing each request over a channel woke a goroutine
+	// per request and cost the generator a third of its CPU against a fast server.
+	next := func() (seq int, due time.Duration, ok bool) {
+		if *rate > 0 {
+			job, ok := <-jobs
+			return int(job[0]), time.Duration(job[1]), ok
+		}
+		due = time.Since(start)
+		seq = int(issued.Add(1) - 1)
+		if (*requests > 0 && seq >= *requests) || (*requests == 0 && due >= *duration) {
+			return 0, 0, false
+		}
+		return seq, due, true
+	}
 	for _, k := range pool {
 		wg.Add(1)
 		go func(k *conn) {
 			defer wg.Done()
 			local := make([]result, 0, total / *conns + 16)
-			for job := range jobs {
+			for {
+				seq, due, ok := next()
+				if !ok {
+					break
+				}
 				sent := time.Since(start)
-				status, code, err := k.do(reqs[int(job[0])%len(reqs)], *timeout)
-				r := result{seq: int(job[0]), due: time.Duration(job[1]), sent: sent, done: time.Since(start), status: status, code: code}
+				status, code, err := k.do(reqs[seq%len(reqs)], *timeout)
+				r := result{seq: seq, due: due, sent: sent, done: time.Since(start), status: status, code: code}
 				if err != nil {
 					r.err = err.Error()
 					if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -182,12 +334,8 @@ func main() {
 			}
 			jobs <- [2]int64{int64(i), int64(due)}
 		}
-	} else {
-		for i := 0; (*requests > 0 && i < *requests) || (*requests == 0 && time.Since(start) < *duration); i++ {
-			jobs <- [2]int64{int64(i), int64(time.Since(start))}
-		}
+		close(jobs)
 	}
-	close(jobs)
 	wg.Wait()
 
 	f, err := os.Create(*out)
