@@ -23,9 +23,9 @@ import { connectRedis, createRedis } from '../src/store/redis.ts';
 import { AdmissionScripts, AdmitCode } from '../src/store/scripts.ts';
 import { machineInfo, readSeedFile } from '../tools/loadtest/runner.ts';
 import { round } from '../tools/loadtest/stats.ts';
-import { testConfig, testEnv } from '../tools/harness/env.ts';
+import { testConfig } from '../tools/harness/env.ts';
 import { createTestTopics } from '../tools/harness/services.ts';
-import { scratchDatabase, seed, spawnNode } from './harness.ts';
+import { isolatedEnv, seed, spawnNode } from './harness.ts';
 
 const RESULTS = new URL('./results.json', import.meta.url).pathname;
 const { values } = parseArgs({ options: { events: { type: 'string', default: '100000' } }, strict: true });
@@ -35,18 +35,11 @@ const log = (line: string) => console.error(`[drain] ${line}`);
 const machine = machineInfo();
 log(`${machine.cpuModel} × ${machine.cpus}, Node ${machine.node}, commit ${machine.commit}`);
 
-const database = await scratchDatabase(testEnv().DATABASE_URL!, 'coupons_drain');
-const env = testEnv({
-  DATABASE_URL: database.url,
-  REDIS_URL: 'redis://127.0.0.1:6379/7',
-  START_CONSUMER: 'false',
-  CONSUMER_METRICS_PORT: '0',
-});
+const { env, database } = await isolatedEnv('coupons_drain', 7, { START_CONSUMER: 'false', CONSUMER_METRICS_PORT: '0' });
 const config = testConfig(env);
 const logger = pino({ level: 'warn' });
 const redis = createRedis({ url: config.redisUrl, clusterNodes: [], name: 'bench-drain', logger });
 await connectRedis(redis);
-await redis.flushdb();
 await createTestTopics(config);
 const orm = await openOrm({ databaseUrl: config.databaseUrl, poolMax: 2 });
 const producer = new IssueEventProducer({

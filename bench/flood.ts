@@ -49,7 +49,19 @@ import type { Proc } from '../tools/harness/processes.ts';
 import { createTestTopics, openTestRedis } from '../tools/harness/services.ts';
 import { formatProfile, profilesIn } from './profile.ts';
 import { attack as attackWith, fromDue, loadgen, pct, shedByReason, tally, type Answer, type Load } from './load.ts';
-import { apiReady, freePort, processCpuMs, ready, scratchDatabase, seed, spawnNode, threadCpuDelta, threadCpuMs } from './harness.ts';
+import {
+  apiReady,
+  freePort,
+  isolatedEnv,
+  OVERLOAD_SETTINGS,
+  processCpuMs,
+  productionSettings,
+  ready,
+  seed,
+  spawnNode,
+  threadCpuDelta,
+  threadCpuMs,
+} from './harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -218,22 +230,14 @@ for (const port of [API_PORT, FLOOD_API_PORT]) if (!(await freePort(port))) thro
 // processes, and is not confined with the API: a child of `npm start` would share its core.
 // A database and a Redis database of its own, emptied before and after: the test ones would keep
 // its 600,000 users (which every API the tests start preloads), and ids would collide run to run.
-const database = await scratchDatabase(testEnv().DATABASE_URL!, 'coupons_flood');
-const env = testEnv({
+const { env, database } = await isolatedEnv('coupons_flood', 2, {
   PORT: String(API_PORT),
   START_CONSUMER: 'false',
   CONSUMER_METRICS_PORT: '0',
   LOG_LEVEL: 'info',
-  DATABASE_URL: database.url,
-  REDIS_URL: 'redis://127.0.0.1:6379/2',
 });
 const scratch = await openTestRedis(testConfig(env), 'flood');
-await scratch.flushdb();
-// The production shedding settings, not the tests'.
-for (const key of ['MAX_IN_FLIGHT', 'IN_FLIGHT_TARGET_MS', 'LOOP_DELAY_TARGET_MS', 'MAX_QUEUE_WAIT_MS', 'MAX_EVENT_LOOP_DELAY_MS']) {
-  if (process.env[key] === undefined) delete env[key];
-  else env[key] = process.env[key]!;
-}
+productionSettings(env, OVERLOAD_SETTINGS);
 await createTestTopics(testConfig(env));
 const usersFile = join(mkdtempSync(join(tmpdir(), 'fcfs-flood-')), 'users.json');
 log(`seeding ${USERS} users and a coupon with a unit for each`);

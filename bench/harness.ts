@@ -111,6 +111,27 @@ export async function isolatedEnv(
   return { database, env: testEnv({ ...overrides, DATABASE_URL: database.url, REDIS_URL: `redis://127.0.0.1:6379/${redisDb}` }) };
 }
 
+/** The overload settings the tests set for themselves and the overload benchmarks measure as shipped. */
+export const OVERLOAD_SETTINGS = [
+  'MAX_IN_FLIGHT',
+  'IN_FLIGHT_TARGET_MS',
+  'LOOP_DELAY_TARGET_MS',
+  'MAX_QUEUE_WAIT_MS',
+  'MAX_EVENT_LOOP_DELAY_MS',
+];
+
+/**
+ * Puts back, for `keys`, what this process's environment says (or nothing, so the API's default
+ * applies) where the tests' environment sets its own: a benchmark measures the production settings,
+ * or the ones its caller exported.
+ */
+export function productionSettings(env: Record<string, string>, keys: readonly string[]): void {
+  for (const key of keys) {
+    if (process.env[key] === undefined) delete env[key];
+    else env[key] = process.env[key]!;
+  }
+}
+
 export function freePort(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createServer();

@@ -32,7 +32,7 @@ import { percentile, round, sortedCopy } from '../tools/loadtest/stats.ts';
 import { testConfig, testEnv } from '../tools/harness/env.ts';
 import type { Proc } from '../tools/harness/processes.ts';
 import { createTestTopics, openTestRedis } from '../tools/harness/services.ts';
-import { apiReady, freePort, ready, scratchDatabase, seed, spawnNode } from './harness.ts';
+import { apiReady, freePort, isolatedEnv, OVERLOAD_SETTINGS, productionSettings, ready, seed, spawnNode } from './harness.ts';
 import { attack, fromDue, loadgen, pct, shedByReason, tally, type Answer, type Load } from './load.ts';
 
 const { values } = parseArgs({
@@ -126,23 +126,15 @@ if (SPLIT && availableParallelism() < 2) throw new Error('needs 2 cores: one for
 loadgen(log);
 if (!(await freePort(API_PORT))) throw new Error(`port ${API_PORT} is taken`);
 
-const database = await scratchDatabase(testEnv().DATABASE_URL!, 'coupons_spike');
-const env = testEnv({
+const { env, database } = await isolatedEnv('coupons_spike', 3, {
   PORT: String(API_PORT),
   START_CONSUMER: 'false',
   CONSUMER_METRICS_PORT: '0',
   LOG_LEVEL: 'info',
-  DATABASE_URL: database.url,
-  REDIS_URL: 'redis://127.0.0.1:6379/3',
 });
-// The production overload settings, not the tests'.
-for (const key of ['MAX_IN_FLIGHT', 'IN_FLIGHT_TARGET_MS', 'LOOP_DELAY_TARGET_MS', 'MAX_QUEUE_WAIT_MS', 'MAX_EVENT_LOOP_DELAY_MS']) {
-  if (process.env[key] === undefined) delete env[key];
-  else env[key] = process.env[key]!;
-}
+productionSettings(env, OVERLOAD_SETTINGS);
 const ADMIN = { authorization: `Bearer ${env.ADMIN_TOKEN}`, 'content-type': 'application/json' };
 const scratch = await openTestRedis(testConfig(env), 'spike');
-await scratch.flushdb();
 await createTestTopics(testConfig(env));
 const usersFile = join(mkdtempSync(join(tmpdir(), 'fcfs-spike-')), 'users.json');
 log(`seeding ${USERS} users`);

@@ -24,7 +24,7 @@ import { round } from '../tools/loadtest/stats.ts';
 import { testConfig, testEnv } from '../tools/harness/env.ts';
 import { createTestTopics } from '../tools/harness/services.ts';
 import { eventually } from '../tools/harness/processes.ts';
-import { apiReady, busyShare, freePort, scratchDatabase, seed, spawnNode } from './harness.ts';
+import { apiReady, busyShare, freePort, productionSettings, scratchDatabase, seed, spawnNode } from './harness.ts';
 import { loadgen, tally, warmThenMeasure } from './load.ts';
 
 const RESULTS = new URL('./results.json', import.meta.url).pathname;
@@ -71,11 +71,7 @@ const env = testEnv({
   MAX_IN_FLIGHT: '0',
   MAX_EVENT_LOOP_DELAY_MS: '0',
 });
-// The production directory settings, not the tests'.
-for (const key of ['USER_PRELOAD_MAX', 'USER_CACHE_MAX']) {
-  if (process.env[key] === undefined) delete env[key];
-  else env[key] = process.env[key]!;
-}
+productionSettings(env, ['USER_PRELOAD_MAX', 'USER_CACHE_MAX']);
 const config = testConfig(env);
 const base = `http://127.0.0.1:${API_PORT}`;
 const redis = createRedis({ url: config.redisUrl, clusterNodes: [], name: 'bench-users', logger: pino({ level: 'warn' }) });
