@@ -217,6 +217,10 @@ console.log(
       ...(cb.frames[cat] ?? []).map(([f, us]) => `      ${us.toFixed(1).padStart(5)}  ${f}`),
     ]),
     '',
+    'V8 samples on a wall clock: a thread that wakes another on its core (a task posted to a shard worker, a socket',
+    'write) is often preempted inside that call, and sampled there when it runs again, so those frames also hold',
+    "time spent waiting for the core; /proc's line is the CPU.",
+    '',
     `admitted ÷ bare, profiled CPU: ${round((total(cb.mainUs) + total(cb.workerUs)) / total(ca.mainUs), 2)} (target <= 2); sold out ÷ bare: ${round((total(cc.mainUs) + total(cc.workerUs)) / total(ca.mainUs), 2)}`,
   ].join('\n'),
 );

@@ -466,7 +466,7 @@ function costRuns(runs: Record_[]): string {
   return [
     '## `npm run bench:cost` (bench/cost.ts)',
     '',
-    `${runs.length} recorded ${runs.length === 1 ? 'run' : 'runs'}, the latest ${day(latest)} (UTC). Where a request's CPU goes: each server under \`node --cpu-prof\`, only the samples of the measured requests counted, each given to the part of the system whose code asked for it; µs of CPU per request, every thread of the server process (the main thread and the shard workers). Redis, Kafka, MariaDB and the consumer are other processes and not in these figures.`,
+    `${runs.length} recorded ${runs.length === 1 ? 'run' : 'runs'}, the latest ${day(latest)} (UTC). Where a request's CPU goes: each server under \`node --cpu-prof\`, only the samples of the measured requests counted, each given to the part of the system whose code asked for it; µs of CPU per request, every thread of the server process (the main thread and the shard workers). Redis, Kafka, MariaDB and the consumer are other processes and not in these figures. V8 samples on a wall clock: a thread that wakes another on its core (a task posted to a shard worker, a socket write) is often preempted inside that call and sampled there when it runs again, so those parts also hold time spent waiting for the core; the line from /proc is the CPU.`,
     '',
     `Machine: ${machineLine(latest.machine)}.`,
     '',
