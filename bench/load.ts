@@ -52,6 +52,8 @@ export interface Load {
   seconds: number;
   conns: number;
   requests?: number;
+  /** A closed loop's client answered 503 or 429 sends the same request again at once, as a person presses again. */
+  retryRefused?: boolean;
 }
 
 export interface Attack {
@@ -75,6 +77,7 @@ export async function attack(name: string, base: string, paths: string[], load: 
     `-requests=${load.requests ?? 0}`,
     '-timeout=30s',
     `-out=${results}`,
+    ...(load.retryRefused ? ['-retry-refused'] : []),
   ];
   const child = spawn('taskset', ['-c', cpus, loadgen(), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

@@ -5,9 +5,10 @@
  * code with none (MAX_IN_FLIGHT=0), in one run on this machine:
  *
  * 1. Closed loops: 64, 500, 1,000 and 2,000 clients that each send again as soon as they are
- *    answered, as people pressing the button and k6 virtual users do, for --seconds each. Every
- *    request a (user, coupon) pair not asked before, on fresh coupons of 10,000,000 units, so
- *    whatever is not refused is real work.
+ *    answered, as people pressing the button and k6 virtual users do, for --seconds each: a client
+ *    refused presses again for the same user, one answered moves on to a (user, coupon) pair not
+ *    asked before, on fresh coupons of 10,000,000 units, so whatever is not refused is real work.
+ *    (Before 2026-12-04 a refused client moved on to a new pair too.)
  * 2. Open-loop floods at --factors × capacity (capacity: the best 202 rate the unshed API reached
  *    in step 1), latency counted from when each request was due.
  * 3. Settle: every coupon's reconciliation must become consistent, and its rows must equal the 202s
@@ -256,7 +257,8 @@ try {
     api = await startApi(overrides);
     // Warm: the first second of a process runs cold code.
     await run(settings, { rate: 0, seconds: 2, conns: 64 }, 'warm-up');
-    for (const clients of CLIENTS) rows.push(await run(settings, { rate: 0, seconds: SECONDS, conns: clients }, `closed ${clients}`));
+    for (const clients of CLIENTS)
+      rows.push(await run(settings, { rate: 0, seconds: SECONDS, conns: clients, retryRefused: true }, `closed ${clients}`));
     if (settings === 'MAX_IN_FLIGHT=0') capacity = Math.max(...rows.map((r) => r.acceptedPerSecond));
     if (capacity === 0) throw new Error('no capacity to flood at: run MAX_IN_FLIGHT=0 too, or give --capacity');
     for (const factor of FACTORS) {

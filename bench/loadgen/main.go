@@ -11,7 +11,9 @@
 // are pre-formatted bytes, responses are parsed in place from a bufio.Reader (no net/http), and
 // each connection has one goroutine. Request i is due at start + i/rate; a dispatcher hands it to whichever connection is
 // free, and when none is, it waits: that wait is recorded (sent - due) and counts in the latency
-// from due that the caller computes (coordinated omission). -rate 0 is a closed loop.
+// from due that the caller computes (coordinated omission). -rate 0 is a closed loop; with
+// -retry-refused its clients press again for the same request when answered 503 or 429, as a
+// person does, each attempt a line of its own with the same seq.
 //
 // Output: one CSV line per request: seq,due_us,sent_us,done_us,status,code,error — microseconds
 // since the start, status 0 when the connection failed, code the body's "code" or "status" field.
@@ -248,6 +250,7 @@ func main() {
 	primePath := flag.String("prime", "/health/live", "GET path each connection requests once before the clock starts")
 	timeout := flag.Duration("timeout", 30*time.Second, "per-request timeout")
 	out := flag.String("out", "", "CSV output file")
+	retryRefused := flag.Bool("retry-refused", false, "closed loop only: send a request answered 503 or 429 again at once, on the same connection")
 	flag.Parse()
 
 	paths, err := readLines(*targets)
@@ -305,16 +308,23 @@ func main() {
 				if !ok {
 					break
 				}
-				sent := time.Since(start)
-				status, code, err := k.do(reqs[seq%len(reqs)], *timeout)
-				r := result{seq: seq, due: due, sent: sent, done: time.Since(start), status: status, code: code}
-				if err != nil {
-					r.err = err.Error()
-					if errors.Is(err, os.ErrDeadlineExceeded) {
-						r.err = "timeout"
+				for {
+					sent := time.Since(start)
+					status, code, err := k.do(reqs[seq%len(reqs)], *timeout)
+					r := result{seq: seq, due: due, sent: sent, done: time.Since(start), status: status, code: code}
+					if err != nil {
+						r.err = err.Error()
+						if errors.Is(err, os.ErrDeadlineExceeded) {
+							r.err = "timeout"
+						}
 					}
+					local = append(local, r)
+					// A refused client presses again, until the loop's time is up.
+					if !*retryRefused || *rate > 0 || (status != 503 && status != 429) || r.done >= *duration {
+						break
+					}
+					due = r.done
 				}
-				local = append(local, r)
 			}
 			mu.Lock()
 			results = append(results, local...)

@@ -13,9 +13,25 @@ const ISSUE_PATH = /^\/api\/coupons\/[1-9]\d{0,9}\/issue-fcfs\/[\da-f]{8}-[\da-f
 /** Set on a request the intake took in: when it arrived (performance.now() ms). */
 export const ENTERED_AT = Symbol('enteredAt');
 type Entered = IncomingMessage & { [ENTERED_AT]?: number };
-/** Set on a connection when a refusal was last written on it (performance.now() ms). */
-const REFUSED_AT = Symbol('refusedAt');
-type Refused = Socket & { [REFUSED_AT]?: number };
+/** Set on a connection when a refusal was last written on it: when (performance.now() ms) and for what path. */
+const REFUSED = Symbol('refused');
+type Refused = Socket & { [REFUSED]?: { at: number; url: string } };
+
+/**
+ * When this request's connection was last refused the same request (performance.now() ms), or
+ * undefined: the refusal pacer holds only a client pressing again for the same user and coupon.
+ * Another user's request on the same connection is new work arriving, as on a load balancer's
+ * pooled connection to the API, and holding it would block everyone that pool carries.
+ */
+export function lastRefusalOfSame(socket: Socket, url: string): number | undefined {
+  const refused = (socket as Refused)[REFUSED];
+  return refused?.url === url ? refused.at : undefined;
+}
+
+/** Notes on the connection that `url` was refused on it just now. */
+export function rememberRefusal(socket: Socket, url: string): void {
+  (socket as Refused)[REFUSED] = { at: performance.now(), url };
+}
 
 /** When the intake took the request in, if it came through the intake (not `app.inject`). */
 export function enteredAt(req: IncomingMessage): number | undefined {
@@ -37,20 +53,21 @@ export function intakeServer(control: OverloadControl, countShed: () => void) {
         const now = performance.now();
         if (!control.enter(now)) {
           countShed();
-          const socket = req.socket as Refused;
+          const { socket } = req;
+          const url = req.url!;
           control.refuse(
             () => {
               writeShed(res);
-              socket[REFUSED_AT] = performance.now();
+              rememberRefusal(socket, url);
             },
             now,
-            socket[REFUSED_AT],
+            lastRefusalOfSame(socket, url),
           );
           return;
         }
         (req as Entered)[ENTERED_AT] = now;
         // Taken in: whatever it was refused before, it is not coming back at once after a refusal now.
-        (req.socket as Refused)[REFUSED_AT] = undefined;
+        (req.socket as Refused)[REFUSED] = undefined;
         res.once('close', () => control.leave(performance.now()));
       }
       handler(req, res);

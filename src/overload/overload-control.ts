@@ -80,8 +80,8 @@ export class OverloadControl {
   }
 
   /**
-   * Answers a refusal at once, or, to a connection coming back at once after its previous refusal
-   * (at `lastRefusedAt`), when its Retry-After has passed (`answer` must cope with a client gone
+   * Answers a refusal at once, or, to a client coming back at once with the request refused at
+   * `lastRefusedAt`, when its Retry-After has passed (`answer` must cope with a client gone
    * meanwhile).
    */
   refuse(answer: () => void, now: number, lastRefusedAt: number | undefined): void {

@@ -7,15 +7,18 @@
  * at Scale": fast refusals can still starve the work). No limit inside the process can fix that,
  * since it is the answer itself that brings the next request.
  *
- * So a refusal to a connection that comes back within `retryAtOnceMs` of its previous refusal —
- * sooner than any person presses again, and far sooner than the Retry-After it was given — is held
+ * So a refusal of the very request a connection was refused within `retryAtOnceMs` before — the
+ * same user pressing again for the same coupon, sooner than any person presses again and far
+ * sooner than the Retry-After it was given — is held
  * for between half and all of that Retry-After from the previous refusal, then answered. The spread
  * is jitter, as in backoff: clients refused in one burst would otherwise come back in one burst,
  * find the process full again and be held again, in waves, with the process idle between them. Such a client costs one refusal per Retry-After
  * instead of one per round trip; a held refusal costs a slot in a list, not the CPU, and its client
  * sends nothing meanwhile. Everyone else is answered at once: a client that honours Retry-After
  * never notices, and an open flood — arrivals that do not wait for answers — gains nothing from
- * holding, so is not held.
+ * holding, so is not held. Nor is another user's request on a connection just refused: a load
+ * balancer's pooled connection carries many users, and holding one would block all of them
+ * (src/overload/intake-server.ts decides what counts as the same request).
  */
 export interface RefusalPacerOptions {
   /** A connection refused again this soon after its previous refusal is coming back at once (ms). */

@@ -14,6 +14,8 @@ describe('bench/loadgen', () => {
   let server: Server;
   let base: string;
   let connections = 0;
+  /** Paths asked under /retry/, in order; each is refused the first time. */
+  const retried: string[] = [];
 
   before(async () => {
     server = createServer((req, res) => {
@@ -27,6 +29,11 @@ describe('bench/loadgen', () => {
         setImmediate(() => res.end('_OUT","message":"x"}'));
       } else if (path.startsWith('/close')) {
         res.writeHead(503, { connection: 'close', 'retry-after': '1' }).end('{"code":"UNAVAILABLE","message":"later"}');
+      } else if (path.startsWith('/retry/')) {
+        const first = !retried.includes(path);
+        retried.push(path);
+        if (first) res.writeHead(503, { 'retry-after': '1' }).end('{"code":"UNAVAILABLE","message":"later"}');
+        else res.writeHead(202).end('{"status":"ACCEPTED","requestId":"2"}');
       } else if (path.startsWith('/empty')) {
         res.writeHead(204).end();
       } else {
@@ -57,6 +64,22 @@ describe('bench/loadgen', () => {
     assert.deepEqual(
       answers.map((a) => a.dueMs <= a.doneMs),
       answers.map(() => true),
+    );
+  });
+
+  it('presses again for the same request when refused, with -retry-refused, and then moves on', async () => {
+    const paths = Array.from({ length: 5 }, (_, i) => `/retry/${i}`);
+    const { answers } = await attack(
+      'loadgen-test-retry',
+      base,
+      paths,
+      { rate: 0, seconds: 60, conns: 1, requests: 5, retryRefused: true },
+      '0-1',
+    );
+    assert.deepEqual(tally(answers), { '503 UNAVAILABLE': 5, '202 ACCEPTED': 5 });
+    assert.deepEqual(
+      retried,
+      paths.flatMap((p) => [p, p]),
     );
   });
 
