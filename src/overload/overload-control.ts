@@ -17,7 +17,7 @@ const INITIAL_LIMIT = 512;
  */
 const FLOOR_LIMIT = 256;
 const MIN_LIMIT = 16;
-/** A connection refused again this soon after its previous refusal is coming back at once (ms). */
+/** A request refused again this soon after its previous refusal on its connection is coming back at once (ms). */
 const RETRY_AT_ONCE_MS = 100;
 const WINDOW_MS = 100;
 

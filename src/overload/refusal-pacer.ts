@@ -9,10 +9,10 @@
  *
  * So a refusal of the very request a connection was refused within `retryAtOnceMs` before — the
  * same user pressing again for the same coupon, sooner than any person presses again and far
- * sooner than the Retry-After it was given — is held
- * for between half and all of that Retry-After from the previous refusal, then answered. The spread
- * is jitter, as in backoff: clients refused in one burst would otherwise come back in one burst,
- * find the process full again and be held again, in waves, with the process idle between them. Such a client costs one refusal per Retry-After
+ * sooner than the Retry-After it was given — is held for between half and all of that Retry-After
+ * from the previous refusal, then answered. The spread is jitter, as in backoff: clients refused in
+ * one burst would otherwise come back in one burst, find the process full again and be held again,
+ * in waves, with the process idle between them. Such a client costs one refusal per Retry-After
  * instead of one per round trip; a held refusal costs a slot in a list, not the CPU, and its client
  * sends nothing meanwhile. Everyone else is answered at once: a client that honours Retry-After
  * never notices, and an open flood — arrivals that do not wait for answers — gains nothing from
@@ -21,7 +21,7 @@
  * (src/overload/intake-server.ts decides what counts as the same request).
  */
 export interface RefusalPacerOptions {
-  /** A connection refused again this soon after its previous refusal is coming back at once (ms). */
+  /** A request refused again this soon after its previous refusal on its connection is coming back at once (ms). */
   retryAtOnceMs: number;
   /** The Retry-After refusals carry (ms): how long such a client is held from its previous refusal. */
   retryAfterMs: number;
