@@ -30,7 +30,7 @@ import { parseArgs } from 'node:util';
 import { awaitReconciliation } from '../tools/loadtest/reconciliation.ts';
 import { machineInfo, readSeedFile } from '../tools/loadtest/runner.ts';
 import { percentile, round, sortedCopy } from '../tools/loadtest/stats.ts';
-import { testConfig, testEnv } from '../tools/harness/env.ts';
+import { testConfig } from '../tools/harness/env.ts';
 import type { Proc } from '../tools/harness/processes.ts';
 import { createTestTopics, openTestRedis } from '../tools/harness/services.ts';
 import { apiReady, freePort, isolatedEnv, OVERLOAD_SETTINGS, productionSettings, ready, seed, spawnNode } from './harness.ts';

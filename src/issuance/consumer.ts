@@ -382,15 +382,21 @@ export class IssuanceConsumer {
       ),
     );
     metrics.dbWrite.observe((performance.now() - started) / 1000);
+    // One lookup for every coupon that fell short, not one each: a replayed backlog falls short on
+    // all of its coupons at once, and a user missing is missing for all of them.
+    const short = [...toWrite].filter(([couponId, list]) => list.length > (inserted.get(couponId) ?? 0));
+    const missing =
+      short.length > 0
+        ? await missingUserIds(
+            orm,
+            short.flatMap(([, list]) => list.map((p) => p.event.userId)),
+          )
+        : new Set<number>();
     const dead: DeadLetter[] = [];
     for (const [couponId, list] of toWrite) {
       const rows = inserted.get(couponId) ?? 0;
       let skipped = list.length - rows;
       if (skipped > 0) {
-        const missing = await missingUserIds(
-          orm,
-          list.map((p) => p.event.userId),
-        );
         for (const p of list) {
           if (!missing.has(p.event.userId)) continue;
           dead.push({ message: p.message, reason: `unknown user ${p.event.userId}` });
