@@ -84,4 +84,23 @@ describe('issue event producer', () => {
       await producer.disconnect().catch(() => undefined);
     }
   });
+
+  it('sends what one turn of the event loop published in one request, even to an idle partition', async () => {
+    const sends: { messages: number; ok: boolean }[] = [];
+    const producer = new IssueEventProducer({
+      kafka: direct,
+      topic,
+      observer: { sent: (_seconds, messages, ok) => sends.push({ messages, ok }) },
+    });
+    try {
+      // Warm: the partition count known, a connection up, and nothing in flight.
+      await producer.publish('7', 'warm');
+      sends.length = 0;
+      // As the admitter publishes a batch of admissions: one call per admission, all in one turn.
+      await Promise.all(Array.from({ length: 50 }, (_, i) => producer.publish('7', `batch-${i}`)));
+      assert.deepEqual(sends, [{ messages: 50, ok: true }]);
+    } finally {
+      await producer.disconnect().catch(() => undefined);
+    }
+  });
 });
