@@ -1,15 +1,17 @@
 /**
- * `npm run bench:cost [-- --requests N] [--warmup W] [--connections C] [--no-record]`
+ * `npm run bench:cost [-- --requests N] [--warmup W] [--connections C] [--profiler perf|v8] [--no-record]`
  *
  * Where a request's CPU goes. The bare route (a), the admitted path (b) and the sold-out path (c),
  * as `npm run bench` drives them (the Go generator on core 0, C connections, N requests after W of
- * warm-up, the API without shedding), each server under `node --cpu-prof`. Only the samples taken
- * while the measured N requests ran are counted (V8 stamps samples with process.hrtime's clock),
- * so start-up, seeding and warm-up are left out; each sample goes to the part of the system whose
- * code asked for it (bench/profile.ts: HTTP and sockets, Fastify, the thread hop, overload
- * control, rate limiting, Redis, Kafka, metrics, logging, GC...). Printed as CPU µs per request,
- * main thread and shard workers apart, beside the process's CPU per request from /proc (the
- * profiler's own cost is in the latter, not the former). Appended to bench/results.json.
+ * warm-up, the API without shedding), each server sampled by a profiler: Linux `perf` where it
+ * works (on-CPU samples of every thread, kernel included: bench/perf.ts), else `node --cpu-prof`
+ * (wall-clock samples of the JavaScript threads). Only the samples taken while the measured N
+ * requests ran are counted (both stamp samples with process.hrtime's clock), so start-up, seeding
+ * and warm-up are left out; each sample goes to the part of the system whose code asked for it
+ * (bench/profile.ts: HTTP and sockets, Fastify, the thread hop, overload control, rate limiting,
+ * Redis, Kafka, metrics, logging, GC...). Printed as CPU µs per request, main thread, shard workers
+ * and V8's helper threads apart, beside the process's CPU per request from /proc (the profiler's
+ * own cost is in the latter). Appended to bench/results.json.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,13 +25,15 @@ import { createTestTopics } from '../tools/harness/services.ts';
 import { apiReady, freePort, isolatedEnv, ready, seed, spawnNode } from './harness.ts';
 import { loadgen, tally, warmThenMeasure } from './load.ts';
 import { costBreakdownsOf } from './profile.ts';
+import { PERF_NODE_FLAGS, perfCategory, perfLeaf, perfSamples, perfWorks, recordPerf, removePerfMaps, type PerfRecording } from './perf.ts';
 
 const RESULTS = new URL('./results.json', import.meta.url).pathname;
 const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '20000' },
-    warmup: { type: 'string', default: '3000' },
+    warmup: { type: 'string', default: '30000' },
     connections: { type: 'string', default: '64' },
+    profiler: { type: 'string' },
     'no-record': { type: 'boolean', default: false },
   },
 });
@@ -37,6 +41,8 @@ const N = Number(values.requests);
 const WARMUP = Number(values.warmup);
 const C = Number(values.connections);
 const GEN_CPU = '0';
+const PROFILER = values.profiler ?? (perfWorks() ? 'perf' : 'v8');
+if (PROFILER !== 'perf' && PROFILER !== 'v8') throw new Error(`--profiler is perf or v8, not ${PROFILER}`);
 const API_PORT = 18_097;
 const BARE_PORT = 18_096;
 const work = mkdtempSync(join(tmpdir(), 'fcfs-cost-'));
@@ -47,21 +53,24 @@ interface Case {
   rps: number;
   /** The server process's CPU per request from /proc, profiler included. */
   processUsPerReq: number | null;
-  /** Profiled CPU per request, by thread kind and category. */
+  /** Profiled CPU per request, by thread kind and category (V8's helper threads only under perf). */
   mainUs: Record<string, number>;
   workerUs: Record<string, number>;
+  helperUs?: Record<string, number>;
   /** The costliest sampled frames of each category, µs per request (all threads). */
   frames: Record<string, [string, number][]>;
   generatorCpuPct: number;
   outcomes: Record<string, number>;
 }
 
+type Profiled = 'mainUs' | 'workerUs' | 'helperUs' | 'frames';
+
 async function measure(
   label: string,
   base: string,
   paths: string[],
   pid: number,
-): Promise<{ from: number; to: number; row: Omit<Case, 'mainUs' | 'workerUs' | 'frames'> }> {
+): Promise<{ from: number; to: number; row: Omit<Case, Profiled> }> {
   const m = await warmThenMeasure(label, base, paths, { warmup: WARMUP, requests: N, conns: C }, pid, GEN_CPU);
   const row = {
     case: label,
@@ -76,8 +85,8 @@ async function measure(
   return { from: m.fromUs, to: m.toUs, row };
 }
 
-/** The windows' samples of every thread of `pid`, in µs per request by category, main thread and workers apart. */
-function attribute(dir: string, pid: number, from: number, to: number): Pick<Case, 'mainUs' | 'workerUs' | 'frames'> {
+/** The window's V8 samples of every JavaScript thread of `pid`, in µs per request by category, main thread and workers apart. */
+function attributeV8(dir: string, pid: number, from: number, to: number): Pick<Case, Profiled> {
   const mainUs: Record<string, number> = {};
   const workerUs: Record<string, number> = {};
   const frameUs = new Map<string, Map<string, number>>();
@@ -92,7 +101,39 @@ function attribute(dir: string, pid: number, from: number, to: number): Pick<Cas
       frameUs.set(category, into);
     }
   }
-  const frames = Object.fromEntries(
+  return { mainUs, workerUs, frames: topFrames(frameUs) };
+}
+
+/** The window's perf samples of every thread of `pid`, in µs per request by category and kind of thread. */
+function attributePerf(
+  recording: PerfRecording,
+  pid: number,
+  from: number,
+  to: number,
+  processUsPerReq: number | null,
+): Pick<Case, Profiled> {
+  const samples = perfSamples(recording.file, pid, from, to);
+  if (samples.length === 0 || processUsPerReq === null) throw new Error(`no perf samples of process ${pid} in ${recording.file}`);
+  // perf samples each thread at a fixed rate of its CPU time: each sample stands for an equal share
+  // of what /proc says the process used over the window.
+  const usPerSample = processUsPerReq / samples.length;
+  const into = { main: {} as Record<string, number>, worker: {} as Record<string, number>, helper: {} as Record<string, number> };
+  const frameUs = new Map<string, Map<string, number>>();
+  for (const sample of samples) {
+    const category = perfCategory(sample);
+    const by = into[sample.thread];
+    by[category] = (by[category] ?? 0) + usPerSample;
+    const frames = frameUs.get(category) ?? new Map<string, number>();
+    const leaf = perfLeaf(sample);
+    frames.set(leaf, (frames.get(leaf) ?? 0) + usPerSample);
+    frameUs.set(category, frames);
+  }
+  const rounded = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round(v, 1)]));
+  return { mainUs: rounded(into.main), workerUs: rounded(into.worker), helperUs: rounded(into.helper), frames: topFrames(frameUs) };
+}
+
+function topFrames(frameUs: Map<string, Map<string, number>>): Case['frames'] {
+  return Object.fromEntries(
     [...frameUs].map(([category, m]) => [
       category,
       [...m]
@@ -101,7 +142,6 @@ function attribute(dir: string, pid: number, from: number, to: number): Pick<Cas
         .map(([f, us]): [string, number] => [f, round(us, 1)]),
     ]),
   );
-  return { mainUs, workerUs, frames };
 }
 
 const machine = machineInfo();
@@ -112,22 +152,57 @@ log(
 const uuids = Array.from({ length: WARMUP + N }, () => randomUUID());
 const cases: Case[] = [];
 
+/** A server to profile: its node flags, and once started, how its samples are read back. */
+function profiled(dir: string): {
+  flags: string[];
+  start: (pid: number) => Promise<void>;
+  attribute: Attribute;
+  stop: () => Promise<void>;
+} {
+  if (PROFILER === 'v8') {
+    return {
+      flags: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+      start: async () => undefined,
+      // Profiles are written as the process and its threads exit, which a graceful stop lets them do.
+      attribute: (pid, w) => attributeV8(dir, pid, w.from, w.to),
+      stop: async () => undefined,
+    };
+  }
+  let recording: PerfRecording | undefined;
+  return {
+    flags: PERF_NODE_FLAGS,
+    start: async (pid) => {
+      mkdirSync(dir, { recursive: true });
+      recording = await recordPerf(pid, join(dir, 'perf.data'));
+    },
+    attribute: (pid, w) => attributePerf(recording!, pid, w.from, w.to, w.row.processUsPerReq),
+    stop: async () => {
+      await recording?.stop();
+    },
+  };
+}
+type Window = Awaited<ReturnType<typeof measure>>;
+type Attribute = (pid: number, w: Window) => Pick<Case, Profiled>;
+const started = Date.now();
+
 // (a) The bare route.
 if (!(await freePort(BARE_PORT))) throw new Error(`port ${BARE_PORT} is taken`);
-const bareDir = join(work, 'bare');
-const bare = spawnNode(['--cpu-prof', `--cpu-prof-dir=${bareDir}`, 'bench/bare-server.ts'], {
+const bareProfile = profiled(join(work, 'bare'));
+const bare = spawnNode([...bareProfile.flags, 'bench/bare-server.ts'], {
   ...(process.env as Record<string, string>),
   PORT: String(BARE_PORT),
 });
 await ready('the bare server', bare, `http://127.0.0.1:${BARE_PORT}/`);
+await bareProfile.start(bare.child.pid!);
 const bareRun = await measure(
   '(a) bare Fastify route',
   `http://127.0.0.1:${BARE_PORT}`,
   uuids.map((u) => `/api/coupons/1/issue-fcfs/${u}`),
   bare.child.pid!,
 );
+await bareProfile.stop();
 await bare.stop();
-cases.push({ ...bareRun.row, ...attribute(bareDir, bare.child.pid!, bareRun.from, bareRun.to) });
+cases.push({ ...bareRun.row, ...bareProfile.attribute(bare.child.pid!, bareRun) });
 
 // (b) and (c) on the API, isolated like the tests, without shedding (as `npm run bench` measures them).
 if (!(await freePort(API_PORT))) throw new Error(`port ${API_PORT} is taken`);
@@ -143,16 +218,18 @@ const files = { admitted: join(work, 'admitted.json'), soldOut: join(work, 'sold
 log('seeding users and coupons');
 await seed(env, WARMUP + N, WARMUP + N, files.admitted);
 await seed(env, WARMUP + N + 1, 1, files.soldOut);
-const apiDir = join(work, 'api');
-const api = spawnNode(['--cpu-prof', `--cpu-prof-dir=${apiDir}`, '--disable-warning=TimeoutNegativeWarning', 'src/cli/start.ts'], {
+const apiProfile = profiled(join(work, 'api'));
+const api = spawnNode([...apiProfile.flags, '--disable-warning=TimeoutNegativeWarning', 'src/cli/start.ts'], {
   ...env,
   MAX_IN_FLIGHT: '0',
   MAX_EVENT_LOOP_DELAY_MS: '0',
 });
 const base = `http://127.0.0.1:${API_PORT}`;
-const windows: { from: number; to: number; row: Omit<Case, 'mainUs' | 'workerUs' | 'frames'> }[] = [];
+const windows: Window[] = [];
 try {
   await apiReady(api, base);
+  // The shard workers run by now: perf follows the threads that exist when it attaches.
+  await apiProfile.start(api.child.pid!);
   const a = readSeedFile(files.admitted);
   windows.push(
     await measure(
@@ -174,54 +251,70 @@ try {
     ),
   );
 } finally {
-  // Profiles are written as the process and its threads exit, which a graceful stop lets them do.
+  await apiProfile.stop();
   await api.stop();
   await database.drop();
 }
-for (const w of windows) cases.push({ ...w.row, ...attribute(apiDir, api.child.pid!, w.from, w.to) });
+for (const w of windows) cases.push({ ...w.row, ...apiProfile.attribute(api.child.pid!, w) });
+// perf script has read the symbol maps the servers wrote; they go now.
+if (PROFILER === 'perf') removePerfMaps(started);
 
 // The table: one line per category, µs of CPU per request.
-const categories = [...new Set(cases.flatMap((c) => [...Object.keys(c.mainUs), ...Object.keys(c.workerUs)]))];
+const kinds = (c: Case) => [c.mainUs, c.workerUs, c.helperUs ?? {}];
+const partUs = (c: Case, cat: string) => kinds(c).reduce((n, r) => n + (r[cat] ?? 0), 0);
 const total = (r: Record<string, number>) => Object.values(r).reduce((x, y) => x + y, 0);
-const sortKey = (cat: string) => -cases.reduce((n, c) => n + (c.mainUs[cat] ?? 0) + (c.workerUs[cat] ?? 0), 0);
-categories.sort((x, y) => sortKey(x) - sortKey(y));
+const caseUs = (c: Case) => kinds(c).reduce((n, r) => n + total(r), 0);
+const categories = [...new Set(cases.flatMap((c) => kinds(c).flatMap((r) => Object.keys(r))))];
+categories.sort((x, y) => cases.reduce((n, c) => n + partUs(c, y) - partUs(c, x), 0));
 const pad = (s: string | number, n: number) => String(s).padStart(n);
-const head = ['(a) bare', '(b) main', '(b) shards', '(b) total', '(c) main', '(c) shards', '(c) total'];
 const cell = (v: number | undefined) => (v ? v.toFixed(1) : '-');
 const [ca, cb, cc] = cases as [Case, Case, Case];
-const line = (name: string, get: (r: Record<string, number>) => number | undefined) =>
-  `${name.padEnd(30)}${[
-    get(ca.mainUs),
-    get(cb.mainUs),
-    get(cb.workerUs),
-    (get(cb.mainUs) ?? 0) + (get(cb.workerUs) ?? 0),
-    get(cc.mainUs),
-    get(cc.workerUs),
-    (get(cc.mainUs) ?? 0) + (get(cc.workerUs) ?? 0),
-  ]
-    .map((v) => pad(cell(v), 12))
-    .join('')}`;
+const helpers = PROFILER === 'perf';
+// Per case: the main thread, the shard workers, V8's helper threads (compiler, GC; perf only), all.
+const columnsOf = (label: string, c: Case) =>
+  [
+    [`${label} main`, (cat?: string) => (cat ? c.mainUs[cat] : total(c.mainUs))],
+    [`${label} shards`, (cat?: string) => (cat ? c.workerUs[cat] : total(c.workerUs))],
+    ...(helpers ? [[`${label} V8 thr.`, (cat?: string) => (cat ? c.helperUs?.[cat] : total(c.helperUs ?? {}))]] : []),
+    [`${label} total`, (cat?: string) => (cat ? partUs(c, cat) : caseUs(c))],
+  ] as [string, (cat?: string) => number | undefined][];
+const columns: [string, (cat?: string) => number | undefined][] = [
+  ['(a) bare', (cat?: string) => (cat ? partUs(ca, cat) : caseUs(ca))],
+  ...columnsOf('(b)', cb),
+  ...columnsOf('(c)', cc),
+];
+const W = 13;
+const line = (name: string, cat?: string) => `${name.padEnd(30)}${columns.map(([, get]) => pad(cell(get(cat)), W)).join('')}`;
+const atCase = (name: string, get: (c: Case) => string | number | null) =>
+  `${name.padEnd(30)}${columns.map(([h]) => pad(h.endsWith('total') || h === '(a) bare' ? (get(h.startsWith('(a)') ? ca : h.startsWith('(b)') ? cb : cc) ?? '-') : '', W)).join('')}`;
 console.log(
   [
-    `CPU µs per request, profiled (${N} requests, ${C} connections; threads sampled by V8, idle excluded)`,
-    `${'part'.padEnd(30)}${head.map((h) => pad(h, 12)).join('')}`,
-    ...categories.map((cat) => line(cat, (r) => r[cat])),
-    line('sum (profiled)', total),
-    `${'process CPU from /proc'.padEnd(30)}${[ca.processUsPerReq, '', '', cb.processUsPerReq, '', '', cc.processUsPerReq].map((v) => pad(v ?? '-', 12)).join('')}`,
-    `${'req/s under the profiler'.padEnd(30)}${[ca.rps, '', '', cb.rps, '', '', cc.rps].map((v) => pad(v, 12)).join('')}`,
-    `${'generator % of core 0'.padEnd(30)}${[ca.generatorCpuPct, '', '', cb.generatorCpuPct, '', '', cc.generatorCpuPct].map((v) => pad(v, 12)).join('')}`,
+    `CPU µs per request, profiled by ${PROFILER === 'perf' ? 'perf (on-CPU samples of every thread, kernel included)' : 'V8 (wall-clock samples of the JavaScript threads, idle excluded)'}; ${N} requests after ${WARMUP} warm-up, ${C} connections`,
+    `${'part'.padEnd(30)}${columns.map(([h]) => pad(h, W)).join('')}`,
+    ...categories.map((cat) => line(cat, cat)),
+    line('sum (profiled)'),
+    atCase('process CPU from /proc', (c) => c.processUsPerReq),
+    atCase('req/s under the profiler', (c) => c.rps),
+    atCase('generator % of core 0', (c) => c.generatorCpuPct),
     '',
     'The admitted path, costliest sampled frames of each part (µs per request, all threads):',
     ...categories.flatMap((cat) => [
-      `  ${cat}: ${((cb.mainUs[cat] ?? 0) + (cb.workerUs[cat] ?? 0)).toFixed(1)}`,
+      `  ${cat}: ${partUs(cb, cat).toFixed(1)}`,
       ...(cb.frames[cat] ?? []).map(([f, us]) => `      ${us.toFixed(1).padStart(5)}  ${f}`),
     ]),
     '',
-    'V8 samples on a wall clock: a thread that wakes another on its core (a task posted to a shard worker, a socket',
-    'write) is often preempted inside that call, and sampled there when it runs again, so those frames also hold',
-    "time spent waiting for the core; /proc's line is the CPU.",
+    ...(helpers
+      ? [
+          "perf samples every thread at a fixed rate of its CPU time, so each sample is an equal share of /proc's figure,",
+          'which the parts add up to; a syscall or the kernel work it starts belongs to the code that made it.',
+        ]
+      : [
+          'V8 samples on a wall clock: a thread that wakes another on its core (a task posted to a shard worker, a socket',
+          'write) is often preempted inside that call, and sampled there when it runs again, so those frames also hold',
+          "time spent waiting for the core; /proc's line is the CPU.",
+        ]),
     '',
-    `admitted ÷ bare, profiled CPU: ${round((total(cb.mainUs) + total(cb.workerUs)) / total(ca.mainUs), 2)} (target <= 2); sold out ÷ bare: ${round((total(cc.mainUs) + total(cc.workerUs)) / total(ca.mainUs), 2)}`,
+    `admitted ÷ bare, profiled CPU: ${round(caseUs(cb) / caseUs(ca), 2)} (target <= 2); sold out ÷ bare: ${round(caseUs(cc) / caseUs(ca), 2)}`,
   ].join('\n'),
 );
 
@@ -232,6 +325,7 @@ if (!values['no-record']) {
     at: new Date().toISOString(),
     machine,
     settings: { requests: N, warmup: WARMUP, connections: C },
+    profiler: PROFILER,
     cases,
   });
   mkdirSync(new URL('./', import.meta.url).pathname, { recursive: true });

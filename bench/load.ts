@@ -136,6 +136,8 @@ export interface MeasuredLoop {
   rps: number;
   /** The server process's CPU (every thread, from /proc) per measured request, µs; null off Linux. */
   serverCpuUsPerReq: number | null;
+  /** The same for each fifth of the warm-up, in order: it falls while V8 still compiles the hot code. */
+  warmupCpuUsPerReq: (number | null)[];
   /** The generator's CPU over the measured part, in cores. */
   generatorCores: number;
   /** process.hrtime in µs around the measured part (the clock V8's CPU profiles stamp samples with). */
@@ -143,9 +145,16 @@ export interface MeasuredLoop {
   toUs: number;
 }
 
+/** Fifths of a warm-up: enough steps to see the server's cost settle. */
+const WARMUP_STEPS = 5;
+
 /**
  * A closed loop of `conns` connections: `warmup` requests first (the paths' first ones), then
  * `requests` measured, with the server's CPU (process `serverPid`) read around the measured part.
+ * The warm-up is long because V8 keeps compiling a server's hot code for tens of thousands of
+ * requests (Maglev, then TurboFan, on helper threads that count in the process's CPU): a short one
+ * measured the compiler beside the server. Its trail, CPU per request for each fifth, shows
+ * whether the cost had settled.
  */
 export async function warmThenMeasure(
   label: string,
@@ -155,7 +164,16 @@ export async function warmThenMeasure(
   serverPid: number | undefined,
   cpus: string,
 ): Promise<MeasuredLoop> {
-  await attack(`${label}-warmup`, base, paths.slice(0, warmup), { rate: 0, seconds: 600, conns, requests: warmup }, cpus);
+  const warmupCpuUsPerReq: (number | null)[] = [];
+  for (let step = 0; step < WARMUP_STEPS; step++) {
+    const from = Math.round((warmup * step) / WARMUP_STEPS);
+    const to = Math.round((warmup * (step + 1)) / WARMUP_STEPS);
+    if (to <= from) continue;
+    const before = processCpuMs(serverPid);
+    await attack(`${label}-warmup`, base, paths.slice(from, to), { rate: 0, seconds: 600, conns, requests: to - from }, cpus);
+    const after = processCpuMs(serverPid);
+    warmupCpuUsPerReq.push(before !== null && after !== null ? round(((after - before) * 1000) / (to - from), 1) : null);
+  }
   const cpu0 = processCpuMs(serverPid);
   const fromUs = Number(process.hrtime.bigint() / 1000n);
   const { answers, generatorCores } = await attack(
@@ -172,6 +190,7 @@ export async function warmThenMeasure(
     answers,
     rps: Math.round(answers.length / seconds),
     serverCpuUsPerReq: cpu0 !== null && cpu1 !== null ? round(((cpu1 - cpu0) * 1000) / requests, 1) : null,
+    warmupCpuUsPerReq,
     generatorCores,
     fromUs,
     toUs,

@@ -126,10 +126,12 @@ function benchRuns(runs: Record_[]): string {
   out.push('');
   out.push(
     table(
-      ['case', ...RUN_COLUMNS.map(([, h]) => h), 'answers'],
+      ['case', ...RUN_COLUMNS.map(([, h]) => h), 'server µs/req over the warm-up, by fifths', 'generator % of its core', 'answers'],
       rowsOf(latest).map((row) => [
         row.case,
         ...RUN_COLUMNS.map(([k]) => row[k]),
+        Array.isArray(row.warmupCpuUsPerReq) ? row.warmupCpuUsPerReq.map(cell).join(' → ') : undefined,
+        row.generatorCpuPct,
         Object.entries((row.outcomes as Obj | undefined) ?? {})
           .map(([k, n]) => `${k}: ${cell(n)}`)
           .join(', '),
@@ -158,6 +160,7 @@ function benchRuns(runs: Record_[]): string {
         'commit',
         'machine',
         'load avg at start',
+        'warm-up requests',
         'sold out ÷ (a)',
         'admitted ÷ (a)',
         'opening p95 / p99 ms',
@@ -173,6 +176,7 @@ function benchRuns(runs: Record_[]): string {
           r.machine?.commit,
           machineName(r.machine),
           r.machine?.loadavg?.join(' '),
+          (r.settings as Obj | undefined)?.warmup,
           t.soldOutVsCeiling?.ratio,
           t.admittedVsCeiling?.ratio,
           o ? `${cell(o.p95)} / ${cell(o.p99)}` : undefined,

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --requests N] [--connections C] [--profile] [--no-record]`
+ * `npm run bench [-- --requests N] [--warmup W] [--connections C] [--profile] [--no-record]`
  *
  * One run on this machine, one table: (a) the ceiling, a bare Fastify route in a child process;
  * (b) the issue route where every request is admitted (stock >= requests, a new user each);
@@ -38,7 +38,7 @@ const RESULTS = new URL('./results.json', import.meta.url).pathname;
 const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: process.env.BENCH_REQUESTS ?? '30000' },
-    warmup: { type: 'string', default: process.env.BENCH_WARMUP ?? '3000' },
+    warmup: { type: 'string', default: process.env.BENCH_WARMUP ?? '30000' },
     connections: { type: 'string', default: process.env.BENCH_CONNECTIONS ?? '64' },
     profile: { type: 'boolean', default: false },
     'no-record': { type: 'boolean', default: false },
@@ -80,6 +80,8 @@ interface Row {
   max: number;
   /** CPU time of the server process (all its threads) per request, and the generator's CPU share. */
   serverCpuUsPerReq: number | null;
+  /** The server's CPU per request over each fifth of the warm-up (bench/load.ts says why it is long). */
+  warmupCpuUsPerReq?: (number | null)[];
   generatorCpuPct: number | null;
   /** The generator used more than GENERATOR_BOUND of its core: the row measures the generator too. */
   generatorBound?: boolean;
@@ -138,12 +140,13 @@ async function measure(
     p99: round(percentile(latencies, 99)),
     max: round(latencies.at(-1) ?? 0),
     serverCpuUsPerReq: m.serverCpuUsPerReq === null ? null : Math.round(m.serverCpuUsPerReq),
+    warmupCpuUsPerReq: m.warmupCpuUsPerReq,
     generatorCpuPct: Math.round(generatorCores * 100),
     outcomes: tally(answers),
   };
   if (generatorCores > GENERATOR_BOUND) row.generatorBound = true;
   log(
-    `${label}: ${row.rps} req/s, p50 ${row.p50} ms, p95 ${row.p95} ms, p99 ${row.p99} ms; server ${row.serverCpuUsPerReq} µs CPU/request, generator ${row.generatorCpuPct} % of core ${GEN_CPU}${row.generatorBound ? ' (GENERATOR-BOUND)' : ''}; ${JSON.stringify(row.outcomes)}`,
+    `${label}: ${row.rps} req/s, p50 ${row.p50} ms, p95 ${row.p95} ms, p99 ${row.p99} ms; server ${row.serverCpuUsPerReq} µs CPU/request (warm-up fifths ${m.warmupCpuUsPerReq.join(' → ')}), generator ${row.generatorCpuPct} % of core ${GEN_CPU}${row.generatorBound ? ' (GENERATOR-BOUND)' : ''}; ${JSON.stringify(row.outcomes)}`,
   );
   return row;
 }
