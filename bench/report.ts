@@ -455,14 +455,13 @@ function capacityRuns(runs: Record_[], benchRunsOfAll: Record_[] | undefined): s
 function costRuns(runs: Record_[]): string {
   const latest = runs.at(-1)!;
   const cases = Array.isArray(latest.cases) ? (latest.cases as Obj[]) : [];
-  const us = (c: Obj | undefined, part: string) => {
-    const main = (c?.mainUs as Record<string, number> | undefined)?.[part] ?? 0;
-    const workers = (c?.workerUs as Record<string, number> | undefined)?.[part] ?? 0;
-    return main + workers;
-  };
-  const parts = [
-    ...new Set(cases.flatMap((c) => [...Object.keys((c.mainUs as Obj) ?? {}), ...Object.keys((c.workerUs as Obj) ?? {})])),
-  ].sort((x, y) => cases.reduce((n, c) => n + us(c, y) - us(c, x), 0));
+  const THREADS = ['mainUs', 'workerUs', 'helperUs'];
+  const us = (c: Obj | undefined, part: string) =>
+    THREADS.reduce((n, t) => n + ((c?.[t] as Record<string, number> | undefined)?.[part] ?? 0), 0);
+  const parts = [...new Set(cases.flatMap((c) => THREADS.flatMap((t) => Object.keys((c[t] as Obj) ?? {}))))].sort((x, y) =>
+    cases.reduce((n, c) => n + us(c, y) - us(c, x), 0),
+  );
+  const perf = latest.profiler === 'perf';
   const sum = (c: Obj) => parts.reduce((n, p) => n + us(c, p), 0);
   const fixed = (v: number) => (v > 0 ? Math.round(v * 10) / 10 : '–');
   const admitted = cases.find((c) => String(c.case).startsWith('(b)'));
@@ -470,7 +469,11 @@ function costRuns(runs: Record_[]): string {
   return [
     '## `npm run bench:cost` (bench/cost.ts)',
     '',
-    `${runs.length} recorded ${runs.length === 1 ? 'run' : 'runs'}, the latest ${day(latest)} (UTC). Where a request's CPU goes: each server under \`node --cpu-prof\`, only the samples of the measured requests counted, each given to the part of the system whose code asked for it; µs of CPU per request, every thread of the server process (the main thread and the shard workers). Redis, Kafka, MariaDB and the consumer are other processes and not in these figures. V8 samples on a wall clock: a thread that wakes another on its core (a task posted to a shard worker, a socket write) is often preempted inside that call and sampled there when it runs again, so those parts also hold time spent waiting for the core; the line from /proc is the CPU.`,
+    `${runs.length} recorded ${runs.length === 1 ? 'run' : 'runs'}, the latest ${day(latest)} (UTC). Where a request's CPU goes: only the samples of the measured requests counted, each given to the part of the system whose code asked for it; µs of CPU per request, every thread of the server process. Redis, Kafka, MariaDB and the consumer are other processes and not in these figures. ${
+      perf
+        ? "The latest run sampled with Linux perf: on-CPU samples of every thread (the main thread, the shard workers, V8's compiler and GC threads), the kernel's work for them included, each an equal share of the process's CPU from /proc."
+        : 'The latest run sampled with `node --cpu-prof`, on a wall clock: a thread that wakes another on its core (a task posted to a shard worker, a socket write) is often preempted inside that call and sampled there when it runs again, so those parts also hold time spent waiting for the core; the line from /proc is the CPU.'
+    }`,
     '',
     `Machine: ${machineLine(latest.machine)}.`,
     '',

@@ -20,6 +20,7 @@ command -v mvn >/dev/null || missing+=(maven)
 command -v curl >/dev/null || missing+=(curl) # prometheus.sh's readiness check
 command -v npm >/dev/null || missing+=(npm)   # only to run `npm ci`; the project's Node 24 comes from npm
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv) # the fuzzer's virtualenv
+command -v perf >/dev/null || missing+=(linux-perf) # bench:cost's on-CPU profiles (bench/perf.ts)
 
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
