@@ -211,7 +211,8 @@ export const VARIABLES = {
   LOOP_DELAY_TARGET_MS: {
     default: 5,
     doc: `Mean wait (ms, over 100 ms) of arriving requests for the main thread's event loop past which the
-      admission limit scales down in proportion; 0 ignores the event loop.`,
+      admission limit counts it against IN_FLIGHT_TARGET_MS (twice: the slowest arrival's wait); 0 ignores the
+      event loop.`,
   },
   MAX_QUEUE_WAIT_MS: {
     default: 1_000,

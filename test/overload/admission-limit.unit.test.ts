@@ -80,7 +80,7 @@ describe('AdmissionLimit', () => {
     assert.equal(limit.limit, 50);
   });
 
-  it('scales down in proportion while arrivals wait for the event loop, two windows in a row, and never below its floor', () => {
+  it('takes the wait for the event loop (twice the mean) out of its target, two windows in a row, and never goes below its minimum', () => {
     let lag = 0;
     const limit = new AdmissionLimit({ targetMs: 100, min: 16, max: 100_000, initial: 50, lag: () => lag, lagTargetMs: 5 });
     fill(limit, 50, 0);
@@ -93,12 +93,12 @@ describe('AdmissionLimit', () => {
     assert.equal(limit.limit, 200, 'one late window is a pause, not a backlog');
     now = busy(limit, now, 1, 200);
     limit.tryEnter(now);
-    assert.equal(limit.limit, 100, 'twice the target: half the limit');
+    assert.equal(limit.limit, 160, 'a 10 ms mean wait leaves 80 of the 100 ms target');
     lag = 1_000;
     now = busy(limit, now, 1, 50);
     now = busy(limit, now, 1, 50);
     limit.tryEnter(now);
-    assert.equal(limit.limit, 16, 'the floor');
+    assert.equal(limit.limit, 16, 'nothing of the target left: the minimum');
     lag = 0;
     now = busy(limit, now, 2, 16);
     limit.tryEnter(now);
@@ -116,7 +116,7 @@ describe('AdmissionLimit', () => {
     lag = 20;
     now = busy(limit, now, 2, 10);
     limit.tryEnter(now);
-    assert.equal(limit.limit, 64, 'a quarter of the floor at four times the loop target');
+    assert.equal(limit.limit, 153, 'a 20 ms mean wait leaves 60 of the 100 ms target: 0.6 of the floor');
   });
 
   it('never exceeds its ceiling', () => {
