@@ -35,14 +35,9 @@ export interface PerfRecording {
  * API) with call stacks, stamped on CLOCK_MONOTONIC like process.hrtime, so a window can be cut out.
  */
 export async function recordPerf(pid: number, file: string, hz = 999): Promise<PerfRecording> {
-  const perf: ChildProcess = spawn(
-    'perf',
-    ['record', '-q', '-k', 'CLOCK_MONOTONIC', '-F', String(hz), '-g', '-p', String(pid), '-o', file],
-    {
-      stdio: 'ignore',
-    },
-  );
-  // perf attaches within moments; a short pause keeps the first measured requests in the record.
+  const args = ['record', '-q', '-k', 'CLOCK_MONOTONIC', '-F', String(hz), '-g', '-p', String(pid), '-o', file];
+  const perf: ChildProcess = spawn('perf', args, { stdio: 'ignore' });
+  // perf takes a moment to attach: the load starts once it has (the warm-up comes first anyway).
   await new Promise((r) => setTimeout(r, 300));
   if (perf.exitCode !== null) throw new Error(`perf record exited with ${perf.exitCode}`);
   return {
