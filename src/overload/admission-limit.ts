@@ -16,14 +16,13 @@
  *
  * The main thread is the other place requests wait, unread in the kernel while the event loop is
  * busy, where no time measured inside the process sees them. That wait comes out of the same
- * target: when arrivals wait longer than `lagTargetMs` on average (src/overload/loop-wait.ts) two
+ * target: when arrivals wait longer than `lagNoiseMs` on average (src/overload/loop-wait.ts) two
  * windows in a row, the limit is built on what is left of the target once the slowest of them
  * has waited (twice the mean), down to `min` when nothing is left. Admitting fewer is what frees
  * the thread, since a refusal costs less than an admission. One late window is a pause (a
- * collection, code being compiled), not a backlog. (It used to scale down by lagTargetMs / wait,
- * halving the limit at a 10 ms wait: under closed loops of 500 clients, whose answered batches
- * come back together and wait a few ms for the loop, that refused requests the unshed API served
- * well within its p99.)
+ * collection, code being compiled), not a backlog. Gentler than scaling the limit by how late the
+ * loop is: a closed loop's answered batches come back together and wait a few ms for the loop,
+ * which is no reason to refuse what would be served well within the target (docs/overload.md).
  */
 export interface AdmissionLimitOptions {
   /** The time in the process (ms) the limit keeps requests to: waiting for a shard worker and served. */
@@ -45,7 +44,7 @@ export interface AdmissionLimitOptions {
   /** Mean wait (ms) of arrivals before the event loop read them since the last call. */
   lag?: () => number;
   /** Mean waits up to this (ms) are noise, not counted against the target. */
-  lagTargetMs?: number;
+  lagNoiseMs?: number;
 }
 
 /** A window with less idle time than this share of it counts as busy. */
@@ -64,7 +63,7 @@ export class AdmissionLimit {
   readonly #max: number;
   readonly #windowMs: number;
   readonly #lag: () => number;
-  readonly #lagTargetMs: number;
+  readonly #lagNoiseMs: number;
   /** Throughput (requests/ms) of the latest busy windows, newest last. */
   readonly #rates: number[] = [];
   readonly #memory: number;
@@ -86,7 +85,7 @@ export class AdmissionLimit {
     windowMs = 100,
     memory = 10,
     lag = () => 0,
-    lagTargetMs = Number.POSITIVE_INFINITY,
+    lagNoiseMs = Number.POSITIVE_INFINITY,
   }: AdmissionLimitOptions) {
     if (!(min >= 1 && max >= min)) throw new RangeError(`need 1 <= min <= max, got min ${min}, max ${max}`);
     this.#targetMs = targetMs;
@@ -96,7 +95,7 @@ export class AdmissionLimit {
     this.#windowMs = windowMs;
     this.#memory = memory;
     this.#lag = lag;
-    this.#lagTargetMs = lagTargetMs;
+    this.#lagNoiseMs = lagNoiseMs;
     this.#limit = Math.min(max, Math.max(min, initial));
   }
 
@@ -153,7 +152,7 @@ export class AdmissionLimit {
     if (this.#rates.length > 0) {
       // Time spent unread comes out of the same budget as time inside: a request that waited for
       // the loop has that much less of the target left.
-      const scale = late > this.#lagTargetMs ? Math.max(0, this.#targetMs - LAG_CHARGED * late) / this.#targetMs : 1;
+      const scale = late > this.#lagNoiseMs ? Math.max(0, this.#targetMs - LAG_CHARGED * late) / this.#targetMs : 1;
       const little = Math.max(this.#floor, this.#rate() * this.#targetMs) * scale;
       this.#limit = Math.min(this.#max, Math.max(this.#min, Math.floor(little)));
     }

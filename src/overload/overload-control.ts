@@ -50,7 +50,7 @@ export class OverloadControl {
       return;
     }
     const lag = loopDelayTargetMs > 0 ? sampledOncePerWindow(watchLoopWait(), WINDOW_MS) : () => 0;
-    const lagTargetMs = loopDelayTargetMs > 0 ? loopDelayTargetMs : Number.POSITIVE_INFINITY;
+    const lagNoiseMs = loopDelayTargetMs > 0 ? loopDelayTargetMs : Number.POSITIVE_INFINITY;
     this.#limit = new AdmissionLimit({
       targetMs: inFlightTargetMs,
       floor: Math.min(FLOOR_LIMIT, maxInFlight),
@@ -59,7 +59,7 @@ export class OverloadControl {
       initial: Math.min(INITIAL_LIMIT, maxInFlight),
       windowMs: WINDOW_MS,
       lag,
-      lagTargetMs,
+      lagNoiseMs,
     });
     this.#pacer = new RefusalPacer({ retryAtOnceMs: RETRY_AT_ONCE_MS, retryAfterMs: overloaded().retryAfterSeconds * 1000 });
   }

@@ -82,7 +82,7 @@ describe('AdmissionLimit', () => {
 
   it('takes the wait for the event loop (twice the mean) out of its target, two windows in a row, and never goes below its minimum', () => {
     let lag = 0;
-    const limit = new AdmissionLimit({ targetMs: 100, min: 16, max: 100_000, initial: 50, lag: () => lag, lagTargetMs: 5 });
+    const limit = new AdmissionLimit({ targetMs: 100, min: 16, max: 100_000, initial: 50, lag: () => lag, lagNoiseMs: 5 });
     fill(limit, 50, 0);
     let now = busy(limit, 0, 2, 200);
     limit.tryEnter(now);
@@ -107,7 +107,7 @@ describe('AdmissionLimit', () => {
 
   it('keeps its floor while the event loop keeps up, however slow the process, and goes below it only when the loop is late', () => {
     let lag = 0;
-    const limit = new AdmissionLimit({ targetMs: 100, floor: 256, min: 16, max: 100_000, initial: 300, lag: () => lag, lagTargetMs: 5 });
+    const limit = new AdmissionLimit({ targetMs: 100, floor: 256, min: 16, max: 100_000, initial: 300, lag: () => lag, lagNoiseMs: 5 });
     fill(limit, 300, 0);
     // 100 a second: Little alone would allow 10.
     let now = busy(limit, 0, 2, 10);
