@@ -112,8 +112,9 @@ function attributePerf(
   to: number,
   processUsPerReq: number | null,
 ): Pick<Case, Profiled> {
+  if (processUsPerReq === null) throw new Error(`no CPU figure of process ${pid} from /proc to share out`);
   const samples = perfSamples(recording.file, pid, from, to);
-  if (samples.length === 0 || processUsPerReq === null) throw new Error(`no perf samples of process ${pid} in ${recording.file}`);
+  if (samples.length === 0) throw new Error(`no perf samples of process ${pid} in ${recording.file}`);
   // perf samples each thread at a fixed rate of its CPU time: each sample stands for an equal share
   // of what /proc says the process used over the window.
   const usPerSample = processUsPerReq / samples.length;
@@ -270,27 +271,34 @@ const pad = (s: string | number, n: number) => String(s).padStart(n);
 const cell = (v: number | undefined) => (v ? v.toFixed(1) : '-');
 const [ca, cb, cc] = cases as [Case, Case, Case];
 const helpers = PROFILER === 'perf';
+/** A column of the table: its heading, its figure for a part (or the sum), and the case whose total it is. */
+interface Column {
+  head: string;
+  get: (cat?: string) => number | undefined;
+  totalOf?: Case;
+}
+const sumOf = (r: Record<string, number> | undefined) => (cat?: string) => (cat ? r?.[cat] : total(r ?? {}));
+const totalOf =
+  (c: Case): Column['get'] =>
+  (cat) =>
+    cat ? partUs(c, cat) : caseUs(c);
 // Per case: the main thread, the shard workers, V8's helper threads (compiler, GC; perf only), all.
-const columnsOf = (label: string, c: Case) =>
-  [
-    [`${label} main`, (cat?: string) => (cat ? c.mainUs[cat] : total(c.mainUs))],
-    [`${label} shards`, (cat?: string) => (cat ? c.workerUs[cat] : total(c.workerUs))],
-    ...(helpers ? [[`${label} V8 thr.`, (cat?: string) => (cat ? c.helperUs?.[cat] : total(c.helperUs ?? {}))]] : []),
-    [`${label} total`, (cat?: string) => (cat ? partUs(c, cat) : caseUs(c))],
-  ] as [string, (cat?: string) => number | undefined][];
-const columns: [string, (cat?: string) => number | undefined][] = [
-  ['(a) bare', (cat?: string) => (cat ? partUs(ca, cat) : caseUs(ca))],
-  ...columnsOf('(b)', cb),
-  ...columnsOf('(c)', cc),
+const columnsOf = (label: string, c: Case): Column[] => [
+  { head: `${label} main`, get: sumOf(c.mainUs) },
+  { head: `${label} shards`, get: sumOf(c.workerUs) },
+  ...(helpers ? [{ head: `${label} V8 thr.`, get: sumOf(c.helperUs) }] : []),
+  { head: `${label} total`, get: totalOf(c), totalOf: c },
 ];
+const columns: Column[] = [{ head: '(a) bare', get: totalOf(ca), totalOf: ca }, ...columnsOf('(b)', cb), ...columnsOf('(c)', cc)];
 const W = 13;
-const line = (name: string, cat?: string) => `${name.padEnd(30)}${columns.map(([, get]) => pad(cell(get(cat)), W)).join('')}`;
+const line = (name: string, cat?: string) => `${name.padEnd(30)}${columns.map((col) => pad(cell(col.get(cat)), W)).join('')}`;
+/** A figure of each case as a whole, under its total column. */
 const atCase = (name: string, get: (c: Case) => string | number | null) =>
-  `${name.padEnd(30)}${columns.map(([h]) => pad(h.endsWith('total') || h === '(a) bare' ? (get(h.startsWith('(a)') ? ca : h.startsWith('(b)') ? cb : cc) ?? '-') : '', W)).join('')}`;
+  `${name.padEnd(30)}${columns.map((col) => pad(col.totalOf ? (get(col.totalOf) ?? '-') : '', W)).join('')}`;
 console.log(
   [
     `CPU µs per request, profiled by ${PROFILER === 'perf' ? 'perf (on-CPU samples of every thread, kernel included)' : 'V8 (wall-clock samples of the JavaScript threads, idle excluded)'}; ${N} requests after ${WARMUP} warm-up, ${C} connections`,
-    `${'part'.padEnd(30)}${columns.map(([h]) => pad(h, W)).join('')}`,
+    `${'part'.padEnd(30)}${columns.map((col) => pad(col.head, W)).join('')}`,
     ...categories.map((cat) => line(cat, cat)),
     line('sum (profiled)'),
     atCase('process CPU from /proc', (c) => c.processUsPerReq),

@@ -10,6 +10,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, rmSync, statSync } from 'node:fs';
+import { isRunning } from '../tools/harness/processes.ts';
 import { categoryOf } from './profile.ts';
 
 /**
@@ -73,17 +74,8 @@ export function perfSamples(file: string, pid: number, fromUs: number, toUs: num
 export function removePerfMaps(sinceMs: number): void {
   for (const name of readdirSync('/tmp')) {
     const pid = Number(/^perf-(\d+)\.map$/.exec(name)?.[1]);
-    if (!pid || statSync(`/tmp/${name}`).mtimeMs < sinceMs || alive(pid)) continue;
+    if (!pid || statSync(`/tmp/${name}`).mtimeMs < sinceMs || isRunning(pid)) continue;
     rmSync(`/tmp/${name}`, { force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

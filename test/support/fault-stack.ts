@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { isRunning } from './processes.ts';
 
 const exec = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -66,15 +67,6 @@ export class FaultStack {
   async kill(service: Service): Promise<void> {
     const pid = Number(readFileSync(`${this.dataDir}/run/${service}.pid`, 'utf8'));
     process.kill(pid, 'SIGKILL');
-    for (let i = 0; i < 100; i++) {
-      try {
-        process.kill(pid, 0);
-        const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2];
-        if (state === 'Z') return;
-      } catch {
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    for (let i = 0; i < 100 && isRunning(pid); i++) await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -3,7 +3,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { PARTITIONER } from '../../src/store/kafka.ts';
-import { eventually } from './processes.ts';
+import { eventually, isRunning } from './processes.ts';
 
 const exec = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -59,19 +59,7 @@ export class KafkaClusterStack {
   async kill(port: number): Promise<void> {
     const pid = Number(readFileSync(`${this.dataDir}/run/kafka-${port}.pid`, 'utf8'));
     await this.#script('kill', String(port));
-    await eventually(
-      `broker ${port} (pid ${pid}) to be gone`,
-      async () => {
-        try {
-          process.kill(pid, 0);
-          return readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] === 'Z';
-        } catch {
-          return true;
-        }
-      },
-      10_000,
-      50,
-    );
+    await eventually(`broker ${port} (pid ${pid}) to be gone`, async () => !isRunning(pid), 10_000, 50);
   }
 
   /** The partition a key lands on, as the app's producer places it. */

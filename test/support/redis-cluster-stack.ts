@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Redis } from '../../src/store/redis.ts';
-import { eventually } from './processes.ts';
+import { eventually, isRunning } from './processes.ts';
 
 const exec = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -68,19 +68,7 @@ export class RedisClusterStack {
   async kill(port: number): Promise<void> {
     const pid = Number(readFileSync(`${this.dataDir}/run/redis-${port}.pid`, 'utf8'));
     await this.#script('kill', String(port));
-    await eventually(
-      `redis ${port} (pid ${pid}) to be gone`,
-      async () => {
-        try {
-          process.kill(pid, 0);
-          return readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] === 'Z';
-        } catch {
-          return true;
-        }
-      },
-      10_000,
-      50,
-    );
+    await eventually(`redis ${port} (pid ${pid}) to be gone`, async () => !isRunning(pid), 10_000, 50);
   }
 
   /** The port of the master that serves a key's slot now, as the cluster itself says. */
