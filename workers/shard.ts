@@ -7,7 +7,6 @@ import { workerData } from 'node:worker_threads';
 import { Admitter } from '../src/admission/admitter.ts';
 import { COUPON_CHANGED_CHANNEL } from '../src/store/keys.ts';
 import { CouponKnowledge } from '../src/admission/knowledge.ts';
-import type { AdmissionOutcome, AdmissionRequest } from '../src/admission/outcome.ts';
 import { AdmissionScripts } from '../src/store/scripts.ts';
 import { UserDirectory } from '../src/admission/user-directory.ts';
 import { findUserIds } from '../src/store/database/users.ts';
@@ -19,6 +18,7 @@ import { createLogger } from '../src/log.ts';
 import { AdmissionMetrics } from '../src/metrics/admission-metrics.ts';
 import { parseCouponChange, type CouponChange } from '../src/store/coupon-change.ts';
 import { createRedis, duplicateRedis } from '../src/store/redis.ts';
+import { encodeOutcomes, requestsOf, type OutcomeBatch, type RequestBatch } from '../src/shards/wire.ts';
 
 const { shard, config } = workerData as { shard: number; config: Config };
 const logger = createLogger(config.logLevel, 'shard', config.env).child({ shard });
@@ -78,8 +78,8 @@ if (config.userPreloadMax > 0) {
   );
 }
 
-export function admit(requests: AdmissionRequest[]): Promise<AdmissionOutcome[]> {
-  return admitter.admit(requests);
+export async function admit(batch: RequestBatch): Promise<OutcomeBatch> {
+  return encodeOutcomes(await admitter.admit(requestsOf(batch)));
 }
 
 /**

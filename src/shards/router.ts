@@ -6,6 +6,7 @@ import type { CouponChange } from '../store/coupon-change.ts';
 import { ArrivalQueue } from '../overload/arrival-queue.ts';
 import { overloaded } from '../overload/refusal.ts';
 import { shardOf } from './hash.ts';
+import { forEachOutcome, type OutcomeBatch, type RequestBatch } from './wire.ts';
 
 export type WorkerMetrics = MetricObjectWithValues<MetricValue<string>>[];
 
@@ -170,16 +171,14 @@ export class ShardRouter {
     while (pending.length > 0 && running.size < this.#concurrentBatches) {
       const { items: batch, waitsMs } = pending.take(this.#maxBatch, now);
       this.#onDispatch(waitsMs);
-      const task: Promise<void> = (
-        pool.run(
-          batch.map((w) => w.request),
-          { name: 'admit' },
-        ) as Promise<AdmissionOutcome[]>
-      )
+      const requests: RequestBatch = { couponIds: new Array(batch.length), publicIds: new Array(batch.length) };
+      for (let i = 0; i < batch.length; i++) {
+        requests.couponIds[i] = batch[i]!.request.couponId;
+        requests.publicIds[i] = batch[i]!.request.publicId;
+      }
+      const task: Promise<void> = (pool.run(requests, { name: 'admit' }) as Promise<OutcomeBatch>)
         .then(
-          (outcomes) => {
-            for (const [i, w] of batch.entries()) w.resolve(outcomes[i]!);
-          },
+          (outcomes) => forEachOutcome(outcomes, (outcome, i) => batch[i]!.resolve(outcome)),
           (err: Error) => {
             for (const w of batch) w.reject(err);
           },

@@ -4,14 +4,17 @@
  * batch it came in and its place there; a coupon id of 999 makes the batch take 100 ms.
  */
 import { threadId } from 'node:worker_threads';
-import type { AdmissionOutcome, AdmissionRequest } from '../../src/admission/outcome.ts';
+import { encodeOutcomes, requestsOf, type OutcomeBatch, type RequestBatch } from '../../src/shards/wire.ts';
 
 let batches = 0;
 
-export async function admit(requests: AdmissionRequest[]): Promise<AdmissionOutcome[]> {
+export async function admit(wire: RequestBatch): Promise<OutcomeBatch> {
   const batch = batches++;
+  const requests = requestsOf(wire);
   if (requests.some((r) => r.couponId === 999)) await new Promise((r) => setTimeout(r, 100));
-  return requests.map((r, i) => ({ result: 'ACCEPTED', requestId: `${threadId}:${batch}:${i}:${r.couponId}:${r.publicId}` }));
+  return encodeOutcomes(
+    requests.map((r, i) => ({ result: 'ACCEPTED', requestId: `${threadId}:${batch}:${i}:${r.couponId}:${r.publicId}` })),
+  );
 }
 
 export function couponChanged(): void {}
