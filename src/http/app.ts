@@ -13,6 +13,7 @@ import { couponRoutes } from './routes/coupons.ts';
 import { ISSUE_ROUTE, issueRoutes } from './routes/issue.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { userRoutes } from './routes/users.ts';
+import { lazyChildLogger } from './request-logger.ts';
 import { couponView, errorBody } from './schemas.ts';
 import { validatorCompiler } from './validation.ts';
 
@@ -29,6 +30,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: false,
     // No per-request log lines: a flood would write one per request; metrics count them instead.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLogger,
     frameworkErrors,
     trustProxy: deps.config.limits.trustProxy,
     serverFactory: intakeServer(deps.overload, deps.metrics.instantShed(ISSUE_ROUTE)),
