@@ -55,9 +55,14 @@ export class Admitter {
     } finally {
       this.#d.metrics.batch((performance.now() - started) / 1000, requests.length);
     }
-    requests.forEach((r, i) => {
-      this.#d.metrics.outcome(r.couponId, out[i]!.result);
-    });
+    // One count per run of the same coupon and result (a sold-out batch is one run): prom-client
+    // hashes the labels on every call, which per request was most of a sold-out answer's metrics.
+    let from = 0;
+    for (let i = 1; i <= requests.length; i++) {
+      if (i < requests.length && requests[i]!.couponId === requests[from]!.couponId && out[i]!.result === out[from]!.result) continue;
+      this.#d.metrics.outcome(requests[from]!.couponId, out[from]!.result, i - from);
+      from = i;
+    }
     return out;
   }
 

@@ -92,8 +92,9 @@ export class AdmissionMetrics {
     });
   }
 
-  outcome(couponId: number, result: string): void {
-    this.#outcomes.inc({ coupon_id: String(couponId), result });
+  /** `count` requests of the coupon answered `result`. */
+  outcome(couponId: number, result: string, count = 1): void {
+    this.#outcomes.inc({ coupon_id: String(couponId), result }, count);
   }
 
   remaining(couponId: number, units: number): void {

@@ -10,6 +10,7 @@ import {
 } from 'prom-client';
 import { registerCapacityMetrics } from './capacity.ts';
 import { registerProcessInfo } from './process-metrics.ts';
+import { type HistogramJson, type HistogramSeries, SeriesHistogram } from './series-histogram.ts';
 
 /** One registry's metrics as getMetricsAsJSON gives them: what a shard worker sends back. */
 export type RegistryJson = MetricObjectWithValues<MetricValue<string>>[];
@@ -48,24 +49,27 @@ export interface ApiMetricsOptions {
 /** The API process's main-thread metrics, and the merge with its shard workers' registries. */
 export class ApiMetrics {
   readonly registry = new Registry();
-  readonly httpDuration: Histogram<'route' | 'method' | 'status_code'>;
   readonly reconciliations: Counter<'result'>;
   readonly reconciliationConsistent: Gauge<'coupon_id'>;
   readonly reconciliationLastRun: Gauge<'coupon_id'>;
   readonly cacheFallbacks: Counter<'cache' | 'reason'>;
   readonly shed: Counter<'reason'>;
   readonly rateLimited: Counter<'scope'>;
-  readonly queueWait: Histogram;
   readonly #opts: ApiMetricsOptions;
-  /** Histogram children by route, method and status: labels are hashed once, not per request. */
-  readonly #durationChildren = new Map<string, { observe: (seconds: number) => void }>();
   /**
-   * Requests answered in no time (503s shed before routing), counted since start with a plain
-   * increment and added to the duration histogram when it is rendered. In a flood these are nearly
-   * every request, and prom-client validates and hashes labels on each observe and inc: on the shed
-   * path that was a large part of the main thread's work (bench/flood.ts --profile shows it).
+   * http_request_duration_seconds, observed on every answer (shed ones included, before routing),
+   * so kept by hand and written into the registry's JSON at scrape (series-histogram.ts).
    */
-  readonly #instant: { labels: DurationLabels; count: number }[] = [];
+  readonly #duration = new SeriesHistogram('http_request_duration_seconds', DURATION_BUCKETS);
+  /**
+   * Its series by route, method and status. Nested maps rather than one joined key: the route and
+   * method strings are the same objects every time, with their hashes cached, where a joined key
+   * would be a new string to hash on every request.
+   */
+  readonly #durationSeries = new Map<string, Map<string, Map<number, HistogramSeries>>>();
+  /** issue_queue_wait_seconds, observed for every issue request: kept the same way. */
+  readonly #queueWait = new SeriesHistogram('issue_queue_wait_seconds', DURATION_BUCKETS);
+  readonly #queueWaitSeries = this.#queueWait.series({});
   /** Requests shed by the in-flight limit since the last scrape, added to http_requests_shed_total then. */
   #inFlightShedPending = 0;
 
@@ -75,8 +79,8 @@ export class ApiMetrics {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
     registerCapacityMetrics(this.registry);
     registerProcessInfo(this.registry);
-    this.httpDuration = new Histogram({
-      name: 'http_request_duration_seconds',
+    new Histogram({
+      name: this.#duration.name,
       help: 'HTTP request duration by route template, method and status.',
       labelNames: ['route', 'method', 'status_code'],
       buckets: DURATION_BUCKETS,
@@ -167,8 +171,8 @@ export class ApiMetrics {
         this.inc(opts.overload().refusalsHeld);
       },
     });
-    this.queueWait = new Histogram({
-      name: 'issue_queue_wait_seconds',
+    new Histogram({
+      name: this.#queueWait.name,
       help: 'How long issue requests waited for their shard worker, from when the process took them in.',
       buckets: DURATION_BUCKETS,
       registers,
@@ -188,13 +192,16 @@ export class ApiMetrics {
 
   /** One answered request (called for every request: kept cheap). */
   observeRequest(route: string, method: string, statusCode: number, seconds: number): void {
-    const key = `${route} ${method} ${statusCode}`;
-    let child = this.#durationChildren.get(key);
-    if (!child) {
-      child = this.httpDuration.labels({ route, method, status_code: String(statusCode) });
-      this.#durationChildren.set(key, child);
+    let byMethod = this.#durationSeries.get(route);
+    if (!byMethod) this.#durationSeries.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+    let series = byStatus.get(statusCode);
+    if (!series) {
+      series = this.#duration.series({ route, method, status_code: String(statusCode) });
+      byStatus.set(statusCode, series);
     }
-    child.observe(seconds);
+    series.observe(seconds);
   }
 
   /** One issue request shed by the in-flight limit (wherever it was answered). */
@@ -213,16 +220,13 @@ export class ApiMetrics {
 
   /** How long each request of a batch waited for its shard worker. */
   observeQueueWaits(waitsMs: number[]): void {
-    for (const ms of waitsMs) this.queueWait.observe(ms / 1000);
+    for (const ms of waitsMs) this.#queueWaitSeries.observe(ms / 1000);
   }
 
-  /** A cheap way to count requests with these labels that took no time (see #instant). */
+  /** Counts a request with these labels that took no time (a refusal before routing). */
   instantRequests(labels: DurationLabels): () => void {
-    const entry = { labels, count: 0 };
-    this.#instant.push(entry);
-    return () => {
-      entry.count++;
-    };
+    const series = this.#duration.series(labels);
+    return () => series.observe(0);
   }
 
   observeReconciliation(report: ReconciliationOutcome): void {
@@ -234,9 +238,10 @@ export class ApiMetrics {
   /** This process's registries as JSON: the main thread's first, then every shard worker's. */
   async snapshot(): Promise<RegistryJson[]> {
     const [main, workers] = await Promise.all([this.registry.getMetricsAsJSON(), this.#opts.workerMetrics()]);
-    const duration = main.find((m) => m.name === 'http_request_duration_seconds') as unknown as HistogramJson | undefined;
-    if (duration)
-      for (const { labels, count } of this.#instant) if (count > 0) addInstantObservations(duration, DURATION_BUCKETS, labels, count);
+    for (const histogram of [this.#duration, this.#queueWait]) {
+      const json = main.find((m) => m.name === histogram.name);
+      if (json) histogram.writeInto(json as HistogramJson);
+    }
     return [main as RegistryJson, ...workers];
   }
 
@@ -246,27 +251,4 @@ export class ApiMetrics {
     const merged = AggregatorRegistry.aggregate((await this.snapshot()) as Parameters<typeof AggregatorRegistry.aggregate>[0]);
     return { contentType: this.registry.contentType, body: await merged.metrics() };
   }
-}
-
-/** A histogram as prom-client's getMetricsAsJSON gives it: cumulative buckets, then sum and count, per label set. */
-interface HistogramJson {
-  name: string;
-  values: { labels: Record<string, string | number>; value: number; metricName?: string }[];
-}
-
-/**
- * Adds `count` observations of zero seconds to the series with `labels`: every bucket (they are
- * cumulative), and the count; the sum is unchanged. Creates the series when it has no observation yet.
- */
-function addInstantObservations(histogram: HistogramJson, buckets: number[], labels: Record<string, string>, count: number): void {
-  const same = (v: HistogramJson['values'][number]) => Object.entries(labels).every(([k, x]) => v.labels[k] === x);
-  const series = histogram.values.filter(same);
-  if (series.length > 0) {
-    for (const v of series) if (!v.metricName?.endsWith('_sum')) v.value += count;
-    return;
-  }
-  for (const le of [...buckets, '+Inf'])
-    histogram.values.push({ labels: { le, ...labels }, value: count, metricName: `${histogram.name}_bucket` });
-  histogram.values.push({ labels: { ...labels }, value: 0, metricName: `${histogram.name}_sum` });
-  histogram.values.push({ labels: { ...labels }, value: count, metricName: `${histogram.name}_count` });
 }

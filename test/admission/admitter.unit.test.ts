@@ -130,6 +130,35 @@ describe('Admitter', () => {
     assert.equal(calls.admit.length, 1, 'the second batch cost no script call');
   });
 
+  it('counts the outcomes once per run of the same coupon and result, adding up to every request', async () => {
+    const counted: [number, string, number][] = [];
+    const knowledge = new CouponKnowledge();
+    knowledge.soldOut(7);
+    const { admitter: a } = admitter({
+      knowledge,
+      metrics: {
+        batch: () => undefined,
+        outcome: (c, r, n) => counted.push([c, r, n!]),
+        script: () => undefined,
+        remaining: () => undefined,
+      },
+    });
+    await a.admit([
+      { couponId: 7, publicId: ALICE },
+      { couponId: 7, publicId: BOB },
+      { couponId: 7, publicId: ALICE },
+      { couponId: 7, publicId: NOBODY },
+      { couponId: 8, publicId: ALICE },
+      { couponId: 7, publicId: BOB },
+    ]);
+    assert.deepEqual(counted, [
+      [7, 'SOLD_OUT', 3],
+      [7, 'USER_NOT_FOUND', 1],
+      [8, 'ACCEPTED', 1],
+      [7, 'SOLD_OUT', 1],
+    ]);
+  });
+
   it('admits nothing while Kafka is known to be failing', async () => {
     const { admitter: a, calls } = admitter({ canPublish: () => false });
     assert.deepEqual(await a.admit([{ couponId: 7, publicId: ALICE }]), [UNAVAILABLE]);

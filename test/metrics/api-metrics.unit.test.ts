@@ -51,6 +51,16 @@ describe('ApiMetrics', () => {
     assert.equal(sample(again.body, `http_request_duration_seconds_count{${LABELS}}`), 3);
   });
 
+  it('renders the queue waits of the issue requests', async () => {
+    const m = metrics();
+    m.observeQueueWaits([0.5, 30]);
+    const { body } = await m.render();
+    assert.equal(sample(body, 'issue_queue_wait_seconds_count'), 2);
+    assert.equal(sample(body, 'issue_queue_wait_seconds_sum'), 0.0305);
+    assert.equal(sample(body, 'issue_queue_wait_seconds_bucket{le="0.001"}'), 1);
+    assert.equal(sample(body, 'issue_queue_wait_seconds_bucket{le="0.05"}'), 2);
+  });
+
   it('counts in-flight sheds into http_requests_shed_total once each, however often it is scraped', async () => {
     const m = metrics();
     m.countInFlightShed();
