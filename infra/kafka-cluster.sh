@@ -47,7 +47,7 @@ broker() {
           fail "formatting storage failed"
       fi
       say "starting node $((index + 1)) on 127.0.0.1:$PORT (controller $((PORT + 1)))"
-      run_detached java -Xms192m -Xmx384m -XX:+UseG1GC -Djava.awt.headless=true \
+      run_detached java -Xms192m -Xmx384m -XX:+UseG1GC $KAFKA_JIT_OPTS -Djava.awt.headless=true \
         -Dlog4j2.configurationFile="$ROOT/infra/kafka/log4j2.yaml" -cp "$LIB/*" kafka.Kafka "$PROPS"
     }
     case $action in

@@ -32,7 +32,7 @@ launch() {
   fi
   say "starting on 127.0.0.1:$KAFKA_PORT (controller 127.0.0.1:$KAFKA_CONTROLLER_PORT)"
   # The plain java launcher: Maven gave us jars, not Kafka's bin/ scripts.
-  run_detached java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true \
+  run_detached java -Xms256m -Xmx768m -XX:+UseG1GC $KAFKA_JIT_OPTS -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$ROOT/infra/kafka/log4j2.yaml" \
     -cp "$LIB/*" kafka.Kafka "$PROPS"
 }
