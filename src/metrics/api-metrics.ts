@@ -79,6 +79,7 @@ export class ApiMetrics {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
     registerCapacityMetrics(this.registry);
     registerProcessInfo(this.registry);
+    // Registered for its name, help and type, and never observed: #duration holds the counts.
     new Histogram({
       name: this.#duration.name,
       help: 'HTTP request duration by route template, method and status.',
@@ -171,6 +172,7 @@ export class ApiMetrics {
         this.inc(opts.overload().refusalsHeld);
       },
     });
+    // The same: #queueWait holds the counts.
     new Histogram({
       name: this.#queueWait.name,
       help: 'How long issue requests waited for their shard worker, from when the process took them in.',
