@@ -14,6 +14,15 @@
  * requests well past the target (docs/overload.md). A closed loop of clients that hold N requests
  * in the process is never refused while N / λ(N) stays within T.
  *
+ * A window in which nobody was turned away and requests stayed within the target measured demand,
+ * not capacity: a small closed loop keeps the process busy at a fraction of what it can do. Such a
+ * window may raise λ, never lower it (as TCP and BBR leave their estimates alone while the sender
+ * is application-limited). Learning from it made the limit of a quiet moment the limit at the next
+ * burst's start, and let one window's dip of throughput, with nobody waiting longer for it, refuse
+ * a steady loop the process was serving within the target. A window that turned arrivals away, or
+ * in which requests stayed longer than the target while the process held more than its floor (it
+ * slowed under the load it has), counts either way.
+ *
  * The main thread is the other place requests wait, unread in the kernel while the event loop is
  * busy, where no time measured inside the process sees them. That wait comes out of the same
  * target: when arrivals wait longer than `lagNoiseMs` on average (src/overload/loop-wait.ts) two
@@ -75,6 +84,13 @@ export class AdmissionLimit {
   #idleMs = 0;
   #idleSince = Number.NaN;
   #lastLag = 0;
+  /** Arrivals refused in the current window. */
+  #refused = 0;
+  /** The integral of #inSystem over the current window (request-ms), up to #areaAt. */
+  #area = 0;
+  #areaAt = Number.NaN;
+  /** The limit as λ alone makes it, before the event loop's wait is taken out. */
+  #unscaled: number;
 
   constructor({
     targetMs,
@@ -97,6 +113,7 @@ export class AdmissionLimit {
     this.#lag = lag;
     this.#lagNoiseMs = lagNoiseMs;
     this.#limit = Math.min(max, Math.max(min, initial));
+    this.#unscaled = this.#limit;
   }
 
   get limit(): number {
@@ -122,7 +139,11 @@ export class AdmissionLimit {
   /** Takes a place for a request arriving at `now` (performance.now() ms), or says there is none. */
   tryEnter(now: number): boolean {
     this.#roll(now);
-    if (this.#inSystem >= this.#limit) return false;
+    if (this.#inSystem >= this.#limit) {
+      this.#refused++;
+      return false;
+    }
+    this.#accumulate(now);
     if (this.#inSystem++ === 0 && !Number.isNaN(this.#idleSince)) this.#idleMs += now - this.#idleSince;
     return true;
   }
@@ -130,9 +151,15 @@ export class AdmissionLimit {
   /** A request that entered has been answered. */
   leave(now: number): void {
     this.#roll(now);
+    this.#accumulate(now);
     this.#inSystem--;
     this.#completed++;
     if (this.#inSystem === 0) this.#idleSince = now;
+  }
+
+  #accumulate(now: number): void {
+    if (!Number.isNaN(this.#areaAt)) this.#area += this.#inSystem * (now - this.#areaAt);
+    this.#areaAt = now;
   }
 
   #roll(now: number): void {
@@ -141,9 +168,22 @@ export class AdmissionLimit {
     if (elapsed < this.#windowMs) return;
     if (this.#inSystem === 0)
       this.#idleMs += now - (Number.isNaN(this.#idleSince) ? this.#windowStart : Math.max(this.#idleSince, this.#windowStart));
+    this.#accumulate(now);
     if (this.#idleMs < elapsed * BUSY_IDLE_SHARE && this.#completed > 0) {
-      this.#rates.push(this.#completed / elapsed);
-      if (this.#rates.length > this.#memory) this.#rates.shift();
+      const rate = this.#completed / elapsed;
+      // Little again: the mean time in the process over the window is its area over what left.
+      // Few requests kept long (a process just started, opening its connections) are the floor's
+      // business: that many are served whole however slow the process, so they say nothing of
+      // how many more it could hold.
+      const demandOnly = this.#refused === 0 && (this.#area / this.#completed <= this.#targetMs || this.#area / elapsed <= this.#floor);
+      // Demand alone confirms the estimate it does not raise: remembered as the estimate itself,
+      // so the windows that turn arrivals away do not make the whole of the memory.
+      let sample: number | undefined = rate;
+      if (demandOnly && rate * this.#targetMs <= this.#unscaled) sample = this.#rates.length > 0 ? Math.max(rate, this.#rate()) : undefined;
+      if (sample !== undefined) {
+        this.#rates.push(sample);
+        if (this.#rates.length > this.#memory) this.#rates.shift();
+      }
     }
     const lag = this.#lag();
     // Late two windows in a row, by the lesser of the two.
@@ -153,10 +193,13 @@ export class AdmissionLimit {
       // Time spent unread comes out of the same budget as time inside: a request that waited for
       // the loop has that much less of the target left.
       const scale = late > this.#lagNoiseMs ? Math.max(0, this.#targetMs - LAG_CHARGED * late) / this.#targetMs : 1;
-      const little = Math.max(this.#floor, this.#rate() * this.#targetMs) * scale;
-      this.#limit = Math.min(this.#max, Math.max(this.#min, Math.floor(little)));
+      const little = Math.max(this.#floor, this.#rate() * this.#targetMs);
+      this.#unscaled = Math.min(this.#max, Math.max(this.#min, Math.floor(little)));
+      this.#limit = Math.min(this.#max, Math.max(this.#min, Math.floor(little * scale)));
     }
     this.#completed = 0;
+    this.#refused = 0;
+    this.#area = 0;
     this.#idleMs = 0;
     this.#idleSince = now;
     this.#windowStart = now;

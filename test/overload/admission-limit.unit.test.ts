@@ -80,6 +80,55 @@ describe('AdmissionLimit', () => {
     assert.equal(limit.limit, 50);
   });
 
+  it('learns nothing from a closed loop that never fills it: demand is not capacity, and the next burst finds the room', () => {
+    const limit = new AdmissionLimit({ targetMs: 75, min: 16, max: 100_000, initial: 512 });
+    assert.equal(fill(limit, 64, 0), 64);
+    // 64 clients answered 4,500 times a second: Little would say 337, but none of them waited.
+    let now = busy(limit, 0, 10, 450);
+    // 500 clients press at once: all taken in, and what they show the process can do raises it.
+    assert.equal(fill(limit, 436, now), 436);
+    assert.equal(limit.limit, 512);
+    assert.equal(limit.throughput, 0);
+    now = busy(limit, now, 2, 1_000);
+    limit.tryEnter(now);
+    assert.equal(limit.throughput, 10_000);
+    assert.equal(limit.limit, 750);
+  });
+
+  it('keeps its estimate through a dip in which nobody was refused and requests stayed within the target', () => {
+    const limit = new AdmissionLimit({ targetMs: 100, min: 4, max: 100_000, initial: 50 });
+    fill(limit, 50, 0);
+    let now = busy(limit, 0, 2, 200);
+    limit.tryEnter(now);
+    assert.equal(limit.limit, 200);
+    // Half the throughput for most of the remembered windows: 50 in the process for 50 ms each.
+    now = busy(limit, now, 6, 100);
+    limit.tryEnter(now);
+    assert.equal(limit.limit, 200);
+  });
+
+  it('follows a process that slowed under the load it has, though nobody was refused', () => {
+    const limit = new AdmissionLimit({ targetMs: 100, min: 4, max: 100_000, initial: 50 });
+    fill(limit, 50, 0);
+    let now = busy(limit, 0, 2, 200);
+    limit.tryEnter(now);
+    assert.equal(limit.limit, 200);
+    // 200 a second with 50 in the process: each stays 250 ms, past the target.
+    now = busy(limit, now, 6, 20);
+    limit.tryEnter(now);
+    assert.equal(limit.throughput, 200);
+    assert.equal(limit.limit, 20);
+  });
+
+  it('learns nothing either from fewer requests than its floor kept long: a process just started, opening its connections', () => {
+    const limit = new AdmissionLimit({ targetMs: 75, floor: 256, min: 16, max: 100_000, initial: 512 });
+    fill(limit, 64, 0);
+    // 500 a second with 64 in the process: 128 ms each, past the target, but the floor is served whole anyway.
+    const now = busy(limit, 0, 10, 50);
+    assert.equal(fill(limit, 448, now), 448);
+    assert.equal(limit.limit, 512);
+  });
+
   it('takes the wait for the event loop (twice the mean) out of its target, two windows in a row, and never goes below its minimum', () => {
     let lag = 0;
     const limit = new AdmissionLimit({ targetMs: 100, min: 16, max: 100_000, initial: 50, lag: () => lag, lagNoiseMs: 5 });
