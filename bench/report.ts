@@ -254,7 +254,7 @@ function spikeRuns(runs: Record_[]): string {
   out.push(`### Latest run: ${day(latest)}`);
   out.push('');
   out.push(
-    `Machine: ${machineLine(latest.machine)}. ${cell(latest.seconds)} s a row, ${cell(latest.users)} users, ${latest.split ? 'the API on one core and the generator on the other' : 'everything on every core'}; capacity (best unshed closed loop) ${cell(latest.capacity)} req/s.`,
+    `Machine: ${machineLine(latest.machine)}. ${cell(latest.seconds)} s a row, ${cell(latest.users)} users, ${latest.split ? 'the API on one core and the generator on the other' : 'everything on every core'}; capacity (best unshed closed loop) ${cell(latest.capacity)} req/s.${latest.turns === true ? ' The two settings ran side by side and took turns, load by load.' : ''}`,
   );
   out.push('');
   out.push(rowsTable(latest));

@@ -14,6 +14,10 @@
  * 3. Settle: every coupon's reconciliation must become consistent, and its rows must equal the 202s
  *    the generator received.
  *
+ * The two settings run as two API processes side by side, and take turns load by load (which goes
+ * first alternates), so the machine's speed, which drifts over minutes here, and whatever the
+ * previous row left behind (the consumer's backlog after a flood) weigh on both alike.
+ *
  * The API is confined to the last core and the generator (bench/loadgen) to the first, with the
  * generator's CPU printed for every row (a row whose generator used more than 0.7 of its core is
  * marked: it may have measured the generator). Redis, Kafka, MariaDB and the consumer float.
@@ -62,6 +66,7 @@ const MAX_RATE = 25_000;
 const SPLIT = values.split!;
 const GEN_CPU = SPLIT ? '0' : `0-${availableParallelism() - 1}`;
 const API_CPU = SPLIT ? String(availableParallelism() - 1) : undefined;
+/** The unshed API's port; the current settings' API listens on the next one. */
 const API_PORT = 18_110;
 const GENERATOR_BOUND = 0.7;
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -96,7 +101,7 @@ interface Row {
 const GAUGES = ['issue_in_flight_limit', 'issue_requests_in_flight', 'issue_throughput_estimate', 'issue_refusals_holding'];
 
 /** Samples the overload gauges every 250 ms until `stop` resolves. */
-async function sampleControl(stop: Promise<unknown>): Promise<Row['control']> {
+async function sampleControl(base: string, stop: Promise<unknown>): Promise<Row['control']> {
   const samples = new Map<string, number[]>(GAUGES.map((g) => [g, []]));
   let done = false;
   void stop.finally(() => (done = true));
@@ -125,7 +130,7 @@ const machine = machineInfo();
 log(`${machine.cpuModel} × ${machine.cpus}, Node ${machine.node}, commit ${machine.commit}`);
 if (SPLIT && availableParallelism() < 2) throw new Error('needs 2 cores: one for the generator, one for the API (or --no-split)');
 loadgen(log);
-if (!(await freePort(API_PORT))) throw new Error(`port ${API_PORT} is taken`);
+for (const port of [API_PORT, API_PORT + 1]) if (!(await freePort(port))) throw new Error(`port ${port} is taken`);
 
 const { env, database } = await isolatedEnv('coupons_spike', 3, {
   PORT: String(API_PORT),
@@ -141,10 +146,18 @@ const usersFile = join(mkdtempSync(join(tmpdir(), 'fcfs-spike-')), 'users.json')
 log(`seeding ${USERS} users`);
 await seed(env, USERS, 1, usersFile);
 const { publicIds } = readSeedFile(usersFile);
-const base = `http://127.0.0.1:${API_PORT}`;
+type Setting = 'MAX_IN_FLIGHT=0' | 'current';
+const SETTING_ENV: Record<Setting, Record<string, string>> = {
+  'MAX_IN_FLIGHT=0': { MAX_IN_FLIGHT: '0', MAX_EVENT_LOOP_DELAY_MS: '0' },
+  current: {},
+};
+const portOf = (settings: Setting) => (settings === 'MAX_IN_FLIGHT=0' ? API_PORT : API_PORT + 1);
+const baseOf = (settings: Setting) => `http://127.0.0.1:${portOf(settings)}`;
+/** Where the bench creates coupons and reconciles, and the floor server listens. */
+const base = baseOf('MAX_IN_FLIGHT=0');
 
 /** Fresh coupons enough for `requests` distinct (user, coupon) pairs; paths interleave the coupons. */
-async function freshPaths(requests: number): Promise<{ coupons: number[]; paths: string[] }> {
+async function freshPaths(base: string, requests: number): Promise<{ coupons: number[]; paths: string[] }> {
   const coupons: number[] = [];
   for (let i = 0; i < Math.max(1, Math.ceil(requests / publicIds.length)); i++) {
     const create = () =>
@@ -163,12 +176,13 @@ async function freshPaths(requests: number): Promise<{ coupons: number[]; paths:
   return { coupons, paths };
 }
 
-async function run(settings: Row['settings'], load: Load, label: string): Promise<Row> {
+async function run(settings: Setting, load: Load, label: string): Promise<Row> {
+  const base = baseOf(settings);
   const expected = (load.rate > 0 ? load.rate : MAX_RATE) * load.seconds * 1.05;
-  const { coupons, paths } = await freshPaths(expected);
+  const { coupons, paths } = await freshPaths(base, expected);
   const shedBefore = await shedByReason(base);
   const attacking = attack(label, base, paths, load, GEN_CPU);
-  const [{ answers, generatorCores }, control] = await Promise.all([attacking, sampleControl(attacking)]);
+  const [{ answers, generatorCores }, control] = await Promise.all([attacking, sampleControl(base, attacking)]);
   const accepted = answers.filter((a) => a.status === 202);
   const refused = answers.filter((a) => a.status === 503);
   const latencies = (xs: Answer[]) => (load.rate > 0 ? fromDue(xs) : sortedCopy(xs.map((a) => a.latencyMs)));
@@ -231,13 +245,20 @@ function perSecond(answers: Answer[], open: boolean): Row['perSecond'] {
     });
 }
 
-async function startApi(overrides: Record<string, string>): Promise<Proc> {
+async function startApi(settings: Setting): Promise<Proc> {
   // SPIKE_API_NODE_ARGS: extra Node flags for the API (e.g. --cpu-prof --cpu-prof-dir=DIR).
   const extra = process.env.SPIKE_API_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const proc = spawnNode(['--disable-warning=TimeoutNegativeWarning', ...extra, 'src/cli/start.ts'], { ...env, ...overrides }, API_CPU);
-  await apiReady(proc, base);
+  const proc = spawnNode(
+    ['--disable-warning=TimeoutNegativeWarning', ...extra, 'src/cli/start.ts'],
+    { ...env, ...SETTING_ENV[settings], PORT: String(portOf(settings)) },
+    API_CPU,
+  );
+  await apiReady(proc, baseOf(settings));
   return proc;
 }
+
+/** The settings in the order they take a row's turn: the first row as given, then alternating. */
+const turns = (settings: Setting[], row: number): Setting[] => (row % 2 === 0 ? settings : [...settings].reverse());
 
 const consumer = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/consumer.ts'], env);
 const rows: Row[] = [];
@@ -245,27 +266,31 @@ let capacity = Number(values.capacity);
 /** The floor's figures per flood factor (latency of a bare 503 server from due). */
 const floors: { factor: number; rate: number; answered: number; p50: number | string; p99: number | string; generatorCores: number }[] = [];
 const SETTINGS = new Set(values.settings!.split(','));
+const apis = new Map<Setting, Proc>();
 let api: Proc | undefined;
 let failed = false;
 try {
-  // The unshed API first: its best closed-loop rate is the capacity the floods are a multiple of.
-  for (const [settings, overrides] of [
-    ['MAX_IN_FLIGHT=0', { MAX_IN_FLIGHT: '0', MAX_EVENT_LOOP_DELAY_MS: '0' }],
-    ['current', {}],
-  ] as const) {
-    if (!SETTINGS.has(settings)) continue;
-    api = await startApi(overrides);
+  const settingsRun = (['MAX_IN_FLIGHT=0', 'current'] as const).filter((x) => SETTINGS.has(x));
+  for (const settings of settingsRun) {
+    apis.set(settings, await startApi(settings));
     // Warm: the first second of a process runs cold code.
     await run(settings, { rate: 0, seconds: 2, conns: 64 }, 'warm-up');
-    for (const clients of CLIENTS)
-      rows.push(await run(settings, { rate: 0, seconds: SECONDS, conns: clients, retryRefused: true }, `closed ${clients}`));
-    if (settings === 'MAX_IN_FLIGHT=0') capacity = Math.max(...rows.map((r) => r.acceptedPerSecond));
-    if (capacity === 0) throw new Error('no capacity to flood at: run MAX_IN_FLIGHT=0 too, or give --capacity');
-    for (const factor of FACTORS) {
-      rows.push(await run(settings, { rate: Math.round(capacity * factor), seconds: SECONDS, conns: FLOOD_CONNS }, `open ${factor}×`));
-    }
-    await api.stop();
-    api = undefined;
+  }
+  const ran: Row[] = [];
+  for (const [i, clients] of CLIENTS.entries())
+    for (const settings of turns(settingsRun, i))
+      ran.push(await run(settings, { rate: 0, seconds: SECONDS, conns: clients, retryRefused: true }, `closed ${clients}`));
+  // The unshed API's best closed-loop rate is the capacity the floods are a multiple of.
+  if (SETTINGS.has('MAX_IN_FLIGHT=0')) capacity = Math.max(...ran.map((r) => r.acceptedPerSecond));
+  if (capacity === 0 && FACTORS.length > 0) throw new Error('no capacity to flood at: run MAX_IN_FLIGHT=0 too, or give --capacity');
+  for (const [i, factor] of FACTORS.entries())
+    for (const settings of turns(settingsRun, CLIENTS.length + i))
+      ran.push(await run(settings, { rate: Math.round(capacity * factor), seconds: SECONDS, conns: FLOOD_CONNS }, `open ${factor}×`));
+  // Reported a setting at a time, as before the turns.
+  rows.push(...settingsRun.flatMap((settings) => ran.filter((r) => r.settings === settings)));
+  for (const [settings, proc] of apis) {
+    await proc.stop();
+    apis.delete(settings);
   }
 
   // The floor under any shedding: a bare Node server that only answers the API's 503, on the API's
@@ -310,7 +335,7 @@ try {
   }
 
   log('settling: every coupon reconciled, rows = 202s');
-  api = await startApi({});
+  api = await startApi('MAX_IN_FLIGHT=0');
   const settle: string[] = [];
   for (const row of rows) {
     let persisted = 0;
@@ -371,6 +396,8 @@ try {
     seconds: SECONDS,
     users: USERS,
     split: SPLIT,
+    /** The settings took turns load by load (runs before 2026-12-04 15:30 ran one setting's rows, then the other's). */
+    turns: true,
     capacity,
     rows: rows.map(({ coupons: _, ...r }) => r),
     floors,
@@ -378,6 +405,7 @@ try {
   });
   writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
 } finally {
+  for (const proc of apis.values()) await proc.stop();
   await api?.stop();
   await consumer.stop();
   await scratch.flushdb();
