@@ -49,6 +49,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     body: OVERLOADED,
     onShed: () => deps.metrics.shed.inc({ reason: 'event_loop' }),
   });
+  // The issue route's refusals are answered before routing, the backstop's too.
+  if (app.hasDecorator('isUnderPressure')) deps.overload.useBackstop(() => app.isUnderPressure());
   await app.register(swagger);
   await app.register(adminAuth, { token: deps.config.adminToken });
 

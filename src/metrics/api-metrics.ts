@@ -72,6 +72,8 @@ export class ApiMetrics {
   readonly #queueWaitSeries = this.#queueWait.series({});
   /** Requests shed by the in-flight limit since the last scrape, added to http_requests_shed_total then. */
   #inFlightShedPending = 0;
+  /** Issue requests shed at the intake by the event-loop backstop since the last scrape, the same way. */
+  #eventLoopShedPending = 0;
 
   constructor(opts: ApiMetricsOptions) {
     this.#opts = opts;
@@ -120,9 +122,10 @@ export class ApiMetrics {
       labelNames: ['reason'],
       registers,
       collect() {
-        if (self.#inFlightShedPending === 0) return;
-        this.inc({ reason: 'in_flight' }, self.#inFlightShedPending);
+        if (self.#inFlightShedPending > 0) this.inc({ reason: 'in_flight' }, self.#inFlightShedPending);
+        if (self.#eventLoopShedPending > 0) this.inc({ reason: 'event_loop' }, self.#eventLoopShedPending);
         self.#inFlightShedPending = 0;
+        self.#eventLoopShedPending = 0;
       },
     });
     this.rateLimited = new Counter({
@@ -212,11 +215,12 @@ export class ApiMetrics {
   }
 
   /** Counts a refusal answered before routing: a shed request on `route`, answered in no time. */
-  instantShed(route: string): () => void {
+  instantShed(route: string): (reason: 'in_flight' | 'event_loop') => void {
     const countRequest = this.instantRequests({ route, method: 'POST', status_code: '503' });
-    return () => {
+    return (reason) => {
       countRequest();
-      this.#inFlightShedPending++;
+      if (reason === 'in_flight') this.#inFlightShedPending++;
+      else this.#eventLoopShedPending++;
     };
   }
 

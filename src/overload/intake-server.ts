@@ -10,6 +10,9 @@ import { writeShed } from './refusal.ts';
  */
 const ISSUE_PATH = /^\/api\/coupons\/[1-9]\d{0,9}\/issue-fcfs\/[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}(?:\?|$)/i;
 
+/** Why the intake refused an issue request: past the admission limit, or the event-loop backstop holds. */
+export type IntakeShedReason = 'in_flight' | 'event_loop';
+
 /** Set on a request the intake took in: when it arrived (performance.now() ms). */
 export const ENTERED_AT = Symbol('enteredAt');
 type Entered = IncomingMessage & { [ENTERED_AT]?: number };
@@ -44,15 +47,23 @@ export function enteredAt(req: IncomingMessage): number | undefined {
  * answer), or refused. In a flood the refused are most of the traffic, and through Fastify (request
  * and reply objects, hooks, validation, serialisation) a refusal would cost about what a served
  * request costs; from here it costs little more than Node's parsing. `countShed` counts each refusal.
+ *
+ * That includes the event-loop backstop's refusals (@fastify/under-pressure guards every other
+ * route in Fastify's onRequest hook): while the loop is stuck, an issue request let through to
+ * Fastify only to be refused there would cost what the backstop exists to save. In a flood at
+ * twice capacity that is what happened: the limit, at its minimum, still let every arrival
+ * through once the one before it had been answered, Fastify refused two of every three, and the
+ * loop stayed stuck for the whole flood.
  */
-export function intakeServer(control: OverloadControl, countShed: () => void) {
+export function intakeServer(control: OverloadControl, countShed: (reason: IntakeShedReason) => void) {
   return (handler: (req: IncomingMessage, res: ServerResponse) => void, fastifyOptions: Record<string, unknown>): Server => {
     const opts = fastifyOptions as unknown as ServerTimeouts;
     const server = createServer((req, res) => {
       if (req.method === 'POST' && ISSUE_PATH.test(req.url!)) {
         const now = performance.now();
-        if (!control.enter(now)) {
-          countShed();
+        const shed: IntakeShedReason | undefined = control.stuck() ? 'event_loop' : control.enter(now) ? undefined : 'in_flight';
+        if (shed !== undefined) {
+          countShed(shed);
           const { socket } = req;
           const url = req.url!;
           control.refuse(

@@ -41,6 +41,7 @@ export class OverloadControl {
   readonly #limit: AdmissionLimit | undefined;
   readonly #pacer: RefusalPacer | undefined;
   #untracked = 0;
+  #stuck: () => boolean = () => false;
 
   constructor(limits: Pick<Config['limits'], 'maxInFlight' | 'inFlightTargetMs' | 'loopDelayTargetMs'>) {
     const { maxInFlight, inFlightTargetMs, loopDelayTargetMs } = limits;
@@ -62,6 +63,20 @@ export class OverloadControl {
       lagNoiseMs,
     });
     this.#pacer = new RefusalPacer({ retryAtOnceMs: RETRY_AT_ONCE_MS, retryAfterMs: overloaded().retryAfterSeconds * 1000 });
+  }
+
+  /**
+   * The event-loop backstop's verdict (@fastify/under-pressure's, which guards the other routes),
+   * given once the app has it: while it holds, issue requests are refused before routing, where a
+   * refusal costs least (src/overload/intake-server.ts).
+   */
+  useBackstop(stuck: () => boolean): void {
+    this.#stuck = stuck;
+  }
+
+  /** Whether the event-loop backstop refuses everything now. */
+  stuck(): boolean {
+    return this.#stuck();
   }
 
   /** Takes a place for an issue request arriving now, or says it must be refused. */
