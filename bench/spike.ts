@@ -1,5 +1,5 @@
 /**
- * `npm run bench:spike [-- --seconds 8] [--clients 64,500,1000,2000] [--factors 2,5] [--flood-conns 2000] [--no-split]`
+ * `npm run bench:spike [-- --seconds 8] [--clients 64,500,1000,2000] [--factors 2,5] [--flood-conns 2000] [--no-split] [--settings current --capacity N] [--variant KEY=VALUE,...]`
  *
  * The spike as users bring it, against the API with its current overload settings beside the same
  * code with none (MAX_IN_FLIGHT=0), in one run on this machine:
@@ -49,6 +49,12 @@ const { values } = parseArgs({
     users: { type: 'string', default: '20000' },
     /** Which settings to run: both by default; "current" alone needs a capacity (--capacity). */
     settings: { type: 'string', default: 'MAX_IN_FLIGHT=0,current,floor' },
+    /**
+     * A third setting beside them: the current settings with these overrides (KEY=VALUE,...),
+     * named by them, taking its turns like the others. How a change of overload settings is
+     * judged on a machine whose speed drifts: in one run, row by row.
+     */
+    variant: { type: 'string', default: '' },
     capacity: { type: 'string', default: '0' },
     split: { type: 'boolean', default: true },
   },
@@ -66,7 +72,7 @@ const MAX_RATE = 25_000;
 const SPLIT = values.split!;
 const GEN_CPU = SPLIT ? '0' : `0-${availableParallelism() - 1}`;
 const API_CPU = SPLIT ? String(availableParallelism() - 1) : undefined;
-/** The unshed API's port; the current settings' API listens on the next one. */
+/** The unshed API's port; the current settings' API listens on the next one, a --variant's on the one after. */
 const API_PORT = 18_110;
 const GENERATOR_BOUND = 0.7;
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -74,7 +80,8 @@ const ROOT = new URL('../', import.meta.url).pathname;
 const log = (line: string) => console.error(`[spike] ${line}`);
 
 interface Row {
-  settings: 'current' | 'MAX_IN_FLIGHT=0' | 'floor';
+  /** 'MAX_IN_FLIGHT=0', 'current', or a --variant's overrides. */
+  settings: string;
   load: string;
   closed: boolean;
   clients: number;
@@ -130,7 +137,7 @@ const machine = machineInfo();
 log(`${machine.cpuModel} × ${machine.cpus}, Node ${machine.node}, commit ${machine.commit}`);
 if (SPLIT && availableParallelism() < 2) throw new Error('needs 2 cores: one for the generator, one for the API (or --no-split)');
 loadgen(log);
-for (const port of [API_PORT, API_PORT + 1]) if (!(await freePort(port))) throw new Error(`port ${port} is taken`);
+for (const port of [API_PORT, API_PORT + 1, API_PORT + 2]) if (!(await freePort(port))) throw new Error(`port ${port} is taken`);
 
 const { env, database } = await isolatedEnv('coupons_spike', 3, {
   PORT: String(API_PORT),
@@ -146,12 +153,14 @@ const usersFile = join(mkdtempSync(join(tmpdir(), 'fcfs-spike-')), 'users.json')
 log(`seeding ${USERS} users`);
 await seed(env, USERS, 1, usersFile);
 const { publicIds } = readSeedFile(usersFile);
-type Setting = 'MAX_IN_FLIGHT=0' | 'current';
-const SETTING_ENV: Record<Setting, Record<string, string>> = {
-  'MAX_IN_FLIGHT=0': { MAX_IN_FLIGHT: '0', MAX_EVENT_LOOP_DELAY_MS: '0' },
-  current: {},
-};
-const portOf = (settings: Setting) => (settings === 'MAX_IN_FLIGHT=0' ? API_PORT : API_PORT + 1);
+type Setting = string;
+const VARIANT = values.variant!;
+const SETTING_ENV = new Map<Setting, Record<string, string>>([
+  ['MAX_IN_FLIGHT=0', { MAX_IN_FLIGHT: '0', MAX_EVENT_LOOP_DELAY_MS: '0' }],
+  ['current', {}],
+]);
+if (VARIANT) SETTING_ENV.set(VARIANT, Object.fromEntries(VARIANT.split(',').map((kv) => kv.split('=', 2) as [string, string])));
+const portOf = (settings: Setting) => API_PORT + [...SETTING_ENV.keys()].indexOf(settings);
 const baseOf = (settings: Setting) => `http://127.0.0.1:${portOf(settings)}`;
 /** Where the bench creates coupons and reconciles, and the floor server listens. */
 const base = baseOf('MAX_IN_FLIGHT=0');
@@ -250,7 +259,7 @@ async function startApi(settings: Setting): Promise<Proc> {
   const extra = process.env.SPIKE_API_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const proc = spawnNode(
     ['--disable-warning=TimeoutNegativeWarning', ...extra, 'src/cli/start.ts'],
-    { ...env, ...SETTING_ENV[settings], PORT: String(portOf(settings)) },
+    { ...env, ...SETTING_ENV.get(settings), PORT: String(portOf(settings)) },
     API_CPU,
   );
   await apiReady(proc, baseOf(settings));
@@ -270,7 +279,7 @@ const apis = new Map<Setting, Proc>();
 let api: Proc | undefined;
 let failed = false;
 try {
-  const settingsRun = (['MAX_IN_FLIGHT=0', 'current'] as const).filter((x) => SETTINGS.has(x));
+  const settingsRun = [...(['MAX_IN_FLIGHT=0', 'current'] as const).filter((x) => SETTINGS.has(x)), ...(VARIANT ? [VARIANT] : [])];
   for (const settings of settingsRun) {
     apis.set(settings, await startApi(settings));
     // Warm: the first second of a process runs cold code.
