@@ -204,7 +204,7 @@ export const VARIABLES = {
       the admission limit says; 0 turns overload control off (nothing is refused).`,
   },
   IN_FLIGHT_TARGET_MS: {
-    default: 75,
+    default: 100,
     doc: `Time (ms) in the process the admission limit keeps issue requests to: it takes in measured throughput
       × this (Little's law) and refuses the newest arrivals beyond; 0 makes MAX_IN_FLIGHT a fixed cap.`,
   },
