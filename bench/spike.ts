@@ -290,7 +290,8 @@ try {
     for (const settings of turns(settingsRun, i))
       ran.push(await run(settings, { rate: 0, seconds: SECONDS, conns: clients, retryRefused: true }, `closed ${clients}`));
   // The unshed API's best closed-loop rate is the capacity the floods are a multiple of.
-  if (SETTINGS.has('MAX_IN_FLIGHT=0')) capacity = Math.max(...ran.map((r) => r.acceptedPerSecond));
+  if (SETTINGS.has('MAX_IN_FLIGHT=0'))
+    capacity = Math.max(...ran.filter((r) => r.settings === 'MAX_IN_FLIGHT=0').map((r) => r.acceptedPerSecond));
   if (capacity === 0 && FACTORS.length > 0) throw new Error('no capacity to flood at: run MAX_IN_FLIGHT=0 too, or give --capacity');
   for (const [i, factor] of FACTORS.entries())
     for (const settings of turns(settingsRun, CLIENTS.length + i))
