@@ -20,8 +20,9 @@
  * is application-limited). Learning from it made the limit of a quiet moment the limit at the next
  * burst's start, and let one window's dip of throughput, with nobody waiting longer for it, refuse
  * a steady loop the process was serving within the target. A window that turned arrivals away, or
- * in which requests stayed longer than the target while the process held more than its floor (it
- * slowed under the load it has), counts either way.
+ * in which requests stayed longer than the target, the event loop's wait included (the process
+ * slowed under the load it has), counts either way, unless the process held no more than its floor
+ * while the loop kept up.
  *
  * The main thread is the other place requests wait, unread in the kernel while the event loop is
  * busy, where no time measured inside the process sees them. That wait comes out of the same
@@ -169,13 +170,22 @@ export class AdmissionLimit {
     if (this.#inSystem === 0)
       this.#idleMs += now - (Number.isNaN(this.#idleSince) ? this.#windowStart : Math.max(this.#idleSince, this.#windowStart));
     this.#accumulate(now);
+    const lag = this.#lag();
+    // Late two windows in a row, by the lesser of the two.
+    const late = Math.min(lag, this.#lastLag);
+    this.#lastLag = lag;
+    // Time spent unread comes out of the same budget as time inside: a request that waited for the
+    // loop has that much less of the target left.
+    const charged = late > this.#lagNoiseMs ? LAG_CHARGED * late : 0;
     if (this.#idleMs < elapsed * BUSY_IDLE_SHARE && this.#completed > 0) {
       const rate = this.#completed / elapsed;
       // Little again: the mean time in the process over the window is its area over what left.
-      // Few requests kept long (a process just started, opening its connections) are the floor's
-      // business: that many are served whole however slow the process, so they say nothing of
-      // how many more it could hold.
-      const demandOnly = this.#refused === 0 && (this.#area / this.#completed <= this.#targetMs || this.#area / elapsed <= this.#floor);
+      // Few requests kept long while the loop keeps up (a process just started, opening its
+      // connections) are the floor's business: that many are served whole however slow the
+      // process, so they say nothing of how many more it could hold.
+      const demandOnly =
+        this.#refused === 0 &&
+        (this.#area / this.#completed + charged <= this.#targetMs || (charged === 0 && this.#area / elapsed <= this.#floor));
       // Demand alone confirms the estimate it does not raise: remembered as the estimate itself,
       // so the windows that turn arrivals away do not make the whole of the memory.
       let sample: number | undefined = rate;
@@ -185,18 +195,12 @@ export class AdmissionLimit {
         if (this.#rates.length > this.#memory) this.#rates.shift();
       }
     }
-    const lag = this.#lag();
-    // Late two windows in a row, by the lesser of the two.
-    const late = Math.min(lag, this.#lastLag);
-    this.#lastLag = lag;
     if (this.#rates.length > 0) {
-      // Time spent unread comes out of the same budget as time inside: a request that waited for
-      // the loop has that much less of the target left.
-      const scale = late > this.#lagNoiseMs ? Math.max(0, this.#targetMs - LAG_CHARGED * late) / this.#targetMs : 1;
-      const little = Math.max(this.#floor, this.#rate() * this.#targetMs);
-      this.#unscaled = Math.min(this.#max, Math.max(this.#min, Math.floor(little)));
-      this.#limit = Math.min(this.#max, Math.max(this.#min, Math.floor(little * scale)));
+      this.#unscaled = Math.min(this.#max, Math.max(this.#min, Math.floor(Math.max(this.#floor, this.#rate() * this.#targetMs))));
     }
+    // Before anything is measured too: the initial limit is what a late loop scales down then.
+    const scale = Math.max(0, this.#targetMs - charged) / this.#targetMs;
+    this.#limit = Math.min(this.#max, Math.max(this.#min, Math.floor(this.#unscaled * scale)));
     this.#completed = 0;
     this.#refused = 0;
     this.#area = 0;

@@ -273,8 +273,8 @@ describe('the admission limit (Little: measured throughput × latency target)', 
 describe('the admission limit and a late event loop', () => {
   let api: Api;
   before(async () => {
-    // A target that throughput alone would turn into a limit far above the ceiling-free waves:
-    // only the event loop can bring it below throughput × target.
+    // No ceiling to speak of, and a target that 100 clients' demand stays within: only the event
+    // loop can bring the limit down from where it starts.
     api = await start({
       MAX_IN_FLIGHT: '1000000',
       IN_FLIGHT_TARGET_MS: '100',
@@ -285,28 +285,32 @@ describe('the admission limit and a late event loop', () => {
   });
   after(() => api.close());
 
-  it('scales below throughput × target while requests would wait unread behind long turns of the event loop', async () => {
+  it('brings its limit down while requests would wait unread behind long turns of the event loop', async () => {
     const id = await coupon(api, 20_000);
     const users = await createUsers(
       api.orm,
       api.redis,
       Array.from({ length: 20_000 }, (_, i) => `late${i}`),
     );
+    const before = await api.app.inject({ method: 'GET', url: '/metrics' });
+    const initial = Number(/^issue_in_flight_limit (\d+)$/m.exec(before.body)?.[1]);
     // Turns of 40 ms every 50 ms, window after window: an arrival would wait 16 ms on average before
-    // being read.
+    // being read, and is charged twice that against the 100 ms target.
     const hog = setInterval(() => {
       const until = performance.now() + 40;
       while (performance.now() < until);
     }, 10);
-    let measured: { limit: number; throughput: number };
+    let limit: number;
     try {
-      measured = await underClosedLoop(api, id, users, 100, 1_500);
+      ({ limit } = await underClosedLoop(api, id, users, 100, 1_500));
     } finally {
       clearInterval(hog);
     }
-    const { limit, throughput } = measured;
-    assert.ok(throughput > 0, 'throughput was measured');
-    assert.ok(limit < Math.floor(throughput * 0.1), `limit ${limit} should be below throughput × target (${Math.floor(throughput * 0.1)})`);
+    // Scaled down from the initial limit, or from the floor if what the hog left of the process
+    // was measured (this loop cannot raise it past the initial one: that would take over 5,000
+    // requests a second). Which of the two is the unit tests' business.
+    assert.ok(initial > 0, 'the initial limit is shown');
+    assert.ok(limit < initial * 0.9, `limit ${limit} should be scaled below the initial ${initial}`);
   });
 });
 

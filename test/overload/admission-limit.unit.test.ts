@@ -154,6 +154,16 @@ describe('AdmissionLimit', () => {
     assert.equal(limit.limit, 200, 'on time again: back to what the best recent window showed');
   });
 
+  it('scales its initial limit for a late event loop before it has measured anything', () => {
+    const limit = new AdmissionLimit({ targetMs: 100, floor: 256, min: 16, max: 100_000, initial: 512, lag: () => 16, lagNoiseMs: 5 });
+    fill(limit, 100, 0);
+    // 2,000 answered a second with 100 in the process: 50 ms each, 82 with the loop's 32 charged,
+    // within the target, so demand alone, and nothing measured.
+    const now = busy(limit, 0, 2, 200);
+    limit.tryEnter(now);
+    assert.equal(limit.limit, 348, '16 ms of mean wait, charged twice, leave 68 of the 100 ms target: 0.68 of 512');
+  });
+
   it('keeps its floor while the event loop keeps up, however slow the process, and goes below it only when the loop is late', () => {
     let lag = 0;
     const limit = new AdmissionLimit({ targetMs: 100, floor: 256, min: 16, max: 100_000, initial: 300, lag: () => lag, lagNoiseMs: 5 });
