@@ -199,7 +199,7 @@ export class AdmissionLimit {
       this.#unscaled = Math.min(this.#max, Math.max(this.#min, Math.floor(Math.max(this.#floor, this.#rate() * this.#targetMs))));
     }
     // Before anything is measured too: the initial limit is what a late loop scales down then.
-    const scale = Math.max(0, this.#targetMs - charged) / this.#targetMs;
+    const scale = charged > 0 ? Math.max(0, this.#targetMs - charged) / this.#targetMs : 1;
     this.#limit = Math.min(this.#max, Math.max(this.#min, Math.floor(this.#unscaled * scale)));
     this.#completed = 0;
     this.#refused = 0;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AdmissionLimit } from '../../src/overload/admission-limit.ts';
+import { OverloadControl } from '../../src/overload/overload-control.ts';
 
 /** Keeps `inSystem` requests in the limit and completes `perWindow` of them (replacing each) in every 100 ms window from `from` for `windows` windows. */
 function busy(limit: AdmissionLimit, from: number, windows: number, perWindow: number): number {
@@ -184,5 +185,16 @@ describe('AdmissionLimit', () => {
     const now = busy(limit, 0, 2, 1_000);
     limit.tryEnter(now);
     assert.equal(limit.limit, 300);
+  });
+
+  it('is a fixed cap with IN_FLIGHT_TARGET_MS=0, window after window', () => {
+    const control = new OverloadControl({ maxInFlight: 3, inFlightTargetMs: 0, loopDelayTargetMs: 0 });
+    for (let window = 0; window < 5; window++) {
+      const now = window * 150;
+      const taken = Array.from({ length: 5 }, () => control.enter(now));
+      assert.deepEqual(taken, [true, true, true, false, false], `window ${window}`);
+      for (let i = 0; i < 3; i++) control.leave(now + 1);
+    }
+    assert.equal(control.state().limit, 3);
   });
 });
