@@ -1,0 +1,99 @@
+/**
+ * `npm run bench:refusal [-- --rate 8000] [--seconds 6] [--conns 4000] [--rounds 2]`
+ *
+ * What a refusal costs the API against the floor, at one arrival rate: the CPU per request of the
+ * bare Node server that only answers the API's 503 (bench/intake-server.ts), then of the API
+ * refusing every issue request at its intake, each alone on the API's core, in turns (--rounds).
+ * The API runs with a fixed cap of one request (IN_FLIGHT_TARGET_MS=0, MAX_IN_FLIGHT=1), and that
+ * one place is held by an issue request whose body never comes, so nothing is admitted and every
+ * request of the flood is refused before routing: the figure is the refusal's, with nothing of an
+ * admission in it. The rate should be one both keep up with, so that the figures compare work,
+ * not queues. Prints CPU µs per request, per thread; records nothing.
+ */
+import { connect, type Socket } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { testConfig } from '../tools/harness/env.ts';
+import { createTestTopics } from '../tools/harness/services.ts';
+import { apiReady, freePort, isolatedEnv, processCpuMs, ready, spawnNode, threadCpuMs } from './harness.ts';
+import { attack } from './load.ts';
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '8000' },
+    seconds: { type: 'string', default: '6' },
+    conns: { type: 'string', default: '4000' },
+    rounds: { type: 'string', default: '2' },
+  },
+  strict: true,
+});
+const RATE = Number(values.rate);
+const SECONDS = Number(values.seconds);
+const CONNS = Number(values.conns);
+const ROUNDS = Number(values.rounds);
+const API_PORT = 18_120;
+const FLOOR_PORT = 18_121;
+const GEN_CPU = '0';
+const SERVER_CPU = String(availableParallelism() - 1);
+const PATH = '/api/coupons/1/issue-fcfs/00000000-0000-4000-8000-000000000000';
+const log = (line: string) => console.error(`[refusal] ${line}`);
+
+if (availableParallelism() < 2) throw new Error('needs 2 cores: one for the generator, one for the server');
+for (const port of [API_PORT, FLOOR_PORT]) if (!(await freePort(port))) throw new Error(`port ${port} is taken`);
+const { env, database } = await isolatedEnv('coupons_refusal', 3, {
+  PORT: String(API_PORT),
+  START_CONSUMER: 'false',
+  CONSUMER_METRICS_PORT: '0',
+  MAX_IN_FLIGHT: '1',
+  IN_FLIGHT_TARGET_MS: '0',
+  MAX_EVENT_LOOP_DELAY_MS: '0',
+  RATE_LIMIT_PER_USER: '0',
+  RATE_LIMIT_PER_IP: '0',
+});
+await createTestTopics(testConfig(env));
+
+/** Warms, then floods `base` at RATE; returns CPU µs per answered request, in all and per thread name. */
+async function measure(name: string, pid: number, base: string): Promise<string> {
+  await attack(`${name}-warm-up`, base, [PATH], { rate: RATE, seconds: 3, conns: CONNS }, GEN_CPU);
+  const cpu0 = processCpuMs(pid)!;
+  const threads0 = threadCpuMs(pid);
+  const { answers, generatorCores } = await attack(name, base, [PATH], { rate: RATE, seconds: SECONDS, conns: CONNS }, GEN_CPU);
+  const cpu1 = processCpuMs(pid)!;
+  const perThread = new Map<string, number>();
+  for (const [tid, { name: thread, ms }] of threadCpuMs(pid))
+    perThread.set(thread, (perThread.get(thread) ?? 0) + ms - (threads0.get(tid)?.ms ?? 0));
+  const refused = answers.filter((a) => a.status === 503).length;
+  if (refused !== answers.length) throw new Error(`${name}: ${answers.length - refused} of ${answers.length} answers were not 503`);
+  const us = (ms: number) => ((ms * 1000) / answers.length).toFixed(1);
+  const busiest = [...perThread].filter(([, ms]) => ms > 0).sort(([, x], [, y]) => y - x);
+  return `${name}: ${us(cpu1 - cpu0)} µs CPU a refusal (${busiest.map(([thread, ms]) => `${thread} ${us(ms)}`).join(', ')}); generator ${generatorCores.toFixed(2)} of a core`;
+}
+
+try {
+  log(`${RATE} requests/s over ${CONNS} connections for ${SECONDS} s, ${ROUNDS} rounds`);
+  for (let round = 0; round < ROUNDS; round++) {
+    const floor = spawnNode(['bench/intake-server.ts'], { ...env, PORT: String(FLOOR_PORT) }, SERVER_CPU);
+    try {
+      await ready('the floor server', floor, `http://127.0.0.1:${FLOOR_PORT}/`);
+      console.log(await measure('floor', floor.child.pid!, `http://127.0.0.1:${FLOOR_PORT}`));
+    } finally {
+      await floor.stop();
+    }
+    const api = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/start.ts'], env, SERVER_CPU);
+    let holder: Socket | undefined;
+    try {
+      await apiReady(api, `http://127.0.0.1:${API_PORT}`);
+      // The one place, held: the headers of an issue request whose body never comes.
+      holder = connect(API_PORT, '127.0.0.1');
+      holder.write(`POST ${PATH} HTTP/1.1\r\nhost: bench\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n`);
+      await new Promise((r) => setTimeout(r, 200));
+      console.log(await measure('API', api.child.pid!, `http://127.0.0.1:${API_PORT}`));
+    } finally {
+      holder?.destroy();
+      await api.stop();
+    }
+  }
+} finally {
+  await database.drop();
+}
+process.exit(0);
