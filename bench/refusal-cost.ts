@@ -40,7 +40,7 @@ const log = (line: string) => console.error(`[refusal] ${line}`);
 
 if (availableParallelism() < 2) throw new Error('needs 2 cores: one for the generator, one for the server');
 for (const port of [API_PORT, FLOOR_PORT]) if (!(await freePort(port))) throw new Error(`port ${port} is taken`);
-const { env, database } = await isolatedEnv('coupons_refusal', 3, {
+const { env, database } = await isolatedEnv('coupons_refusal', 10, {
   PORT: String(API_PORT),
   START_CONSUMER: 'false',
   CONSUMER_METRICS_PORT: '0',

@@ -17,6 +17,15 @@ function busy(limit: AdmissionLimit, from: number, windows: number, perWindow: n
   return from + windows * 100;
 }
 
+/** A limit that measured 2,000/s with 50 in it (200 at a 100 ms target), and when it had. */
+function measuredAt2000(): { limit: AdmissionLimit; now: number } {
+  const limit = new AdmissionLimit({ targetMs: 100, min: 4, max: 100_000, initial: 50 });
+  fill(limit, 50, 0);
+  const now = busy(limit, 0, 2, 200);
+  limit.tryEnter(now);
+  return { limit, now };
+}
+
 function fill(limit: AdmissionLimit, n: number, now: number): number {
   let entered = 0;
   while (entered < n && limit.tryEnter(now)) entered++;
@@ -97,10 +106,9 @@ describe('AdmissionLimit', () => {
   });
 
   it('keeps its estimate through a dip in which nobody was refused and requests stayed within the target', () => {
-    const limit = new AdmissionLimit({ targetMs: 100, min: 4, max: 100_000, initial: 50 });
-    fill(limit, 50, 0);
-    let now = busy(limit, 0, 2, 200);
-    limit.tryEnter(now);
+    const measured = measuredAt2000();
+    const { limit } = measured;
+    let { now } = measured;
     assert.equal(limit.limit, 200);
     // Half the throughput for most of the remembered windows: 50 in the process for 50 ms each.
     now = busy(limit, now, 6, 100);
@@ -109,10 +117,9 @@ describe('AdmissionLimit', () => {
   });
 
   it('follows a process that slowed under the load it has, though nobody was refused', () => {
-    const limit = new AdmissionLimit({ targetMs: 100, min: 4, max: 100_000, initial: 50 });
-    fill(limit, 50, 0);
-    let now = busy(limit, 0, 2, 200);
-    limit.tryEnter(now);
+    const measured = measuredAt2000();
+    const { limit } = measured;
+    let { now } = measured;
     assert.equal(limit.limit, 200);
     // 200 a second with 50 in the process: each stays 250 ms, past the target.
     now = busy(limit, now, 6, 20);
