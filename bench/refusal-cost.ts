@@ -9,6 +9,11 @@
  * request of the flood is refused before routing: the figure is the refusal's, with nothing of an
  * admission in it. The rate should be one both keep up with, so that the figures compare work,
  * not queues. Prints CPU µs per request, per thread; records nothing.
+ *
+ * A third server refuses below HTTP (bench/intake-server.ts with REFUSE_AT=connection): every
+ * arrival is a connection closed as soon as it is accepted. Refusing at the connection is what one
+ * reaches for when answering 503 costs too much; this prints what it costs instead, the server's
+ * CPU per arrival and the generator's, whose every request is then a new connection.
  */
 import { connect, type Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -52,8 +57,11 @@ const { env, database } = await isolatedEnv('coupons_refusal', 10, {
 });
 await createTestTopics(testConfig(env));
 
-/** Warms, then floods `base` at RATE; returns CPU µs per answered request, in all and per thread name. */
-async function measure(name: string, pid: number, base: string): Promise<string> {
+/**
+ * Warms, then floods `base` at RATE; returns CPU µs per request, in all and per thread name. Every
+ * request must be refused: answered 503, or, `closed` allowed, its connection closed unanswered.
+ */
+async function measure(name: string, pid: number, base: string, closed = false): Promise<string> {
   await attack(`${name}-warm-up`, base, [PATH], { rate: RATE, seconds: 3, conns: CONNS }, GEN_CPU);
   const cpu0 = processCpuMs(pid)!;
   const threads0 = threadCpuMs(pid);
@@ -62,8 +70,8 @@ async function measure(name: string, pid: number, base: string): Promise<string>
   const perThread = new Map<string, number>();
   for (const [tid, { name: thread, ms }] of threadCpuMs(pid))
     perThread.set(thread, (perThread.get(thread) ?? 0) + ms - (threads0.get(tid)?.ms ?? 0));
-  const refused = answers.filter((a) => a.status === 503).length;
-  if (refused !== answers.length) throw new Error(`${name}: ${answers.length - refused} of ${answers.length} answers were not 503`);
+  const refused = answers.filter((a) => a.status === 503 || (closed && a.status === 0)).length;
+  if (refused !== answers.length) throw new Error(`${name}: ${answers.length - refused} of ${answers.length} requests were not refused`);
   const us = (ms: number) => ((ms * 1000) / answers.length).toFixed(1);
   const busiest = [...perThread].filter(([, ms]) => ms > 0).sort(([, x], [, y]) => y - x);
   return `${name}: ${us(cpu1 - cpu0)} µs CPU a refusal (${busiest.map(([thread, ms]) => `${thread} ${us(ms)}`).join(', ')}); generator ${generatorCores.toFixed(2)} of a core`;
@@ -78,6 +86,13 @@ try {
       console.log(await measure('floor', floor.child.pid!, `http://127.0.0.1:${FLOOR_PORT}`));
     } finally {
       await floor.stop();
+    }
+    const dropping = spawnNode(['bench/intake-server.ts'], { ...env, PORT: String(FLOOR_PORT), REFUSE_AT: 'connection' }, SERVER_CPU);
+    try {
+      await ready('the floor server refusing at the connection', dropping, `http://127.0.0.1:${FLOOR_PORT}/`);
+      console.log(await measure('floor, refusing at the connection', dropping.child.pid!, `http://127.0.0.1:${FLOOR_PORT}`, true));
+    } finally {
+      await dropping.stop();
     }
     const api = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/start.ts'], env, SERVER_CPU);
     let holder: Socket | undefined;
