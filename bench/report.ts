@@ -417,8 +417,8 @@ function capacityRuns(runs: Record_[], benchRunsOfAll: Record_[] | undefined): s
     ),
     '',
     table(
-      ['one Kafka partition', 'events/s acknowledged', 'bytes an event'],
-      kafka.map((r) => [`${cell(r.publishers)} publishers`, r.eventsPerSecond, r.eventBytes]),
+      ['one Kafka partition', 'events/s acknowledged', 'bytes an event', 'events a send', 'producer CPU µs an event'],
+      kafka.map((r) => [`${cell(r.publishers)} publishers`, r.eventsPerSecond, r.eventBytes, r.eventsPerSend, r.producerCpuUsPerEvent]),
     ),
     '',
     "What 1,000,000 requests/s would need of each, from these figures and the latest `npm run bench` (server CPU per request of the API, all its threads): API cores for the requests (most of an opening is answered sold out once the stock is gone), Redis masters and Kafka partitions for the admissions (as many as the stock lets through per second; one coupon is one master, so one coupon's ceiling is one master's).",

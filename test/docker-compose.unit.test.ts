@@ -548,7 +548,12 @@ describe('Dockerfile', () => {
     const env = args('ENV').join(' ');
     assert.match(env, /\bNODE_ENV=production\b/);
     assert.match(env, /\bHOST=0\.0\.0\.0\b/);
-    assert.match(args('RUN').join('\n'), /npm ci --omit=dev/);
+    // Production dependencies only, kafkajs patched on the way (postinstall applies patches/).
+    assert.match(args('RUN').join('\n'), /npm ci\b.*&& npm prune --omit=dev/);
+    assert.ok(
+      args('COPY').some((c) => /^patches\b/.test(c)),
+      'patches/ must be in the deps stage before npm ci',
+    );
   });
 
   it('leaves the tooling, the tests and the docs out of the image', () => {

@@ -24,15 +24,6 @@ const LEVELS: Record<number, Level> = {
  */
 export const PARTITIONER = Partitioners.DefaultPartitioner;
 
-/** What kafkajs's RequestQueue (one per broker connection) is, as far as its re-check schedule goes. */
-interface RequestQueueLike {
-  pending: unknown[];
-  throttledUntil: number;
-  throttleCheckTimeoutId: NodeJS.Timeout | null;
-  checkPendingRequests(): void;
-  scheduleCheckPendingRequests(): void;
-}
-
 /**
  * Warned for every idempotent producer whose retries are bounded, as ours are (see createKafka).
  * What it warns of, a failed send's sequence numbers reused by the next one, cannot happen here:
@@ -90,43 +81,6 @@ export function kafkaLogRecord(kafkaLevel: number, entry: LogEntry['log']): Kafk
   if (error instanceof Error) return { level, fields: { ...fields, err: error }, message };
   return { level, fields: { ...fields, ...(error === undefined ? {} : { error }), ...(stack === undefined ? {} : { stack }) }, message };
 }
-
-/** kafkajs re-checks queued requests this often while some wait and no throttle says until when. */
-const CHECK_PENDING_REQUESTS_INTERVAL_MS = 10;
-
-/**
- * Stops kafkajs 2.2.4 spinning a 1 ms timer on every broker connection, forever (tulios/kafkajs
- * #1704, #1751; fixed in no release). After each check its RequestQueue schedules the next one
- * `throttledUntil - Date.now()` ms ahead; unthrottled, `throttledUntil` is -1, the delay hugely
- * negative, Node runs it in 1 ms, and it schedules itself again. Each thread holding a connection
- * woke every millisecond or so doing nothing, a steady share of a core even at idle, and a flood
- * competes with it for the same core. The replacement schedules a check only when a request waits
- * or a throttle will end, the fix proposed upstream (#1768). It applies only to the code it was
- * written against: if an upgrade changes that method, it is left alone, and the test of this says so.
- */
-export function stopRequestQueueSpin(queue: { prototype: RequestQueueLike } = loadRequestQueue()): boolean {
-  const original = queue.prototype.scheduleCheckPendingRequests;
-  if (!original.toString().includes('let scheduleAt = this.throttledUntil - Date.now()')) return false;
-  queue.prototype.scheduleCheckPendingRequests = function scheduleCheckPendingRequests(this: RequestQueueLike) {
-    if (this.throttleCheckTimeoutId) return;
-    const untilUnthrottled = this.throttledUntil - Date.now();
-    // Nothing waits and nothing is throttled: a finished request checks the queue anyway.
-    if (this.pending.length === 0 && untilUnthrottled <= 0) return;
-    const delay = this.pending.length > 0 && untilUnthrottled <= 0 ? CHECK_PENDING_REQUESTS_INTERVAL_MS : untilUnthrottled;
-    this.throttleCheckTimeoutId = setTimeout(() => {
-      this.throttleCheckTimeoutId = null;
-      this.checkPendingRequests();
-    }, delay);
-  };
-  return true;
-}
-
-/** kafkajs's RequestQueue class (not part of its public API; the same module instance kafkajs uses). */
-export function loadRequestQueue(): { prototype: RequestQueueLike } {
-  return createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js');
-}
-
-stopRequestQueueSpin();
 
 /**
  * The Kafka adapter. Timeouts and retries are short on purpose: a request that cannot reach the
