@@ -106,8 +106,18 @@ const RUN_COLUMNS: [string, string][] = [
   ['max', 'max ms'],
   ['serverCpuUsPerReq', 'server µs/req'],
   ['rpsVsCeiling', 'req/s ÷ (a)'],
+  ['cpuVsCeiling', "(a)'s CPU ÷ this row's"],
   ['drainLagMs', 'every row in, after the last answer (ms)'],
 ];
+
+/** A run's sold-out and admitted rows' CPU ratios to the bare route, as "0.71 / 0.26". */
+function byCpu(run: Record_): string | undefined {
+  const rows = Array.isArray(run.rows) ? (run.rows as Obj[]) : [];
+  const of = (prefix: string) => rows.find((row) => String(row.case).startsWith(prefix))?.cpuVsCeiling;
+  const soldOut = of('(c)');
+  const admitted = of('(b)');
+  return soldOut == null && admitted == null ? undefined : `${cell(soldOut)} / ${cell(admitted)}`;
+}
 
 function benchRuns(runs: Record_[]): string {
   const latest = runs.at(-1)!;
@@ -118,7 +128,9 @@ function benchRuns(runs: Record_[]): string {
   out.push('## `npm run bench` (bench/run.ts)');
   out.push('');
   out.push(`${runs.length} recorded runs, ${day(runs[0]!)} to ${day(latest)} (UTC).`);
-  out.push('(a) is the ceiling: a bare Fastify route on the same machine; "req/s ÷ (a)" compares each case with it in the same run.');
+  out.push(
+    '(a) is the ceiling: a bare Fastify route on the same machine; "req/s ÷ (a)" compares each case with it in the same run, unless a generator above 70 % of its core limited either row. "(a)\'s CPU ÷ this row\'s" compares the server\'s CPU per request, which the generator does not limit: the throughput the case would reach beside the bare route if each had the cores to itself.',
+  );
   out.push('');
   out.push(`### Latest run: ${day(latest)}${latest.note ? `, ${cell(latest.note)}` : ''}`);
   out.push('');
@@ -163,6 +175,7 @@ function benchRuns(runs: Record_[]): string {
         'warm-up requests',
         'sold out ÷ (a)',
         'admitted ÷ (a)',
+        'sold out / admitted ÷ (a), by CPU',
         'opening p95 / p99 ms',
         'opening 5xx',
         'opening met',
@@ -179,6 +192,7 @@ function benchRuns(runs: Record_[]): string {
           (r.settings as Obj | undefined)?.warmup,
           t.soldOutVsCeiling?.ratio,
           t.admittedVsCeiling?.ratio,
+          byCpu(r),
           o ? `${cell(o.p95)} / ${cell(o.p99)}` : undefined,
           o?.fivexx,
           o?.ok,

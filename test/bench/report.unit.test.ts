@@ -49,6 +49,37 @@ describe('docs/benchmarks.md (npm run bench:report)', () => {
     assert.match(page, /\| \(a\) bare Fastify route \| Other CPU × 2, 8 GiB \| 1 \| 9,000 \|/);
   });
 
+  it("compares each case's CPU with the bare route's, in each run, even when the generator limited the ceiling", () => {
+    const row = (name: string, serverCpuUsPerReq: number, cpuVsCeiling?: number) => ({
+      case: name,
+      requests: 100,
+      rps: 1_000,
+      p50: 1,
+      p95: 2,
+      p99: 3,
+      max: 9,
+      serverCpuUsPerReq,
+      outcomes: {},
+      cpuVsCeiling,
+    });
+    const page = renderBenchmarks({
+      runs: [
+        {
+          at: '2030-01-01T00:00:00.000Z',
+          machine,
+          rows: [
+            row('(a) bare Fastify route', 20, 1),
+            row('(b) issue route, admitted', 80, 0.25),
+            row('(c) issue route, sold out', 25, 0.8),
+          ],
+          targets: {},
+        },
+      ],
+    });
+    assert.match(page, /\| \(b\) issue route, admitted \| 100 \| 1,000 \| 1 \| 2 \| 3 \| 9 \| 80 \| – \| 0\.25 \|/);
+    assert.match(page, /\| 2030-01-01 00:00 \| abc123 \| Test CPU × 2, 8 GiB \| 0\.5 0\.4 0\.3 \| – \| – \| – \| 0\.8 \/ 0\.25 \|/);
+  });
+
   it('lists records of kinds it does not know, every figure with its latest value and range', () => {
     const soak = (at: string, p99: number, shed: number) => ({
       bench: 'soak',
