@@ -18,9 +18,9 @@ const atConnection = process.env.REFUSE_AT === 'connection';
 const CLOSING = { ...SHED_HEADERS, connection: 'close' };
 
 const server = createServer((req, res) => {
-  // A GET tells the bench it is up, or a load is about to begin.
+  // A GET tells the bench it is up, or that a load is about to dial its connections.
   if (req.method === 'GET') {
-    server.maxConnections = Number.POSITIVE_INFINITY;
+    if (atConnection) server.maxConnections = Number.POSITIVE_INFINITY;
     return void res.end('ok');
   }
   if (atConnection) {

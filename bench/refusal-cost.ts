@@ -77,23 +77,22 @@ async function measure(name: string, pid: number, base: string, closed = false):
   return `${name}: ${us(cpu1 - cpu0)} µs CPU a refusal (${busiest.map(([thread, ms]) => `${thread} ${us(ms)}`).join(', ')}); generator ${generatorCores.toFixed(2)} of a core`;
 }
 
+/** Starts the floor server (bench/intake-server.ts) on the API's core with `extraEnv`, measures it, stops it. */
+async function floor(name: string, extraEnv: Record<string, string>, closed = false): Promise<string> {
+  const server = spawnNode(['bench/intake-server.ts'], { ...env, ...extraEnv, PORT: String(FLOOR_PORT) }, SERVER_CPU);
+  try {
+    await ready(`the ${name} server`, server, `http://127.0.0.1:${FLOOR_PORT}/`);
+    return await measure(name, server.child.pid!, `http://127.0.0.1:${FLOOR_PORT}`, closed);
+  } finally {
+    await server.stop();
+  }
+}
+
 try {
   log(`${RATE} requests/s over ${CONNS} connections for ${SECONDS} s, ${ROUNDS} rounds`);
   for (let round = 0; round < ROUNDS; round++) {
-    const floor = spawnNode(['bench/intake-server.ts'], { ...env, PORT: String(FLOOR_PORT) }, SERVER_CPU);
-    try {
-      await ready('the floor server', floor, `http://127.0.0.1:${FLOOR_PORT}/`);
-      console.log(await measure('floor', floor.child.pid!, `http://127.0.0.1:${FLOOR_PORT}`));
-    } finally {
-      await floor.stop();
-    }
-    const dropping = spawnNode(['bench/intake-server.ts'], { ...env, PORT: String(FLOOR_PORT), REFUSE_AT: 'connection' }, SERVER_CPU);
-    try {
-      await ready('the floor server refusing at the connection', dropping, `http://127.0.0.1:${FLOOR_PORT}/`);
-      console.log(await measure('floor, refusing at the connection', dropping.child.pid!, `http://127.0.0.1:${FLOOR_PORT}`, true));
-    } finally {
-      await dropping.stop();
-    }
+    console.log(await floor('floor', {}));
+    console.log(await floor('floor, refusing at the connection', { REFUSE_AT: 'connection' }, true));
     const api = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/start.ts'], env, SERVER_CPU);
     let holder: Socket | undefined;
     try {
