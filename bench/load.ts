@@ -185,7 +185,7 @@ export async function warmThenMeasure(
   );
   const toUs = Number(process.hrtime.bigint() / 1000n);
   const cpu1 = processCpuMs(serverPid);
-  const seconds = Math.max(...answers.map((a) => a.doneMs)) / 1000;
+  const seconds = answers.reduce((m, a) => Math.max(m, a.doneMs), 0) / 1000;
   return {
     answers,
     rps: Math.round(answers.length / seconds),

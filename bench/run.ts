@@ -129,7 +129,7 @@ async function measure(
   const m = await warmThenMeasure(label, baseUrl, paths, { warmup: WARMUP, requests: N, conns: C }, serverPid, GEN_CPU);
   const { answers, generatorCores } = m;
   const latencies = sortedCopy(answers.map((a) => a.latencyMs));
-  const seconds = Math.max(...answers.map((a) => a.doneMs)) / 1000;
+  const seconds = answers.reduce((m, a) => Math.max(m, a.doneMs), 0) / 1000;
   const row: Row = {
     case: label,
     requests: answers.length,
