@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { IssueEventProducer } from '../../src/issuance/producer.ts';
+import { PARTITIONER } from '../../src/store/kafka.ts';
 import { testConfig } from '../support/env.ts';
 import { LossyProxy } from '../support/lossy-proxy.ts';
 import { eventually } from '../support/processes.ts';
@@ -101,6 +102,65 @@ describe('issue event producer', () => {
       assert.deepEqual(sends, [{ messages: 50, ok: true }]);
     } finally {
       await producer.disconnect().catch(() => undefined);
+    }
+  });
+
+  it("sends the partitions one broker leads in one request, and each message lands on its key's partition", async () => {
+    const lanesTopic = `${topic}-lanes`;
+    const admin = direct.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: lanesTopic, numPartitions: 4, replicationFactor: 1 }], waitForLeaders: true });
+    const sends: { messages: number; ok: boolean }[] = [];
+    const producer = new IssueEventProducer({
+      kafka: direct,
+      topic: lanesTopic,
+      observer: { sent: (_seconds, messages, ok) => sends.push({ messages, ok }) },
+    });
+    const keys = Array.from({ length: 8 }, (_, i) => String(i + 1));
+    try {
+      await Promise.all(keys.map((key) => producer.publish(key, `warm-${key}`)));
+      sends.length = 0;
+      // Eight coupons admitted in one turn, over the topic's four partitions, all led by the one broker.
+      await Promise.all(keys.flatMap((key) => Array.from({ length: 5 }, (_, i) => producer.publish(key, `${key}-${i}`))));
+      assert.deepEqual(sends, [{ messages: 40, ok: true }]);
+
+      const offsets = await admin.fetchTopicOffsets(lanesTopic);
+      assert.ok(offsets.filter((o) => Number(o.high) > 0).length >= 2, `the keys span partitions: ${JSON.stringify(offsets)}`);
+      assert.equal(
+        offsets.reduce((n, o) => n + Number(o.high), 0),
+        48,
+      );
+      // Each key on the partition the producer's own partitioner gives it, as a send without one would.
+      const byPartition = new Map<number, Set<string>>();
+      const consumer = direct.consumer({ groupId: `${lanesTopic}-reader-${Date.now()}` });
+      await consumer.connect();
+      await consumer.subscribe({ topic: lanesTopic, fromBeginning: true });
+      let read = 0;
+      await consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          const keys = byPartition.get(partition) ?? new Set();
+          keys.add(message.key!.toString());
+          byPartition.set(partition, keys);
+          read++;
+        },
+      });
+      await eventually('all 48 messages read', async () => read >= 48, 60_000);
+      await consumer.disconnect();
+      const partitionOf = new Map([...byPartition].flatMap(([partition, ks]) => [...ks].map((k) => [k, partition] as const)));
+      assert.equal(partitionOf.size, keys.length, `every key on one partition only: ${JSON.stringify([...byPartition])}`);
+      const partitioner = PARTITIONER();
+      const partitionMetadata = offsets.map((o) => ({ partitionId: o.partition, leader: 0, replicas: [], isr: [] })) as never;
+      for (const key of keys) {
+        assert.equal(
+          partitionOf.get(key),
+          partitioner({ topic: lanesTopic, partitionMetadata, message: { key, value: null } }),
+          `key ${key}`,
+        );
+      }
+    } finally {
+      await producer.disconnect().catch(() => undefined);
+      await admin.deleteTopics({ topics: [lanesTopic] }).catch(() => undefined);
+      await admin.disconnect();
     }
   });
 });
