@@ -159,7 +159,12 @@ const SETTING_ENV = new Map<Setting, Record<string, string>>([
   ['MAX_IN_FLIGHT=0', { MAX_IN_FLIGHT: '0', MAX_EVENT_LOOP_DELAY_MS: '0' }],
   ['current', {}],
 ]);
-if (VARIANT) SETTING_ENV.set(VARIANT, Object.fromEntries(VARIANT.split(',').map((kv) => kv.split('=', 2) as [string, string])));
+// At the first '=' only: a value may hold one (NODE_OPTIONS=--max-semi-space-size=64).
+if (VARIANT)
+  SETTING_ENV.set(
+    VARIANT,
+    Object.fromEntries(VARIANT.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+  );
 const portOf = (settings: Setting) => API_PORT + [...SETTING_ENV.keys()].indexOf(settings);
 const baseOf = (settings: Setting) => `http://127.0.0.1:${portOf(settings)}`;
 /** Where the bench creates coupons and reconciles, and the floor server listens. */
