@@ -1,14 +1,14 @@
 import type { Logger } from 'pino';
-import { encodeEvent, eventKey, newIssueEvent } from '../store/issue-event.ts';
+import { type CouponIssueRequested, encodeEvent, eventKey, newIssueEvent } from '../store/issue-event.ts';
 import type { AdmissionMetrics } from '../metrics/admission-metrics.ts';
 import type { CouponKnowledge } from './knowledge.ts';
 import type { AdmissionOutcome, AdmissionRequest } from './outcome.ts';
-import { AdmitCode, type AdmissionScripts, type AdmitRequest } from '../store/scripts.ts';
+import { AdmitCode, type AdmissionScripts, type AdmitRequest, type AdmitResult } from '../store/scripts.ts';
 import type { UserDirectory } from './user-directory.ts';
 
 /** What the admitter calls: only the methods it uses, so a unit test can hand it plain functions. */
 export interface AdmitterDeps {
-  scripts: Pick<AdmissionScripts, 'admit' | 'release'>;
+  scripts: Pick<AdmissionScripts, 'admitMany' | 'release'>;
   users: Pick<UserDirectory, 'resolve'>;
   knowledge: CouponKnowledge;
   /** Resolves once Kafka acknowledged the message. */
@@ -26,6 +26,14 @@ interface Candidate {
   publicId: string;
 }
 
+/** One coupon's candidates in a batch, with the events the script will store for them. */
+interface CouponGroup {
+  couponId: number;
+  candidates: Candidate[];
+  events: CouponIssueRequested[];
+  requests: AdmitRequest[];
+}
+
 const CODE_RESULT = {
   [AdmitCode.ALREADY_ISSUED]: 'ALREADY_ISSUED',
   [AdmitCode.SOLD_OUT]: 'SOLD_OUT',
@@ -35,8 +43,8 @@ const CODE_RESULT = {
 
 /**
  * The shard worker's admission: a batch of requests in, one outcome per request out, in order.
- * Memory answers what it can; each coupon's remaining requests go to Redis in one atomic script
- * call; every admission is published to Kafka and only reported ACCEPTED once the broker has it.
+ * Memory answers what it can; the rest go to Redis in one script call (each coupon's requests one
+ * atomic step; one call per coupon on a cluster); every admission is published to Kafka and only reported ACCEPTED once the broker has it.
  */
 export class Admitter {
   readonly #d: AdmitterDeps;
@@ -93,30 +101,35 @@ export class Admitter {
       list.push({ index, userId, publicId: r.publicId });
     });
 
-    await Promise.all([...byCoupon].map(([couponId, candidates]) => this.#admitCoupon(couponId, candidates, out)));
-  }
-
-  async #admitCoupon(couponId: number, candidates: Candidate[], out: AdmissionOutcome[]): Promise<void> {
-    const { scripts, knowledge, metrics } = this.#d;
-    if (!this.#d.canPublish(eventKey(couponId))) {
-      for (const c of candidates) out[c.index] = this.#unavailable;
-      return;
+    const groups: CouponGroup[] = [];
+    for (const [couponId, candidates] of byCoupon) {
+      if (!this.#d.canPublish(eventKey(couponId))) {
+        for (const c of candidates) out[c.index] = this.#unavailable;
+        continue;
+      }
+      const events = candidates.map((c) => newIssueEvent(couponId, c.userId, c.publicId));
+      const requests = events.map((e) => ({ userId: e.userId, eventId: e.eventId, eventJson: encodeEvent(e) }));
+      groups.push({ couponId, candidates, events, requests });
     }
-    const events = candidates.map((c) => newIssueEvent(couponId, c.userId, c.publicId));
-    const requests: AdmitRequest[] = events.map((e) => ({ userId: e.userId, eventId: e.eventId, eventJson: encodeEvent(e) }));
+    if (groups.length === 0) return;
 
-    let result: Awaited<ReturnType<typeof scripts.admit>>;
+    let results: Awaited<ReturnType<AdmitterDeps['scripts']['admitMany']>>;
     const started = performance.now();
     try {
-      result = await scripts.admit(couponId, requests);
+      results = await this.#d.scripts.admitMany(groups.map((g) => ({ couponId: g.couponId, requests: g.requests })));
     } catch (err) {
-      this.#d.logger.error({ err, couponId }, 'admission script failed');
-      for (const c of candidates) out[c.index] = this.#unavailable;
+      this.#d.logger.error({ err, couponIds: groups.map((g) => g.couponId) }, 'admission script failed');
+      for (const g of groups) for (const c of g.candidates) out[c.index] = this.#unavailable;
       return;
     } finally {
-      metrics.script('admit', (performance.now() - started) / 1000);
+      this.#d.metrics.script('admit', (performance.now() - started) / 1000);
     }
+    await Promise.all(groups.map((g, i) => this.#settle(g, results[i]!, out)));
+  }
 
+  /** What the script answered for one coupon: outcomes, what memory learns, and the publishing. */
+  async #settle({ couponId, candidates, events, requests }: CouponGroup, result: AdmitResult, out: AdmissionOutcome[]): Promise<void> {
+    const { knowledge, metrics } = this.#d;
     if (result.remaining >= 0) metrics.remaining(couponId, result.remaining);
     if (result.remaining === 0) knowledge.soldOut(couponId);
 

@@ -7,8 +7,9 @@ import { couponKeys } from './keys.ts';
  * and return codes) and called by SHA through ioredis's defineCommand, which reloads a script by
  * itself when Redis forgot it (after a restart).
  */
+/** `keys: null`: the call gives its number of keys first (admit.lua takes four per coupon). */
 const SCRIPTS = {
-  fcfsAdmit: { file: 'admit.lua', keys: 4 },
+  fcfsAdmit: { file: 'admit.lua', keys: null },
   fcfsRelease: { file: 'release.lua', keys: 4 },
   fcfsClaim: { file: 'claim.lua', keys: 2 },
   fcfsInitCoupon: { file: 'init-coupon.lua', keys: 2 },
@@ -27,7 +28,8 @@ type Caller = (...args: (string | number)[]) => Promise<unknown>;
 function callerFor(redis: Redis, name: ScriptName): Caller {
   const r = redis as unknown as Record<string, Caller | undefined>;
   if (typeof r[name] !== 'function') {
-    redis.defineCommand(name, { numberOfKeys: SCRIPTS[name].keys, lua: sources[name] });
+    const keys = SCRIPTS[name].keys;
+    redis.defineCommand(name, keys === null ? { lua: sources[name] } : { numberOfKeys: keys, lua: sources[name] });
   }
   return (r[name] as Caller).bind(redis);
 }
@@ -56,6 +58,12 @@ export interface AdmitResult {
    * true when none are asked for.
    */
   replicated: boolean;
+}
+
+/** One coupon's share of an admission call. */
+export interface CouponBatch {
+  couponId: number;
+  requests: readonly AdmitRequest[];
 }
 
 export interface AdmissionScriptsOptions {
@@ -104,31 +112,41 @@ export class AdmissionScripts {
 
   /** One atomic step for a batch of one coupon's requests. `nowMs` 0 uses Redis's clock. */
   async admit(couponId: number, requests: readonly AdmitRequest[], nowMs = 0): Promise<AdmitResult> {
-    const k = couponKeys(couponId);
-    const argv: (string | number)[] = [nowMs];
-    for (const r of requests) argv.push(r.userId, r.eventId, r.eventJson);
-    if (this.#waitReplicas === 0) {
-      const out = (await this.#admit(k.stock, k.meta, k.users, k.pending, ...argv)) as number[];
-      return { remaining: out[0]!, codes: out.slice(1) as AdmitCode[], replicated: true };
+    return (await this.#admitCall([{ couponId, requests }], nowMs))[0]!;
+  }
+
+  /**
+   * Every coupon's batch admitted, each atomically, results in the order given. One call for them
+   * all on a single Redis (its cost per call, in the client and in Redis, is most of a small
+   * batch's); one call per coupon on a cluster, where each coupon's keys are in a slot of their own.
+   */
+  admitMany(batches: readonly CouponBatch[], nowMs = 0): Promise<AdmitResult[]> {
+    if (batches.length <= 1 || !this.#redis.isCluster) return this.#admitCall(batches, nowMs);
+    return Promise.all(batches.map(async (b) => (await this.#admitCall([b], nowMs))[0]!));
+  }
+
+  async #admitCall(batches: readonly CouponBatch[], nowMs: number): Promise<AdmitResult[]> {
+    if (batches.length === 0) return [];
+    const args: (string | number)[] = [batches.length * 4];
+    for (const { couponId } of batches) {
+      const k = couponKeys(couponId);
+      args.push(k.stock, k.meta, k.users, k.pending);
     }
+    args.push(nowMs);
+    for (const b of batches) args.push(b.requests.length);
+    for (const b of batches) for (const r of b.requests) args.push(r.userId, r.eventId, r.eventJson);
+    if (this.#waitReplicas === 0) return splitResults(batches, (await this.#admit(...args)) as number[], true);
     // WAIT in the same pipeline: on a cluster the pipeline goes whole to the master owning the
     // coupon's slot, so WAIT counts that connection's writes, this batch's included.
     const pipeline = this.#redis.pipeline();
-    (pipeline as unknown as Record<'fcfsAdmit', (...args: (string | number)[]) => unknown>).fcfsAdmit(
-      k.stock,
-      k.meta,
-      k.users,
-      k.pending,
-      ...argv,
-    );
+    (pipeline as unknown as Record<'fcfsAdmit', (...args: (string | number)[]) => unknown>).fcfsAdmit(...args);
     const [[admitErr, out], [waitErr, acked]] = (await pipeline.wait(this.#waitReplicas, this.#waitTimeoutMs).exec()) as [
       [Error | null, number[]],
       [Error | null, number],
     ];
     if (admitErr) throw admitErr;
-    const codes = out.slice(1) as AdmitCode[];
     // A WAIT that failed leaves the batch unconfirmed, which is what matters: it is treated as not replicated.
-    return { remaining: out[0]!, codes, replicated: !waitErr && acked >= this.#waitReplicas };
+    return splitResults(batches, out, !waitErr && acked >= this.#waitReplicas);
   }
 
   /** True when the admission was given back; false when the consumer already took the event. */
@@ -155,4 +173,15 @@ export class AdmissionScripts {
     const k = couponKeys(couponId);
     return (await this.#restock(k.stock, k.meta, add)) as number;
   }
+}
+
+/** admit.lua's flat answer, { remaining, codes... } per coupon in order, cut into one result each. */
+function splitResults(batches: readonly CouponBatch[], out: number[], replicated: boolean): AdmitResult[] {
+  let at = 0;
+  return batches.map((b) => {
+    const remaining = out[at]!;
+    const codes = out.slice(at + 1, at + 1 + b.requests.length) as AdmitCode[];
+    at += 1 + b.requests.length;
+    return { remaining, codes, replicated };
+  });
 }

@@ -20,7 +20,10 @@ const USERS = new Map([
 ]);
 
 interface Calls {
+  /** Each coupon's share of every script call. */
   admit: { couponId: number; requests: AdmitRequest[] }[];
+  /** Script calls (one may carry several coupons). */
+  scriptCalls: number;
   release: { couponId: number; eventId: string; userId: number }[];
   published: { key: string; value: string }[];
 }
@@ -31,14 +34,17 @@ function admitter(
     answer?: (couponId: number, requests: AdmitRequest[]) => Omit<AdmitResult, 'replicated'> & { replicated?: boolean };
   } = {},
 ) {
-  const calls: Calls = { admit: [], release: [], published: [] };
+  const calls: Calls = { admit: [], scriptCalls: 0, release: [], published: [] };
   const knowledge = overrides.knowledge ?? new CouponKnowledge();
   const answer = overrides.answer ?? ((_c, requests) => ({ remaining: 10, codes: requests.map(() => AdmitCode.ACCEPTED) }));
   const deps: AdmitterDeps = {
     scripts: {
-      async admit(couponId, requests) {
-        calls.admit.push({ couponId, requests: [...requests] });
-        return { replicated: true, ...answer(couponId, [...requests]) };
+      async admitMany(batches) {
+        calls.scriptCalls++;
+        return batches.map(({ couponId, requests }) => {
+          calls.admit.push({ couponId, requests: [...requests] });
+          return { replicated: true, ...answer(couponId, [...requests]) };
+        });
       },
       async release(couponId, eventId, userId) {
         calls.release.push({ couponId, eventId, userId });
@@ -84,7 +90,7 @@ describe('Admitter', () => {
     assert.equal(calls.admit.length, 0);
   });
 
-  it('sends one script call per coupon and answers in the order asked', async () => {
+  it('sends one script call for every coupon of the batch and answers in the order asked', async () => {
     const { admitter: a, calls } = admitter({
       answer: (couponId, requests) => ({
         remaining: 5,
@@ -105,6 +111,7 @@ describe('Admitter', () => {
       [7, [1, 2]],
       [8, [1]],
     ]);
+    assert.equal(calls.scriptCalls, 1);
   });
 
   it('maps every refusal code of the script to its outcome', async () => {
@@ -185,7 +192,7 @@ describe('Admitter', () => {
 
   it('answers UNAVAILABLE when the script or the user lookup fails', async () => {
     const failingScript = admitter({
-      scripts: { admit: async () => Promise.reject(new Error('Redis down')), release: async () => true },
+      scripts: { admitMany: async () => Promise.reject(new Error('Redis down')), release: async () => true },
     });
     assert.deepEqual(await failingScript.admitter.admit([{ couponId: 7, publicId: ALICE }]), [UNAVAILABLE]);
     const failingLookup = admitter({ users: { resolve: async () => Promise.reject(new Error('Redis and database down')) } });
@@ -212,7 +219,8 @@ describe('Admitter', () => {
     const { admitter: a, calls } = admitter({
       publish: async () => Promise.reject(new Error('ack lost')),
       scripts: {
-        admit: async (_c, requests) => ({ remaining: 5, codes: requests.map(() => AdmitCode.ACCEPTED), replicated: true }),
+        admitMany: async (batches) =>
+          batches.map(({ requests }) => ({ remaining: 5, codes: requests.map(() => AdmitCode.ACCEPTED), replicated: true })),
         release: async (couponId, eventId, userId) => {
           calls.release.push({ couponId, eventId, userId });
           return false;
@@ -227,7 +235,8 @@ describe('Admitter', () => {
     const { admitter: a } = admitter({
       publish: async () => Promise.reject(new Error('Kafka down')),
       scripts: {
-        admit: async (_c, requests) => ({ remaining: 5, codes: requests.map(() => AdmitCode.ACCEPTED), replicated: true }),
+        admitMany: async (batches) =>
+          batches.map(({ requests }) => ({ remaining: 5, codes: requests.map(() => AdmitCode.ACCEPTED), replicated: true })),
         release: async () => Promise.reject(new Error('Redis down')),
       },
     });

@@ -50,6 +50,33 @@ describe('admission scripts', () => {
     assert.equal(again.remaining, 9);
   });
 
+  it('admits several coupons in one call, each on its own stock, window and users, results in the order given', async () => {
+    const [a, b, closed, unknown] = [couponId, couponId + 100_000, couponId + 200_000, couponId + 300_000];
+    await Promise.all([a, b, closed, unknown].map(reset));
+    await scripts.initCoupon(a, { ...open, total: 1 });
+    await scripts.initCoupon(b, { ...open, total: 5 });
+    await scripts.initCoupon(closed, { ...open, startsAtMs: Date.now() + 60_000, total: 5 });
+    const results = await scripts.admitMany([
+      { couponId: a, requests: [req(1), req(2)] },
+      { couponId: unknown, requests: [req(1)] },
+      { couponId: b, requests: [req(1), req(1), req(3)] },
+      { couponId: closed, requests: [req(1)] },
+    ]);
+    assert.deepEqual(
+      results.map((r) => [r.remaining, r.codes]),
+      [
+        [0, [AdmitCode.ACCEPTED, AdmitCode.SOLD_OUT]],
+        [-1, [AdmitCode.NOT_FOUND]],
+        [3, [AdmitCode.ACCEPTED, AdmitCode.ALREADY_ISSUED, AdmitCode.ACCEPTED]],
+        [5, [AdmitCode.NOT_OPEN]],
+      ],
+    );
+    assert.deepEqual((await redis.smembers(couponKeys(b).users)).sort(), ['1', '3']);
+    assert.equal(await redis.hlen(couponKeys(a).pending), 1);
+    assert.equal(await redis.exists(couponKeys(unknown).stock), 0);
+    await Promise.all([a, b, closed].map(reset));
+  });
+
   it('never takes stock below zero under concurrent batches', async () => {
     await reset(couponId);
     await scripts.initCoupon(couponId, { ...open, total: 50 });
