@@ -26,7 +26,7 @@ interface Candidate {
   publicId: string;
 }
 
-/** One coupon's candidates in a batch, with the events the script will store for them. */
+/** One coupon's candidates in a batch, with the events the script will store for them (a CouponBatch). */
 interface CouponGroup {
   couponId: number;
   candidates: Candidate[];
@@ -44,7 +44,8 @@ const CODE_RESULT = {
 /**
  * The shard worker's admission: a batch of requests in, one outcome per request out, in order.
  * Memory answers what it can; the rest go to Redis in one script call (each coupon's requests one
- * atomic step; one call per coupon on a cluster); every admission is published to Kafka and only reported ACCEPTED once the broker has it.
+ * atomic step; one call per coupon on a cluster); every admission is published to Kafka and only
+ * reported ACCEPTED once the broker has it.
  */
 export class Admitter {
   readonly #d: AdmitterDeps;
@@ -113,10 +114,10 @@ export class Admitter {
     }
     if (groups.length === 0) return;
 
-    let results: Awaited<ReturnType<AdmitterDeps['scripts']['admitMany']>>;
+    let results: AdmitResult[];
     const started = performance.now();
     try {
-      results = await this.#d.scripts.admitMany(groups.map((g) => ({ couponId: g.couponId, requests: g.requests })));
+      results = await this.#d.scripts.admitMany(groups);
     } catch (err) {
       this.#d.logger.error({ err, couponIds: groups.map((g) => g.couponId) }, 'admission script failed');
       for (const g of groups) for (const c of g.candidates) out[c.index] = this.#unavailable;
