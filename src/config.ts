@@ -209,7 +209,7 @@ export const VARIABLES = {
       × this (Little's law) and refuses the newest arrivals beyond; 0 makes MAX_IN_FLIGHT a fixed cap.`,
   },
   LOOP_DELAY_TARGET_MS: {
-    default: 5,
+    default: 0,
     doc: `Mean wait (ms, over 100 ms) of arriving requests for the main thread's event loop past which the
       admission limit counts it against IN_FLIGHT_TARGET_MS (twice: the slowest arrival's wait); 0 ignores the
       event loop.`,
