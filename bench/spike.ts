@@ -159,12 +159,12 @@ const SETTING_ENV = new Map<Setting, Record<string, string>>([
   ['MAX_IN_FLIGHT=0', { MAX_IN_FLIGHT: '0', MAX_EVENT_LOOP_DELAY_MS: '0' }],
   ['current', {}],
 ]);
-// At the first '=' only: a value may hold one (NODE_OPTIONS=--max-semi-space-size=64).
-if (VARIANT)
-  SETTING_ENV.set(
-    VARIANT,
-    Object.fromEntries(VARIANT.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
-  );
+/** KEY=VALUE split at the first '=' only: a value may hold one (NODE_OPTIONS=--max-semi-space-size=64). */
+const override = (kv: string) => {
+  const at = kv.indexOf('=');
+  return [kv.slice(0, at), kv.slice(at + 1)] as const;
+};
+if (VARIANT) SETTING_ENV.set(VARIANT, Object.fromEntries(VARIANT.split(',').map(override)));
 const portOf = (settings: Setting) => API_PORT + [...SETTING_ENV.keys()].indexOf(settings);
 const baseOf = (settings: Setting) => `http://127.0.0.1:${portOf(settings)}`;
 /** Where the bench creates coupons and reconciles, and the floor server listens. */

@@ -5,9 +5,9 @@ import { couponKeys } from './keys.ts';
 /**
  * The admission Lua scripts, each read once from its own .lua file (which documents its KEYS, ARGV
  * and return codes) and called by SHA through ioredis's defineCommand, which reloads a script by
- * itself when Redis forgot it (after a restart).
+ * itself when Redis forgot it (after a restart). `keys: null`: the call gives its number of keys
+ * first (admit.lua takes four per coupon).
  */
-/** `keys: null`: the call gives its number of keys first (admit.lua takes four per coupon). */
 const SCRIPTS = {
   fcfsAdmit: { file: 'admit.lua', keys: null },
   fcfsRelease: { file: 'release.lua', keys: 4 },
@@ -122,7 +122,7 @@ export class AdmissionScripts {
    */
   admitMany(batches: readonly CouponBatch[], nowMs = 0): Promise<AdmitResult[]> {
     if (batches.length <= 1 || !this.#redis.isCluster) return this.#admitCall(batches, nowMs);
-    return Promise.all(batches.map(async (b) => (await this.#admitCall([b], nowMs))[0]!));
+    return Promise.all(batches.map((b) => this.admit(b.couponId, b.requests, nowMs)));
   }
 
   async #admitCall(batches: readonly CouponBatch[], nowMs: number): Promise<AdmitResult[]> {
