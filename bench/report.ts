@@ -545,6 +545,7 @@ function usersRuns(runs: Record_[]): string {
         'API memory (MiB)',
         'in memory',
         'Redis (MiB)',
+        'Redis forks during the loops',
       ],
       levels.map((l) => [
         l.users,
@@ -557,6 +558,7 @@ function usersRuns(runs: Record_[]): string {
         l.apiRssMiB,
         l.directoryEntries,
         l.redisUsedMiB,
+        l.redisForks ?? '–',
       ]),
     ),
   ].join('\n');

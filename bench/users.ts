@@ -8,7 +8,8 @@
  * and two closed loops run with users drawn at random from all of them, driven by the Go
  * generator on core 0: every request admitted (fresh coupons, each (user, coupon) pair once), then
  * every request answered sold out. Printed per count: req/s, the API's CPU per request (/proc, every thread), its resident
- * memory, the users its workers hold, and Redis's memory. Appended to bench/results.json.
+ * memory, the users its workers hold, Redis's memory, and how often Redis forked (a snapshot or an AOF
+ * rewrite) during the loops. Appended to bench/results.json.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -120,6 +121,27 @@ async function grow(to: number): Promise<void> {
   log(`${to.toLocaleString('en-US')} users in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
+/** A Redis INFO field, as a number. */
+async function redisInfo(section: string, field: string): Promise<number> {
+  return Number(new RegExp(`^${field}:(\\d+)`, 'm').exec(await redis.info(section))?.[1]);
+}
+
+/**
+ * Rewrites the append-only file once the users are in, and waits for it, as on a system whose
+ * users registered long before the event: otherwise the bulk write's growth sets off a rewrite of
+ * the whole dataset, seconds of a core at ten million users, in the middle of the loops.
+ */
+async function settleAof(): Promise<void> {
+  const started = performance.now();
+  const rewriteDone = async () =>
+    (await redisInfo('persistence', 'aof_rewrite_in_progress')) === 0 && (await redisInfo('persistence', 'aof_rewrite_scheduled')) === 0;
+  // One the growth set off may be under way, with part of the users: let it finish, then rewrite.
+  await eventually('an AOF rewrite under way to finish', rewriteDone, 600_000, 500);
+  await redis.call('bgrewriteaof');
+  await eventually('the AOF rewrite to finish', rewriteDone, 600_000, 500);
+  log(`AOF rewritten in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
 function rssMiB(pid: number): number | null {
   try {
     const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
@@ -181,12 +203,15 @@ interface Level {
   apiRssMiB: number | null;
   directoryEntries: number | null;
   redisUsedMiB: number;
+  /** Times Redis forked (a snapshot or an AOF rewrite, each writing the whole dataset) during the loops. */
+  redisForks: number;
 }
 
 const levels: Level[] = [];
 try {
   for (const count of COUNTS) {
     await grow(count);
+    await settleAof();
     const draw = [...sample].sort(() => Math.random() - 0.5);
     const api = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/start.ts'], env);
     try {
@@ -214,8 +239,10 @@ try {
         { length: WARMUP + N },
         (_, i) => `/api/coupons/${soldOutCoupon}/issue-fcfs/${draw[1 + (i % (draw.length - 1))]}`,
       );
+      const forksBefore = await redisInfo('stats', 'total_forks');
       const admitted = await loop(`admitted-${count}`, base, admittedPaths, api.child.pid!);
       const soldOut = await loop(`sold-out-${count}`, base, soldOutPaths, api.child.pid!);
+      const redisForks = (await redisInfo('stats', 'total_forks')) - forksBefore;
       const info = await redis.info('memory');
       const level: Level = {
         users: count,
@@ -224,10 +251,11 @@ try {
         apiRssMiB: rssMiB(api.child.pid!),
         directoryEntries: await gauge(base, 'user_directory_entries'),
         redisUsedMiB: round(Number(/used_memory:(\d+)/.exec(info)?.[1]) / 1024 / 1024, 1),
+        redisForks,
       };
       levels.push(level);
       log(
-        `${count.toLocaleString('en-US')} users: admitted ${admitted.rps} req/s, ${admitted.cpuUsPerReq} µs CPU (gen ${admitted.generatorCpuPct} %) ${JSON.stringify(admitted.outcomes)}; sold out ${soldOut.rps} req/s, ${soldOut.cpuUsPerReq} µs (gen ${soldOut.generatorCpuPct} %) ${JSON.stringify(soldOut.outcomes)}; API RSS ${level.apiRssMiB} MiB, ${level.directoryEntries} users in memory; Redis ${level.redisUsedMiB} MiB`,
+        `${count.toLocaleString('en-US')} users: admitted ${admitted.rps} req/s, ${admitted.cpuUsPerReq} µs CPU (gen ${admitted.generatorCpuPct} %) ${JSON.stringify(admitted.outcomes)}; sold out ${soldOut.rps} req/s, ${soldOut.cpuUsPerReq} µs (gen ${soldOut.generatorCpuPct} %) ${JSON.stringify(soldOut.outcomes)}; API RSS ${level.apiRssMiB} MiB, ${level.directoryEntries} users in memory; Redis ${level.redisUsedMiB} MiB, forked ${level.redisForks} times during the loops`,
       );
     } finally {
       await api.stop();
@@ -249,10 +277,10 @@ async function cleanUp(): Promise<void> {
 const pad = (s: string | number | null, n: number) => String(s ?? '-').padStart(n);
 console.log(
   [
-    `${'users'.padStart(12)}${pad('admitted/s', 12)}${pad('µs CPU', 9)}${pad('sold out/s', 12)}${pad('µs CPU', 9)}${pad('API RSS MiB', 13)}${pad('in memory', 11)}${pad('Redis MiB', 11)}`,
+    `${'users'.padStart(12)}${pad('admitted/s', 12)}${pad('µs CPU', 9)}${pad('sold out/s', 12)}${pad('µs CPU', 9)}${pad('API RSS MiB', 13)}${pad('in memory', 11)}${pad('Redis MiB', 11)}${pad('Redis forks', 13)}`,
     ...levels.map(
       (l) =>
-        `${pad(l.users.toLocaleString('en-US'), 12)}${pad(l.admitted.rps, 12)}${pad(l.admitted.cpuUsPerReq, 9)}${pad(l.soldOut.rps, 12)}${pad(l.soldOut.cpuUsPerReq, 9)}${pad(l.apiRssMiB, 13)}${pad(l.directoryEntries, 11)}${pad(l.redisUsedMiB, 11)}`,
+        `${pad(l.users.toLocaleString('en-US'), 12)}${pad(l.admitted.rps, 12)}${pad(l.admitted.cpuUsPerReq, 9)}${pad(l.soldOut.rps, 12)}${pad(l.soldOut.cpuUsPerReq, 9)}${pad(l.apiRssMiB, 13)}${pad(l.directoryEntries, 11)}${pad(l.redisUsedMiB, 11)}${pad(l.redisForks, 13)}`,
     ),
     `API: one process, ${config.shards} shard workers, USER_PRELOAD_MAX ${env.USER_PRELOAD_MAX ?? 'default'}, USER_CACHE_MAX ${env.USER_CACHE_MAX ?? 'default'}; requests from users drawn at random from all of them.`,
   ].join('\n'),

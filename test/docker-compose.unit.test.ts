@@ -244,6 +244,8 @@ describe('docker-compose.yml', () => {
     assert.ok(command.includes('--appendonly'));
     assert.equal(command[command.indexOf('--appendfsync') + 1], 'always', 'redis must run with --appendfsync always');
     assert.ok(command.includes('--appendfsync'));
+    assert.equal(command[command.indexOf('--save') + 1], '', 'redis must run without RDB snapshots (--save "")');
+    assert.ok(command.includes('--save'));
     assert.equal(dependsOn(app, 'redis'), 'service_healthy');
     assert.ok(redis.healthcheck !== undefined, 'redis needs a healthcheck for depends_on');
   });
@@ -444,6 +446,7 @@ describe('docker-compose.yml, the cluster profile', () => {
       const flag = (name: string) => command[command.indexOf(name) + 1];
       assert.equal(flag('--cluster-enabled'), 'yes');
       assert.equal(flag('--appendfsync'), 'always');
+      assert.ok(command.includes('--save') && flag('--save') === '', 'no RDB snapshots');
       assert.equal(flag('--cluster-announce-hostname'), host, 'clients are handed the service name');
       assert.equal(flag('--cluster-preferred-endpoint-type'), 'hostname');
       assert.ok(exposedOf(service(host!)).includes(Number(port)));

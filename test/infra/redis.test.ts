@@ -24,4 +24,9 @@ describe('Redis (real server)', () => {
     assert.equal(appendonly, 'yes');
     assert.equal(fsync, 'always');
   });
+
+  it('takes no RDB snapshots: each would fork Redis and write the whole dataset in the middle of an event', async () => {
+    const [, save] = (await redis.config('GET', 'save')) as string[];
+    assert.equal(save, '');
+  });
 });
