@@ -150,7 +150,8 @@ function dependsOn(service: Obj, name: string): string | undefined {
   return text(obj(entry, `depends_on ${name}`).condition ?? 'service_started', 'condition');
 }
 
-const compose = obj(parse(read('docker-compose.yml')), 'docker-compose.yml');
+// Compose merges `<<: *anchor` keys (YAML 1.1); YAML 1.2, the parser's default, does not.
+const compose = obj(parse(read('docker-compose.yml'), { merge: true }), 'docker-compose.yml');
 const services = obj(compose.services, 'services');
 const service = (name: string): Obj => obj(services[name], `service ${name}`);
 

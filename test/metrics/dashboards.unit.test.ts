@@ -111,7 +111,7 @@ describe('Grafana dashboards (files)', () => {
   });
 
   it('are provisioned from where docker-compose.yml mounts them', () => {
-    const compose = parse(readFileSync(new URL('docker-compose.yml', ROOT), 'utf8')) as {
+    const compose = parse(readFileSync(new URL('docker-compose.yml', ROOT), 'utf8'), { merge: true }) as {
       services: Record<string, { volumes?: string[] }>;
     };
     const volumes = compose.services.grafana?.volumes ?? [];
