@@ -1,5 +1,13 @@
 import { connect } from 'node:net';
-import { CompressionTypes, type Admin, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
+import {
+  CompressionTypes,
+  type Admin,
+  type Kafka,
+  type Message,
+  type PartitionMetadata,
+  type Producer,
+  type RecordMetadata,
+} from 'kafkajs';
 import { PARTITIONER } from '../store/kafka.ts';
 
 export interface PublishObserver {
@@ -200,10 +208,8 @@ export class IssueEventProducer {
    */
   async #probeLeaders(): Promise<void> {
     if (this.#partitionQueues.size === 0) return;
-    const [{ topics }, { brokers }] = await withTimeout(
-      this.#admin
-        .connect()
-        .then(() => Promise.all([this.#admin.fetchTopicMetadata({ topics: [this.#topic] }), this.#admin.describeCluster()])),
+    const [, { brokers }] = await withTimeout(
+      this.#admin.connect().then(() => Promise.all([this.#askPartitions(), this.#admin.describeCluster()])),
       this.#pauseAfterFailureMs,
     );
     const leaders = new Map<number, Promise<boolean>>();
@@ -214,7 +220,6 @@ export class IssueEventProducer {
       if (!up) leaders.set(broker.nodeId, (up = reachable(broker.host, broker.port, this.#pauseAfterFailureMs)));
       return up;
     };
-    this.#learnLeaders(topics[0]?.partitions ?? []);
     await Promise.all(
       [...this.#partitionQueues].map(async ([partition, p]) => {
         p.suspect = !(await leaderUp(this.#leaderOf.get(partition)));
@@ -322,11 +327,7 @@ export class IssueEventProducer {
   #refreshLeadersIfOld(): void {
     if (this.#askingLeaders || Date.now() - this.#leadersAskedAt < LEADER_REFRESH_MS) return;
     this.#askingLeaders = true;
-    void withTimeout(
-      this.#admin.connect().then(() => this.#admin.fetchTopicMetadata({ topics: [this.#topic] })),
-      this.#sendTimeoutMs,
-    )
-      .then(({ topics }) => this.#learnLeaders(topics[0]?.partitions ?? []))
+    void withTimeout(this.#askPartitions(), this.#sendTimeoutMs)
       // A stale map costs isolation, never a message: asked again at the next send.
       .catch(() => (this.#leadersAskedAt = Date.now()))
       .finally(() => (this.#askingLeaders = false));
@@ -413,14 +414,20 @@ export class IssueEventProducer {
     for (const w of waiting) w.reject(err);
   }
 
+  /** The topic's partitions as the cluster names them now; each partition's leader is learnt on the way. */
+  async #askPartitions(): Promise<PartitionMetadata[]> {
+    await this.#admin.connect();
+    const { topics } = await this.#admin.fetchTopicMetadata({ topics: [this.#topic] });
+    const partitions = topics[0]?.partitions ?? [];
+    this.#learnLeaders(partitions);
+    return partitions;
+  }
+
   /** The topic's partition count, asked once: the partitioner needs it to place each key. */
   #fetchPartitionCount(): Promise<number> {
     this.#partitions ??= (async () => {
-      await this.#admin.connect();
-      const { topics } = await this.#admin.fetchTopicMetadata({ topics: [this.#topic] });
-      const count = topics[0]?.partitions.length ?? 0;
+      const count = (await this.#askPartitions()).length;
       if (count === 0) throw new Error(`topic ${this.#topic} has no partitions`);
-      this.#learnLeaders(topics[0]!.partitions);
       return count;
     })().catch((err: unknown) => {
       this.#partitions = undefined;
