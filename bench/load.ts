@@ -132,7 +132,9 @@ export async function shedByReason(baseUrl: string): Promise<Map<string, number>
 
 export interface MeasuredLoop {
   answers: Answer[];
-  /** Answers per second, over the time to the last answer. */
+  /** From the first request to the last answer. */
+  seconds: number;
+  /** Answers per second, over `seconds`. */
   rps: number;
   /** The server process's CPU (every thread, from /proc) per measured request, µs; null off Linux. */
   serverCpuUsPerReq: number | null;
@@ -188,6 +190,7 @@ export async function warmThenMeasure(
   const seconds = answers.reduce((m, a) => Math.max(m, a.doneMs), 0) / 1000;
   return {
     answers,
+    seconds,
     rps: Math.round(answers.length / seconds),
     serverCpuUsPerReq: cpu0 !== null && cpu1 !== null ? round(((cpu1 - cpu0) * 1000) / requests, 1) : null,
     warmupCpuUsPerReq,

@@ -129,11 +129,10 @@ async function measure(
   const m = await warmThenMeasure(label, baseUrl, paths, { warmup: WARMUP, requests: N, conns: C }, serverPid, GEN_CPU);
   const { answers, generatorCores } = m;
   const latencies = sortedCopy(answers.map((a) => a.latencyMs));
-  const seconds = answers.reduce((m, a) => Math.max(m, a.doneMs), 0) / 1000;
   const row: Row = {
     case: label,
     requests: answers.length,
-    seconds: round(seconds),
+    seconds: round(m.seconds),
     rps: m.rps,
     p50: round(percentile(latencies, 50)),
     p95: round(percentile(latencies, 95)),
