@@ -6,7 +6,9 @@ import { describe, it } from 'node:test';
  * kafkajs 2.2.4, the last release, is patched at install (patches/kafkajs+2.2.4.patch, applied by
  * patch-package in postinstall): its encoder wrote every varint through a Buffer made from an
  * array, zero-filled every buffer it allocated, and its producer grouped a send's messages by
- * partition by copying the group so far for each message (quadratic in the batch). These tests pin
+ * partition by copying the group so far for each message (quadratic in the batch); it built each
+ * record of a send through an Encoder, a Long and several objects of its own, and checksummed a
+ * batch one byte at a time. These tests pin
  * what the patch must not change, the bytes on the wire and the grouping, against the protocol's
  * own definition, and that the allocations it removed stay removed. Every integration test sends
  * through it to a real broker, which checks each batch's CRC and parses every record.
@@ -31,7 +33,38 @@ const groupMessagesPerPartition = require('kafkajs/src/producer/groupMessagesPer
   messages: { partition: number }[];
   partitioner: (args: { message: { partition: number } }) => number;
 }) => Record<string, { partition: number }[]>;
-const Long = require('kafkajs/src/utils/long.js') as { fromString(s: string): unknown };
+const Long = require('kafkajs/src/utils/long.js') as { fromString(s: string): unknown; fromInt(n: number): unknown };
+interface PlainMessage {
+  key: Buffer | string | null;
+  value: Buffer | string | null;
+  timestamp?: number;
+}
+const produceRequest = require('kafkajs/src/protocol/requests/produce/v3/request.js') as ((args: {
+  acks: number;
+  timeout: number;
+  producerId: unknown;
+  producerEpoch: number;
+  topicData: { topic: string; partitions: { partition: number; firstSequence: number; messages: PlainMessage[] }[] }[];
+}) => { encode(): Promise<{ buffer: Buffer }> }) & { encodePlainRecords(messages: PlainMessage[]): Buffer };
+const crc32C = require('kafkajs/src/protocol/recordBatch/crc32C/crc32C.js') as (b: Buffer) => number;
+
+/** CRC-32C one bit at a time, from the Castagnoli polynomial itself (reflected): the reference. */
+function crc32cBitwise(bytes: Buffer): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** Messages of every shape the plain path takes: string, Buffer and null keys and values, multi-byte UTF-8, lengths past one varint byte. */
+function plainMessages(count: number): PlainMessage[] {
+  return Array.from({ length: count }, (_, i) => ({
+    key: i % 3 === 0 ? null : i % 3 === 1 ? String(i) : Buffer.from(`b${i}`),
+    value: i % 7 === 0 ? null : i % 5 === 0 ? 'é'.repeat(i) : i % 2 ? Buffer.from('v'.repeat(i * 3)) : 'v'.repeat(i * 3),
+  }));
+}
 
 /** Kafka's varint (zig-zag, then 7 bits a byte, low first), computed with BigInt. */
 function varint(value: bigint, bits: 32 | 64): number[] {
@@ -90,6 +123,48 @@ describe('kafkajs, as patched', () => {
       Buffer.from = from;
     }
     assert.equal(made, 0);
+  });
+
+  it('encodes plain records as the record encoder does, one after another', () => {
+    // 200 records: offset deltas past 63 take two varint bytes, values past 127 bytes too.
+    const messages = plainMessages(200);
+    const general = Buffer.concat(messages.map((m, i) => Record({ ...m, offsetDelta: i, timestampDelta: 0 } as never).buffer));
+    assert.ok(produceRequest.encodePlainRecords(messages).equals(general));
+  });
+
+  it('sends plain messages byte for byte as the general path sends the same records', async () => {
+    const now = 1_764_892_800_000;
+    const request = (messages: PlainMessage[]) =>
+      produceRequest({
+        acks: -1,
+        timeout: 5_000,
+        producerId: Long.fromInt(7),
+        producerEpoch: 0,
+        topicData: [{ topic: 't', partitions: [{ partition: 2, firstSequence: 41, messages }] }],
+      }).encode();
+    const plain = plainMessages(120);
+    const realNow = Date.now;
+    Date.now = () => now;
+    let fast: Buffer;
+    try {
+      fast = (await request(plain)).buffer;
+    } finally {
+      Date.now = realNow;
+    }
+    // A timestamp on every message takes the general path; all equal to the clock, so every record
+    // has the same timestamp delta (0) and the batch the same first and last timestamps.
+    const general = (await request(plain.map((m) => ({ ...m, timestamp: now })))).buffer;
+    assert.ok(fast.equals(general));
+  });
+
+  it('checksums as CRC-32C does, at every length', () => {
+    assert.equal(crc32C(Buffer.from('123456789')), 0xe3069283); // the check value of CRC-32C
+    let seed = 1;
+    const bytes = Buffer.from(Array.from({ length: 300 }, () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) & 0xff));
+    for (let length = 0; length <= bytes.length; length++) {
+      const part = bytes.subarray(3, 3 + length);
+      assert.equal(crc32C(part), crc32cBitwise(part), `length ${part.length}`);
+    }
   });
 
   it('groups a send by partition, each group in the order given', () => {
