@@ -178,6 +178,26 @@ export async function seed(env: Record<string, string>, users: number, stock: nu
   if (code !== 0) throw new Error(`seed failed: ${p.output().slice(-2000)}`);
 }
 
+/**
+ * A coupon made through the API's admin route, as an operator makes one; its id. Right after a
+ * flood the API may still be working off its backlog and answer 503: it is asked again when it says.
+ */
+export async function createCoupon(base: string, adminToken: string, name: string, totalQuantity: number): Promise<number> {
+  const create = () =>
+    fetch(`${base}/api/coupons`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name, totalQuantity }),
+    });
+  let res = await create();
+  for (let tries = 0; res.status === 503 && tries < 30; tries++) {
+    await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after') ?? 1) * 1000));
+    res = await create();
+  }
+  if (res.status !== 201) throw new Error(`creating a coupon: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { id: number }).id;
+}
+
 /** The machine's busy CPU share over `ms` (from /proc/stat), 0..1. */
 export async function busyShare(ms = 2_000): Promise<number> {
   const read = () => readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);

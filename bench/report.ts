@@ -129,7 +129,7 @@ function benchRuns(runs: Record_[]): string {
   out.push('');
   out.push(`${runs.length} recorded runs, ${day(runs[0]!)} to ${day(latest)} (UTC).`);
   out.push(
-    '(a) is the ceiling: a bare Fastify route on the same machine; "req/s ÷ (a)" compares each case with it in the same run, unless a generator above 70 % of its core limited either row. "(a)\'s CPU ÷ this row\'s" compares the server\'s CPU per request, which the generator does not limit: the throughput the case would reach beside the bare route if each had the cores to itself.',
+    '(a) is the ceiling: a bare Fastify route on the same machine; "req/s ÷ (a)" compares each case with it in the same run, unless a generator above 70 % of its core limited either row. "(a)\'s CPU ÷ this row\'s" compares the server\'s CPU per request, which the generator does not limit: the throughput the case would reach beside the bare route if each had the cores to itself. Since 2026-12-05 a run measures (a)-(c) in rounds, a, b, c one after the other in each: a row is the round whose server CPU per request was the median, its ratios the median of the rounds\' own.',
   );
   out.push('');
   out.push(`### Latest run: ${day(latest)}${latest.note ? `, ${cell(latest.note)}` : ''}`);
@@ -138,10 +138,20 @@ function benchRuns(runs: Record_[]): string {
   out.push('');
   out.push(
     table(
-      ['case', ...RUN_COLUMNS.map(([, h]) => h), 'server µs/req over the warm-up, by fifths', 'generator % of its core', 'answers'],
+      [
+        'case',
+        ...RUN_COLUMNS.map(([, h]) => h),
+        "(a)'s CPU ÷ this row's, each round",
+        'round',
+        'server µs/req over the warm-up, by fifths',
+        'generator % of its core',
+        'answers',
+      ],
       rowsOf(latest).map((row) => [
         row.case,
         ...RUN_COLUMNS.map(([k]) => row[k]),
+        Array.isArray(row.cpuVsCeilingByRound) ? row.cpuVsCeilingByRound.map(cell).join(' ') : undefined,
+        row.round,
         Array.isArray(row.warmupCpuUsPerReq) ? row.warmupCpuUsPerReq.map(cell).join(' → ') : undefined,
         row.generatorCpuPct,
         Object.entries((row.outcomes as Obj | undefined) ?? {})

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --requests N] [--warmup W] [--connections C] [--profile] [--no-record]`
+ * `npm run bench [-- --requests N] [--warmup W] [--connections C] [--rounds R] [--profile] [--no-record]`
  *
  * One run on this machine, one table: (a) the ceiling, a bare Fastify route in a child process;
  * (b) the issue route where every request is admitted (stock >= requests, a new user each);
@@ -9,8 +9,11 @@
  * core 0 with its CPU printed, on an API without shedding (they measure what a request costs, not
  * the limiter); (d) is an open model (0→2,000 arrivals/s) against the API with
  * its production settings, restarted and warmed up.
- * Each row shows requests per second and p50/p95/p99 and their ratios to (a), and the run is
- * appended to bench/results.json with the machine's description and the git commit.
+ * (a)-(c) run in rounds (--rounds, 3 by default), a, b and c one after the other in each, as this
+ * machine's speed drifts over minutes: each row is the round whose server CPU per request was the
+ * median, and its ratios to (a) the median of each round's own. Each row shows requests per second
+ * and p50/p95/p99 and their ratios to (a), and the run is appended to bench/results.json with the
+ * machine's description, the git commit and every round.
  *
  * The API runs in its own process on a spare port, on data of its own: database coupons_bench and
  * Redis db 5, both emptied first, and a Kafka topic of its own. --profile (or BENCH_API_NODE_ARGS) starts
@@ -28,7 +31,7 @@ import { loadScenarioFile, usersNeeded, type ResolvedScenario } from '../tools/l
 import { percentile, round, sortedCopy } from '../tools/loadtest/stats.ts';
 import { testConfig } from '../tools/harness/env.ts';
 import { createTestTopics } from '../tools/harness/services.ts';
-import { apiReady, busyShare, freePort, isolatedEnv, ready, seed, spawnNode } from './harness.ts';
+import { apiReady, busyShare, createCoupon, freePort, isolatedEnv, ready, seed, spawnNode } from './harness.ts';
 import { loadgen, tally, warmThenMeasure } from './load.ts';
 import { formatProfile, profilesIn } from './profile.ts';
 
@@ -45,16 +48,18 @@ const { values } = parseArgs({
     note: { type: 'string', default: '' },
     'wait-quiet': { type: 'string', default: '0' },
     cases: { type: 'string', default: 'a,b,c,d' },
+    rounds: { type: 'string', default: process.env.BENCH_ROUNDS ?? '3' },
   },
 });
 const N = Number(values.requests);
 const WARMUP = Number(values.warmup);
 const C = Number(values.connections);
+const ROUNDS = Number(values.rounds);
 /** The generator's core (the API floats): one core of Go is far from the limit of what it can send. */
 const GEN_CPU = '0';
 /** A generator above this share of its core may be what limits a row. */
 const GENERATOR_BOUND = 0.7;
-for (const [k, v] of Object.entries({ requests: N, warmup: WARMUP, connections: C })) {
+for (const [k, v] of Object.entries({ requests: N, warmup: WARMUP, connections: C, rounds: ROUNDS })) {
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer`);
 }
 const CASES = new Set(values.cases!.split(',').map((c) => c.trim()));
@@ -88,6 +93,15 @@ interface Row {
   outcomes: Record<string, number>;
   /** (b): from the last answer of the loop, which sold the coupon out, to every admission a row (polled every 50 ms). */
   drainLagMs?: number;
+  /** Which round of (a)-(c) measured it (1-based). */
+  round?: number;
+}
+
+/** One round of (a)-(c), measured one after the other. */
+interface Round {
+  a: Row | null;
+  b: Row | null;
+  c: Row | null;
 }
 
 /** A closed-loop scenario: C VUs share N iterations (k6's shared-iterations). */
@@ -124,6 +138,7 @@ async function measure(
   path: (i: number) => string,
   offset: number,
   serverPid: number | undefined,
+  roundNo = 1,
 ): Promise<Row> {
   const paths = Array.from({ length: WARMUP + N }, (_, i) => path(offset + i));
   const m = await warmThenMeasure(label, baseUrl, paths, { warmup: WARMUP, requests: N, conns: C }, serverPid, GEN_CPU);
@@ -142,10 +157,11 @@ async function measure(
     warmupCpuUsPerReq: m.warmupCpuUsPerReq,
     generatorCpuPct: Math.round(generatorCores * 100),
     outcomes: tally(answers),
+    round: roundNo,
   };
   if (generatorCores > GENERATOR_BOUND) row.generatorBound = true;
   log(
-    `${label}: ${row.rps} req/s, p50 ${row.p50} ms, p95 ${row.p95} ms, p99 ${row.p99} ms; server ${row.serverCpuUsPerReq} µs CPU/request (warm-up fifths ${m.warmupCpuUsPerReq.join(' → ')}), generator ${row.generatorCpuPct} % of core ${GEN_CPU}${row.generatorBound ? ' (GENERATOR-BOUND)' : ''}; ${JSON.stringify(row.outcomes)}`,
+    `${label}${ROUNDS > 1 ? `, round ${roundNo} of ${ROUNDS}` : ''}: ${row.rps} req/s, p50 ${row.p50} ms, p95 ${row.p95} ms, p99 ${row.p99} ms; server ${row.serverCpuUsPerReq} µs CPU/request (warm-up fifths ${m.warmupCpuUsPerReq.join(' → ')}), generator ${row.generatorCpuPct} % of core ${GEN_CPU}${row.generatorBound ? ' (GENERATOR-BOUND)' : ''}; ${JSON.stringify(row.outcomes)}`,
   );
   return row;
 }
@@ -177,26 +193,12 @@ if (machine.loadavg[0]! > 0.5 * machine.cpus)
   );
 const uuids = Array.from({ length: WARMUP + N }, () => randomUUID());
 
-// (a) The ceiling.
+// (a)-(c) in rounds, interleaved: this machine's speed drifts over minutes (the same code measured
+// 46 and 63 µs a request in consecutive runs), so each round compares its cases close together in
+// time, and the table gives the median round's rows and each ratio's median over the rounds.
 if (!(await freePort(BARE_PORT))) throw new Error(`port ${BARE_PORT} is taken`);
-const bare = spawnNode(['bench/bare-server.ts'], { ...(process.env as Record<string, string>), PORT: String(BARE_PORT) });
-let rowA: Row | null = null;
-try {
-  await ready('the bare server', bare, `http://127.0.0.1:${BARE_PORT}/`);
-  if (CASES.has('a'))
-    rowA = await measure(
-      '(a) bare Fastify route',
-      `http://127.0.0.1:${BARE_PORT}`,
-      (i) => `/api/coupons/1/issue-fcfs/${uuids[i]}`,
-      0,
-      bare.child.pid,
-    );
-} finally {
-  await bare.stop();
-}
-
-// The API, isolated like the tests.
 if (!(await freePort(API_PORT))) throw new Error(`port ${API_PORT} is taken`);
+const bare = spawnNode(['bench/bare-server.ts'], { ...(process.env as Record<string, string>), PORT: String(BARE_PORT) });
 const metricsPort = (await freePort(9464)) ? '9464' : '0';
 // On data of its own (isolatedEnv says why).
 const { env, database } = await isolatedEnv('coupons_bench', 5, {
@@ -214,6 +216,8 @@ const files = {
   opening: join(work, 'opening.json'),
   warm: join(work, 'warm.json'),
 };
+// Every user the API will see is seeded before it starts, so its shard workers preload them all;
+// later rounds make coupons of their own and reuse these users.
 log('seeding users and coupons');
 await seed(env, WARMUP + N, WARMUP + N, files.admitted);
 await seed(env, WARMUP + N + 1, 1, files.soldOut);
@@ -228,48 +232,70 @@ const startApi = (overrides: Record<string, string>) =>
 // the process saturated by design: shedding there would measure the limiter, so it is off. (d), the
 // realistic open model, meets an API with the production settings.
 let api = startApi({ MAX_IN_FLIGHT: '0', MAX_EVENT_LOOP_DELAY_MS: '0' });
-let rowB: Row | null = null;
-let rowC: Row | null = null;
+const rounds: Round[] = [];
 let summaryD: LoadTestSummary | null = null;
 const checks: string[] = [];
 try {
+  await ready('the bare server', bare, `http://127.0.0.1:${BARE_PORT}/`);
   await apiReady(api, base);
-
-  // (b) Every request admitted.
   const a = readSeedFile(files.admitted);
-  if (CASES.has('b')) {
-    rowB = await measure(
-      '(b) issue route, admitted',
-      base,
-      (i) => `/api/coupons/${a.couponId}/issue-fcfs/${a.publicIds[i]}`,
-      0,
-      api.child.pid,
-    );
-    if ((rowB.outcomes['202 ACCEPTED'] ?? 0) !== N) checks.push(`(b) expected ${N} × 202, got ${JSON.stringify(rowB.outcomes)}`);
-    log('(b) waiting for the consumer to persist every admission');
-    // The loop's last request took the last unit: how far behind the consumer was at the sell-out.
-    const recB = await awaitReconciliation(base, a.couponId, adminToken, 300_000, 50);
-    if (!recB.ok) checks.push(`(b) reconciliation: ${recB.reason}`);
-    else rowB.drainLagMs = recB.waitedMs;
-    log(`(b) reconciliation ${recB.reason} after ${(recB.waitedMs / 1000).toFixed(2)} s: the drain lag after the sell-out`);
-  }
-
-  // (c) Sold out: one unit, taken before the measurement.
   const s = readSeedFile(files.soldOut);
-  if (CASES.has('c')) {
-    const first = await fetch(`${base}/api/coupons/${s.couponId}/issue-fcfs/${s.publicIds[0]}`, { method: 'POST' });
-    if (first.status !== 202) throw new Error(`(c) the one unit was not admitted: ${first.status} ${await first.text()}`);
-    rowC = await measure(
-      '(c) issue route, sold out',
-      base,
-      (i) => `/api/coupons/${s.couponId}/issue-fcfs/${s.publicIds[i + 1]}`,
-      0,
-      api.child.pid,
-    );
-    if ((rowC.outcomes['409 SOLD_OUT'] ?? 0) !== N) checks.push(`(c) expected ${N} × 409 SOLD_OUT, got ${JSON.stringify(rowC.outcomes)}`);
-    const recC = await awaitReconciliation(base, s.couponId, adminToken, 120_000);
-    if (!recC.ok) checks.push(`(c) reconciliation: ${recC.reason}`);
+  for (let r = 0; r < ROUNDS; r++) {
+    const tag = ROUNDS > 1 ? `, round ${r + 1}` : '';
+    const round: Round = { a: null, b: null, c: null };
+    // (a) The ceiling.
+    if (CASES.has('a'))
+      round.a = await measure(
+        '(a) bare Fastify route',
+        `http://127.0.0.1:${BARE_PORT}`,
+        (i) => `/api/coupons/1/issue-fcfs/${uuids[i]}`,
+        0,
+        bare.child.pid,
+        r + 1,
+      );
+
+    // (b) Every request admitted.
+    if (CASES.has('b')) {
+      const couponId = r === 0 ? a.couponId : await createCoupon(base, adminToken, `bench admitted ${r + 1}`, WARMUP + N);
+      round.b = await measure(
+        '(b) issue route, admitted',
+        base,
+        (i) => `/api/coupons/${couponId}/issue-fcfs/${a.publicIds[i]}`,
+        0,
+        api.child.pid,
+        r + 1,
+      );
+      if ((round.b.outcomes['202 ACCEPTED'] ?? 0) !== N)
+        checks.push(`(b)${tag}: expected ${N} × 202, got ${JSON.stringify(round.b.outcomes)}`);
+      log('(b) waiting for the consumer to persist every admission');
+      // The loop's last request took the last unit: how far behind the consumer was at the sell-out.
+      const recB = await awaitReconciliation(base, couponId, adminToken, 300_000, 50);
+      if (!recB.ok) checks.push(`(b)${tag} reconciliation: ${recB.reason}`);
+      else round.b.drainLagMs = recB.waitedMs;
+      log(`(b) reconciliation ${recB.reason} after ${(recB.waitedMs / 1000).toFixed(2)} s: the drain lag after the sell-out`);
+    }
+
+    // (c) Sold out: one unit, taken before the measurement.
+    if (CASES.has('c')) {
+      const couponId = r === 0 ? s.couponId : await createCoupon(base, adminToken, `bench sold out ${r + 1}`, 1);
+      const first = await fetch(`${base}/api/coupons/${couponId}/issue-fcfs/${s.publicIds[0]}`, { method: 'POST' });
+      if (first.status !== 202) throw new Error(`(c) the one unit was not admitted: ${first.status} ${await first.text()}`);
+      round.c = await measure(
+        '(c) issue route, sold out',
+        base,
+        (i) => `/api/coupons/${couponId}/issue-fcfs/${s.publicIds[i + 1]}`,
+        0,
+        api.child.pid,
+        r + 1,
+      );
+      if ((round.c.outcomes['409 SOLD_OUT'] ?? 0) !== N)
+        checks.push(`(c)${tag}: expected ${N} × 409 SOLD_OUT, got ${JSON.stringify(round.c.outcomes)}`);
+      const recC = await awaitReconciliation(base, couponId, adminToken, 120_000);
+      if (!recC.ok) checks.push(`(c)${tag} reconciliation: ${recC.reason}`);
+    }
+    rounds.push(round);
   }
+  await bare.stop();
 
   // (d) The event opening, through the runner.
   if (CASES.has('d')) {
@@ -299,6 +325,7 @@ try {
     log(`(d) report ${out.html}`);
   }
 } finally {
+  await bare.stop();
   await api.stop();
   await database.drop();
 }
@@ -329,13 +356,32 @@ const rowD: Row | null =
         outcomes: summaryD.outcomes,
       }
     : null;
-const rows = [rowA, rowB, rowC, rowD].filter((r): r is Row => r !== null);
 const ratio = (x: number | null | undefined, y: number | null | undefined) => (x != null && y != null && y > 0 ? round(x / y, 2) : null);
-/** Server CPU efficiency against the ceiling: (a)'s CPU per request over this row's (1 = as cheap as the bare route). */
-const cpuRatio = (r: Row) => ratio(rowA?.serverCpuUsPerReq, r.serverCpuUsPerReq);
-/** Throughput against the ceiling; none when either row's generator may have been its limit. */
-const rpsRatio = (r: Row | null): number | null =>
-  r === null || r.generatorBound || rowA?.generatorBound ? null : ratio(r.rps, rowA?.rps);
+/** The middle value (the lower of the two middle ones for an even count); null for none. */
+function median(xs: readonly (number | null)[]): number | null {
+  const known = sortedCopy(xs.filter((x): x is number => x !== null));
+  return known.length === 0 ? null : known[Math.floor((known.length - 1) / 2)]!;
+}
+/** A case's row from the round whose server CPU per request was the median: every figure in it measured together. */
+function medianRow(key: keyof Round): Row | null {
+  const measured = rounds.map((r) => r[key]).filter((r): r is Row => r !== null);
+  const cpu = median(measured.map((r) => r.serverCpuUsPerReq));
+  return measured.find((r) => r.serverCpuUsPerReq === cpu) ?? measured[0] ?? null;
+}
+/** Server CPU efficiency against the ceiling in each round: (a)'s CPU per request over the case's (1 = as cheap as the bare route). */
+const cpuRatios = (key: keyof Round) => rounds.map((r) => (r[key] ? ratio(r.a?.serverCpuUsPerReq, r[key].serverCpuUsPerReq) : null));
+/** Throughput against the ceiling in each round; none in a round where either row's generator may have been its limit. */
+const rpsRatios = (key: keyof Round) =>
+  rounds.map((r) => (!r[key] || r[key].generatorBound || !r.a || r.a.generatorBound ? null : ratio(r[key].rps, r.a.rps)));
+const KEY_OF: Record<string, keyof Round> = { '(a)': 'a', '(b)': 'b', '(c)': 'c' };
+const keyOf = (r: Row): keyof Round | undefined => KEY_OF[r.case.slice(0, 3)];
+const cpuRatio = (r: Row) => (keyOf(r) ? median(cpuRatios(keyOf(r)!)) : null);
+const rpsRatio = (r: Row | null): number | null => (r && keyOf(r) ? median(rpsRatios(keyOf(r)!)) : null);
+
+const rowA = medianRow('a');
+const rowB = medianRow('b');
+const rowC = medianRow('c');
+const rows = [rowA, rowB, rowC, rowD].filter((r): r is Row => r !== null);
 
 /**
  * A row's target against the ceiling: judged on throughput when both rows measured the server;
@@ -376,16 +422,23 @@ const targets = {
 
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 const lines = [
-  `${'case'.padEnd(30)}${pad('requests', 10)}${pad('req/s', 9)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('req/s÷(a)', 11)}${pad('p50÷(a)', 9)}${pad('p95÷(a)', 9)}${pad('p99÷(a)', 9)}${pad('srv µs/req', 12)}${pad('CPU (a)÷', 10)}${pad('gen %', 7)}`,
+  `${'case'.padEnd(30)}${pad('requests', 10)}${pad('req/s', 9)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('req/s÷(a)', 11)}${pad('p50÷(a)', 9)}${pad('p95÷(a)', 9)}${pad('p99÷(a)', 9)}${pad('srv µs/req', 12)}${pad('CPU (a)÷', 10)}${pad('gen %', 7)}${pad('round', 7)}  CPU (a)÷ by round`,
   ...rows.map(
     (r) =>
-      `${r.case.padEnd(30)}${pad(r.requests, 10)}${pad(r.rps, 9)}${pad(r.p50, 9)}${pad(r.p95, 9)}${pad(r.p99, 9)}${pad(rpsRatio(r) ?? '-', 11)}${pad(ratio(r.p50, rowA?.p50) ?? '-', 9)}${pad(ratio(r.p95, rowA?.p95) ?? '-', 9)}${pad(ratio(r.p99, rowA?.p99) ?? '-', 9)}${pad(r.serverCpuUsPerReq ?? '-', 12)}${pad(cpuRatio(r) ?? '-', 10)}${pad(r.generatorCpuPct ?? '-', 7)}${r.generatorBound ? '  generator-bound: not a measure of the server' : ''}`,
+      `${r.case.padEnd(30)}${pad(r.requests, 10)}${pad(r.rps, 9)}${pad(r.p50, 9)}${pad(r.p95, 9)}${pad(r.p99, 9)}${pad(rpsRatio(r) ?? '-', 11)}${pad(ratio(r.p50, rowA?.p50) ?? '-', 9)}${pad(ratio(r.p95, rowA?.p95) ?? '-', 9)}${pad(ratio(r.p99, rowA?.p99) ?? '-', 9)}${pad(r.serverCpuUsPerReq ?? '-', 12)}${pad(cpuRatio(r) ?? '-', 10)}${pad(r.generatorCpuPct ?? '-', 7)}${pad(r.round ?? '-', 7)}  ${
+        keyOf(r) && keyOf(r) !== 'a'
+          ? cpuRatios(keyOf(r)!)
+              .map((x) => x ?? '-')
+              .join(' ')
+          : ''
+      }${r.generatorBound ? '  generator-bound: not a measure of the server' : ''}`,
   ),
   '',
   `targets: ${rowC && rowA ? targetLine('sold out', targets.soldOutVsCeiling) : ''}` +
     `${rowB && rowA ? targetLine('admitted', targets.admittedVsCeiling) : ''}` +
     `${summaryD && d ? `event opening p95 ${d.p95} ms (< 50), p99 ${d.p99} ms (< 150), 5xx ${summaryD.metrics.http_5xx.count}, dropped ${summaryD.metrics.dropped_iterations.count}, reconciliation ${summaryD.reconciliation.reason}: ${summaryD.passed ? 'MET' : 'MISSED'}` : ''}`,
   `"CPU (a)÷" is the bare route's server CPU per request over this row's: the throughput ratio the server alone would allow if it had the cores to itself.`,
+  `(a)-(c) ran in ${ROUNDS} ${ROUNDS === 1 ? 'round' : 'rounds'}, a, b, c one after the other in each: a row is the round whose server CPU per request was the median, and "÷ (a)" ratios are the median of each round's own (throughput only over rounds where neither generator was its row's limit).`,
   `${rowB?.drainLagMs !== undefined ? `(b) sold its coupon out with its last request; every admission was a row ${rowB.drainLagMs} ms after the last answer (the consumer's lag at the sell-out, polled every 50 ms).\n` : ''}(d) is an open model at a fixed schedule of 15,000 arrivals, so its req/s is the schedule's, not a capacity; (a)-(c): ${C} connections, ${N} requests after ${WARMUP} warm-up.`,
   `Machine ${Math.round(busyBefore * 100)} % busy just before the run; load average at the start ${machine.loadavg.join(' ')}, at the end ${loadavg()
     .map((x) => round(x, 2))
@@ -407,7 +460,13 @@ else if (!values['no-record']) {
     machine,
     loadavgAtEnd: loadavg().map((x) => round(x, 2)),
     busyBefore: round(busyBefore, 2),
-    settings: { requests: N, warmup: WARMUP, connections: C, apiNodeArgs: extraNodeArgs.filter((a) => !a.startsWith('--cpu-prof-dir')) },
+    settings: {
+      requests: N,
+      warmup: WARMUP,
+      connections: C,
+      rounds: ROUNDS,
+      apiNodeArgs: extraNodeArgs.filter((a) => !a.startsWith('--cpu-prof-dir')),
+    },
     rows: rows.map((r) => ({
       ...r,
       rpsVsCeiling: rpsRatio(r),
@@ -415,6 +474,7 @@ else if (!values['no-record']) {
       p95VsCeiling: ratio(r.p95, rowA?.p95),
       p99VsCeiling: ratio(r.p99, rowA?.p99),
       cpuVsCeiling: cpuRatio(r),
+      ...(keyOf(r) && keyOf(r) !== 'a' ? { cpuVsCeilingByRound: cpuRatios(keyOf(r)!), rpsVsCeilingByRound: rpsRatios(keyOf(r)!) } : {}),
     })),
     targets: {
       ...targets,
@@ -423,6 +483,7 @@ else if (!values['no-record']) {
         thresholds: targets.eventOpening.thresholds.map((t) => `${t.key} ${t.expression}: ${t.actual} ${t.ok ? 'ok' : 'FAIL'}`),
       },
     },
+    rounds: rounds.map((r) => [r.a, r.b, r.c].filter((row): row is Row => row !== null)),
     checks,
     profile: prof.map((p) => ({ file: p.file.replace(/^.*\//, ''), busyMs: p.busyMs, top: p.top.slice(0, 10) })),
   });

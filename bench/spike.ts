@@ -37,7 +37,7 @@ import { percentile, round, sortedCopy } from '../tools/loadtest/stats.ts';
 import { testConfig } from '../tools/harness/env.ts';
 import type { Proc } from '../tools/harness/processes.ts';
 import { createTestTopics, openTestRedis } from '../tools/harness/services.ts';
-import { apiReady, freePort, isolatedEnv, OVERLOAD_SETTINGS, productionSettings, ready, seed, spawnNode } from './harness.ts';
+import { apiReady, createCoupon, freePort, isolatedEnv, OVERLOAD_SETTINGS, productionSettings, ready, seed, spawnNode } from './harness.ts';
 import { attack, fromDue, loadgen, pct, shedByReason, tally, type Answer, type Load } from './load.ts';
 
 const { values } = parseArgs({
@@ -146,7 +146,6 @@ const { env, database } = await isolatedEnv('coupons_spike', 3, {
   LOG_LEVEL: 'info',
 });
 productionSettings(env, OVERLOAD_SETTINGS);
-const ADMIN = { authorization: `Bearer ${env.ADMIN_TOKEN}`, 'content-type': 'application/json' };
 const scratch = await openTestRedis(testConfig(env), 'spike');
 await createTestTopics(testConfig(env));
 const usersFile = join(mkdtempSync(join(tmpdir(), 'fcfs-spike-')), 'users.json');
@@ -174,16 +173,7 @@ const base = baseOf('MAX_IN_FLIGHT=0');
 async function freshPaths(base: string, requests: number): Promise<{ coupons: number[]; paths: string[] }> {
   const coupons: number[] = [];
   for (let i = 0; i < Math.max(1, Math.ceil(requests / publicIds.length)); i++) {
-    const create = () =>
-      fetch(`${base}/api/coupons`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ name: `spike ${i}`, totalQuantity: UNITS }) });
-    let res = await create();
-    // Right after a flood the API may still be working off its backlog: come back when it says.
-    for (let tries = 0; res.status === 503 && tries < 30; tries++) {
-      await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after') ?? 1) * 1000));
-      res = await create();
-    }
-    if (res.status !== 201) throw new Error(`creating a coupon: ${res.status} ${await res.text()}`);
-    coupons.push(((await res.json()) as { id: number }).id);
+    coupons.push(await createCoupon(base, env.ADMIN_TOKEN!, `spike ${i}`, UNITS));
   }
   const paths: string[] = [];
   for (const u of publicIds) for (const c of coupons) paths.push(`/api/coupons/${c}/issue-fcfs/${u}`);

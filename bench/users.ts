@@ -25,7 +25,16 @@ import { round } from '../tools/loadtest/stats.ts';
 import { testConfig, testEnv } from '../tools/harness/env.ts';
 import { createTestTopics } from '../tools/harness/services.ts';
 import { eventually } from '../tools/harness/processes.ts';
-import { apiReady, busyShare, freePort, productionSettings, scratchDatabase, seed, spawnNode } from './harness.ts';
+import {
+  apiReady,
+  busyShare,
+  createCoupon as createCouponVia,
+  freePort,
+  productionSettings,
+  scratchDatabase,
+  seed,
+  spawnNode,
+} from './harness.ts';
 import { loadgen, tally, warmThenMeasure } from './load.ts';
 
 const RESULTS = new URL('./results.json', import.meta.url).pathname;
@@ -151,12 +160,8 @@ function rssMiB(pid: number): number | null {
   }
 }
 
-const ADMIN = { authorization: `Bearer ${env.ADMIN_TOKEN}`, 'content-type': 'application/json' };
-async function createCoupon(name: string, totalQuantity: number): Promise<number> {
-  const res = await fetch(`${base}/api/coupons`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ name, totalQuantity }) });
-  if (res.status !== 201) throw new Error(`creating a coupon: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { id: number }).id;
-}
+/** A coupon made through the API's admin route. */
+const createCoupon = (name: string, totalQuantity: number) => createCouponVia(base, env.ADMIN_TOKEN!, name, totalQuantity);
 
 async function gauge(base: string, name: string): Promise<number | null> {
   const text = await (await fetch(`${base}/metrics`)).text();
