@@ -187,12 +187,12 @@ export const VARIABLES = {
   USER_PRELOAD_MAX: {
     default: 200_000,
     doc: `Users each shard worker reads from Redis into memory at start, so the spike's user checks cost no I/O
-      (about 220 bytes each, per worker: 200,000 take ~45 MB and 0.3 s); 0 turns it off.`,
+      (a 32-byte slot each in a table at most half full, per worker); 0 turns it off.`,
   },
 
   USER_CACHE_MAX: {
     default: 400_000,
-    doc: `Most users each shard worker keeps in memory, the preloaded ones included (about 220 bytes each); past
+    doc: `Most users each shard worker keeps in memory, the preloaded ones included (64-128 bytes each); past
       half of it the older half is dropped, so an event with more users costs Redis reads, not memory without
       bound. USER_PRELOAD_MAX above half of it preloads only half.`,
   },

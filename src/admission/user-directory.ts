@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Redis } from '../store/redis.ts';
 import { USERS_BY_PUBLIC_ID } from '../store/keys.ts';
+import { UuidMap } from './uuid-map.ts';
 
 export interface UserDirectoryOptions {
   redis: Redis;
@@ -21,8 +22,8 @@ export interface UserDirectoryOptions {
 
 /**
  * Public id -> user id, for admission, with no SQL on the hot path: users seen are remembered
- * (users are never deleted, so a remembered id is never wrong), up to `maxKnown` in two
- * generations: once the newer one holds half, it becomes the older and the older is dropped; a
+ * (users are never deleted, so a remembered id is never wrong) in compact tables (uuid-map.ts),
+ * up to `maxKnown` in two generations: once the newer one holds half, it becomes the older and the older is dropped; a
  * user found in the older is moved to the newer, so those who keep coming stay. Redis answers the
  * rest, and the database is asked only for what Redis does not know or when Redis fails (the
  * seed's cache error handler). Unknown ids are remembered briefly, so a flood of bogus ids costs
@@ -33,8 +34,8 @@ export interface UserDirectoryOptions {
  * on the sold-out path that lookup was the one round trip left per batch.
  */
 export class UserDirectory {
-  #recent = new Map<string, number>();
-  #older = new Map<string, number>();
+  #recent = new UuidMap();
+  #older = new UuidMap();
   readonly #generation: number;
   readonly #unknownUntil = new Map<string, number>();
   readonly #opts: UserDirectoryOptions;
@@ -65,9 +66,10 @@ export class UserDirectory {
       const ids = await this.#opts.redis.hmget(USERS_BY_PUBLIC_ID, ...ask);
       missing = [];
       ask.forEach((publicId, i) => {
-        const id = ids[i];
-        if (id == null) missing.push(publicId);
-        else this.#learn(publicId, Number(id), out);
+        const id = Number(ids[i] ?? Number.NaN);
+        // Anything but a user id (a damaged entry) is asked of the database, the source of truth.
+        if (Number.isSafeInteger(id) && id > 0) this.#learn(publicId, id, out);
+        else missing.push(publicId);
       });
       if (missing.length > 0) this.#opts.onFallback('redis_miss');
     } catch (err) {
@@ -106,7 +108,7 @@ export class UserDirectory {
       cursor = next;
       for (let i = 0; i + 1 < page.length && read < max; i += 2) {
         const id = Number(page[i + 1]);
-        if (Number.isSafeInteger(id)) {
+        if (Number.isSafeInteger(id) && id > 0) {
           this.#remember(page[i]!, id);
           read++;
         }
@@ -127,7 +129,7 @@ export class UserDirectory {
     this.#recent.set(publicId, id);
     if (this.#recent.size >= this.#generation) {
       this.#older = this.#recent;
-      this.#recent = new Map();
+      this.#recent = new UuidMap();
     }
   }
 
