@@ -19,7 +19,6 @@ export class UuidMap {
   #mask: number;
   #typed = 0;
   readonly #other = new Map<string, number>();
-  readonly #words = new Int32Array(4);
 
   constructor(initialCapacity = 1_024) {
     const capacity = 2 ** Math.ceil(Math.log2(Math.max(16, initialCapacity)));
@@ -32,8 +31,8 @@ export class UuidMap {
   }
 
   get(key: string): number | undefined {
-    const w = this.#words;
-    if (!parseUuid(key, w)) return this.#other.get(key);
+    const w = wordsOf(key);
+    if (!w) return this.#other.get(key);
     const at = this.#find(w[0]!, w[1]!, w[2]!, w[3]!);
     return at < 0 ? undefined : valueAt(this.#slots, at);
   }
@@ -41,8 +40,8 @@ export class UuidMap {
   /** `value` must be a positive safe integer (a user id). */
   set(key: string, value: number): void {
     if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`not a user id: ${value}`);
-    const w = this.#words;
-    if (!parseUuid(key, w)) {
+    const w = wordsOf(key);
+    if (!w) {
       this.#other.set(key, value);
       return;
     }
@@ -87,6 +86,23 @@ export class UuidMap {
       if (old[at + 4] !== 0 || old[at + 5] !== 0) this.#insert(old[at]!, old[at + 1]!, old[at + 2]!, old[at + 3]!, valueAt(old, at));
     }
   }
+}
+
+/**
+ * The last key read, and its words: a user the newer generation lacks is looked up in the older
+ * one, then remembered, or asked of Redis and then remembered: one key read once, not three times.
+ */
+let lastKey = '';
+const lastWords = new Int32Array(4);
+let lastIsUuid = false;
+
+/** The key's words if it is a canonical lowercase UUID, else null (valid until the next call). */
+function wordsOf(key: string): Int32Array | null {
+  if (key !== lastKey) {
+    lastIsUuid = parseUuid(key, lastWords);
+    lastKey = key;
+  }
+  return lastIsUuid ? lastWords : null;
 }
 
 const SLOT = 8;
