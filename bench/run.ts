@@ -93,16 +93,15 @@ interface Row {
   outcomes: Record<string, number>;
   /** (b): from the last answer of the loop, which sold the coupon out, to every admission a row (polled every 50 ms). */
   drainLagMs?: number;
-  /** Which round of (a)-(c) measured it (1-based). */
+  /** Which round of (a)-(c) measured it (1-based), and which of them it is. */
   round?: number;
+  key?: CaseKey;
 }
 
+type CaseKey = 'a' | 'b' | 'c';
+
 /** One round of (a)-(c), measured one after the other. */
-interface Round {
-  a: Row | null;
-  b: Row | null;
-  c: Row | null;
-}
+type Round = Record<CaseKey, Row | null>;
 
 /** A closed-loop scenario: C VUs share N iterations (k6's shared-iterations). */
 function closedLoop(name: string, iterations: number, userOffset: number): ResolvedScenario {
@@ -138,7 +137,8 @@ async function measure(
   path: (i: number) => string,
   offset: number,
   serverPid: number | undefined,
-  roundNo = 1,
+  key: CaseKey,
+  roundNo: number,
 ): Promise<Row> {
   const paths = Array.from({ length: WARMUP + N }, (_, i) => path(offset + i));
   const m = await warmThenMeasure(label, baseUrl, paths, { warmup: WARMUP, requests: N, conns: C }, serverPid, GEN_CPU);
@@ -158,6 +158,7 @@ async function measure(
     generatorCpuPct: Math.round(generatorCores * 100),
     outcomes: tally(answers),
     round: roundNo,
+    key,
   };
   if (generatorCores > GENERATOR_BOUND) row.generatorBound = true;
   log(
@@ -251,6 +252,7 @@ try {
         (i) => `/api/coupons/1/issue-fcfs/${uuids[i]}`,
         0,
         bare.child.pid,
+        'a',
         r + 1,
       );
 
@@ -263,6 +265,7 @@ try {
         (i) => `/api/coupons/${couponId}/issue-fcfs/${a.publicIds[i]}`,
         0,
         api.child.pid,
+        'b',
         r + 1,
       );
       if ((round.b.outcomes['202 ACCEPTED'] ?? 0) !== N)
@@ -286,6 +289,7 @@ try {
         (i) => `/api/coupons/${couponId}/issue-fcfs/${s.publicIds[i + 1]}`,
         0,
         api.child.pid,
+        'c',
         r + 1,
       );
       if ((round.c.outcomes['409 SOLD_OUT'] ?? 0) !== N)
@@ -363,20 +367,20 @@ function median(xs: readonly (number | null)[]): number | null {
   return known.length === 0 ? null : known[Math.floor((known.length - 1) / 2)]!;
 }
 /** A case's row from the round whose server CPU per request was the median: every figure in it measured together. */
-function medianRow(key: keyof Round): Row | null {
+function medianRow(key: CaseKey): Row | null {
   const measured = rounds.map((r) => r[key]).filter((r): r is Row => r !== null);
   const cpu = median(measured.map((r) => r.serverCpuUsPerReq));
   return measured.find((r) => r.serverCpuUsPerReq === cpu) ?? measured[0] ?? null;
 }
 /** Server CPU efficiency against the ceiling in each round: (a)'s CPU per request over the case's (1 = as cheap as the bare route). */
-const cpuRatios = (key: keyof Round) => rounds.map((r) => (r[key] ? ratio(r.a?.serverCpuUsPerReq, r[key].serverCpuUsPerReq) : null));
+const cpuRatios = (key: CaseKey) => rounds.map((r) => (r[key] ? ratio(r.a?.serverCpuUsPerReq, r[key].serverCpuUsPerReq) : null));
 /** Throughput against the ceiling in each round; none in a round where either row's generator may have been its limit. */
-const rpsRatios = (key: keyof Round) =>
+const rpsRatios = (key: CaseKey) =>
   rounds.map((r) => (!r[key] || r[key].generatorBound || !r.a || r.a.generatorBound ? null : ratio(r[key].rps, r.a.rps)));
-const KEY_OF: Record<string, keyof Round> = { '(a)': 'a', '(b)': 'b', '(c)': 'c' };
-const keyOf = (r: Row): keyof Round | undefined => KEY_OF[r.case.slice(0, 3)];
-const cpuRatio = (r: Row) => (keyOf(r) ? median(cpuRatios(keyOf(r)!)) : null);
-const rpsRatio = (r: Row | null): number | null => (r && keyOf(r) ? median(rpsRatios(keyOf(r)!)) : null);
+const cpuRatio = (r: Row) => (r.key ? median(cpuRatios(r.key)) : null);
+const rpsRatio = (r: Row | null): number | null => (r?.key ? median(rpsRatios(r.key)) : null);
+/** A case's own ratios, each round's: none for the ceiling and (d). */
+const ratiosByRound = (r: Row) => (r.key && r.key !== 'a' ? { cpu: cpuRatios(r.key), rps: rpsRatios(r.key) } : null);
 
 const rowA = medianRow('a');
 const rowB = medianRow('b');
@@ -426,11 +430,9 @@ const lines = [
   ...rows.map(
     (r) =>
       `${r.case.padEnd(30)}${pad(r.requests, 10)}${pad(r.rps, 9)}${pad(r.p50, 9)}${pad(r.p95, 9)}${pad(r.p99, 9)}${pad(rpsRatio(r) ?? '-', 11)}${pad(ratio(r.p50, rowA?.p50) ?? '-', 9)}${pad(ratio(r.p95, rowA?.p95) ?? '-', 9)}${pad(ratio(r.p99, rowA?.p99) ?? '-', 9)}${pad(r.serverCpuUsPerReq ?? '-', 12)}${pad(cpuRatio(r) ?? '-', 10)}${pad(r.generatorCpuPct ?? '-', 7)}${pad(r.round ?? '-', 7)}  ${
-        keyOf(r) && keyOf(r) !== 'a'
-          ? cpuRatios(keyOf(r)!)
-              .map((x) => x ?? '-')
-              .join(' ')
-          : ''
+        ratiosByRound(r)
+          ?.cpu.map((x) => x ?? '-')
+          .join(' ') ?? ''
       }${r.generatorBound ? '  generator-bound: not a measure of the server' : ''}`,
   ),
   '',
@@ -474,7 +476,7 @@ else if (!values['no-record']) {
       p95VsCeiling: ratio(r.p95, rowA?.p95),
       p99VsCeiling: ratio(r.p99, rowA?.p99),
       cpuVsCeiling: cpuRatio(r),
-      ...(keyOf(r) && keyOf(r) !== 'a' ? { cpuVsCeilingByRound: cpuRatios(keyOf(r)!), rpsVsCeilingByRound: rpsRatios(keyOf(r)!) } : {}),
+      ...(ratiosByRound(r) ? { cpuVsCeilingByRound: ratiosByRound(r)!.cpu, rpsVsCeilingByRound: ratiosByRound(r)!.rps } : {}),
     })),
     targets: {
       ...targets,
