@@ -25,16 +25,7 @@ import { round } from '../tools/loadtest/stats.ts';
 import { testConfig, testEnv } from '../tools/harness/env.ts';
 import { createTestTopics } from '../tools/harness/services.ts';
 import { eventually } from '../tools/harness/processes.ts';
-import {
-  apiReady,
-  busyShare,
-  createCoupon as createCouponVia,
-  freePort,
-  productionSettings,
-  scratchDatabase,
-  seed,
-  spawnNode,
-} from './harness.ts';
+import { apiReady, busyShare, createCoupon, freePort, productionSettings, scratchDatabase, seed, spawnNode } from './harness.ts';
 import { loadgen, tally, warmThenMeasure } from './load.ts';
 
 const RESULTS = new URL('./results.json', import.meta.url).pathname;
@@ -160,9 +151,6 @@ function rssMiB(pid: number): number | null {
   }
 }
 
-/** A coupon made through the API's admin route. */
-const createCoupon = (name: string, totalQuantity: number) => createCouponVia(base, env.ADMIN_TOKEN!, name, totalQuantity);
-
 async function gauge(base: string, name: string): Promise<number | null> {
   const text = await (await fetch(`${base}/metrics`)).text();
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
@@ -231,12 +219,14 @@ try {
       );
       // Every (user, coupon) pair once: request i is user i / COUPONS of the draw on coupon i mod COUPONS,
       // so even a thousand users make the loop's distinct requests, the same way at every count.
-      const coupons = await Promise.all(Array.from({ length: COUPONS }, (_, i) => createCoupon(`users ${count} #${i}`, WARMUP + N)));
+      const coupons = await Promise.all(
+        Array.from({ length: COUPONS }, (_, i) => createCoupon(base, env.ADMIN_TOKEN!, `users ${count} #${i}`, WARMUP + N)),
+      );
       const admittedPaths = Array.from(
         { length: WARMUP + N },
         (_, i) => `/api/coupons/${coupons[i % COUPONS]}/issue-fcfs/${draw[Math.floor(i / COUPONS) % draw.length]}`,
       );
-      const soldOutCoupon = await createCoupon(`users ${count} sold out`, 1);
+      const soldOutCoupon = await createCoupon(base, env.ADMIN_TOKEN!, `users ${count} sold out`, 1);
       const first = await fetch(`${base}/api/coupons/${soldOutCoupon}/issue-fcfs/${draw[0]}`, { method: 'POST' });
       if (first.status !== 202) throw new Error(`the sold-out coupon's one unit was not admitted: ${first.status}`);
       await quiet();
