@@ -198,16 +198,24 @@ export async function createCoupon(base: string, adminToken: string, name: strin
   return ((await res.json()) as { id: number }).id;
 }
 
+/** Every core's time by state (/proc/stat's first line), in ticks: two readings give busyBetween. */
+export function cpuTicks(): number[] {
+  return readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+}
+
+/** Share of the machine's cores busy between two cpuTicks readings (idle and iowait count as free). */
+export function busyBetween(a: readonly number[], b: readonly number[]): number {
+  const d = b.map((v, i) => v - (a[i] ?? 0));
+  const total = d.reduce((x, y) => x + y, 0);
+  const idle = (d[3] ?? 0) + (d[4] ?? 0);
+  return total > 0 ? 1 - idle / total : 0;
+}
+
 /** The machine's busy CPU share over `ms` (from /proc/stat), 0..1. */
 export async function busyShare(ms = 2_000): Promise<number> {
-  const read = () => readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const a = read();
+  const a = cpuTicks();
   await new Promise((r) => setTimeout(r, ms));
-  const b = read();
-  const d = b.map((v, i) => v - a[i]!);
-  const total = d.reduce((x, y) => x + y, 0);
-  const idle = d[3]! + (d[4] ?? 0);
-  return total > 0 ? 1 - idle / total : 0;
+  return busyBetween(a, cpuTicks());
 }
 
 /** Confines this process (every thread) to the given cores, e.g. "0". */

@@ -130,7 +130,7 @@ export async function shedByReason(baseUrl: string): Promise<Map<string, number>
   return out;
 }
 
-export interface MeasuredLoop {
+export interface MeasuredLoop<S = never> {
   answers: Answer[];
   /** From the first request to the last answer. */
   seconds: number;
@@ -145,6 +145,8 @@ export interface MeasuredLoop {
   /** process.hrtime in µs around the measured part (the clock V8's CPU profiles stamp samples with). */
   fromUs: number;
   toUs: number;
+  /** What `snapshot` read just before and just after the measured part, when one was given. */
+  snapshots?: { before: S; after: S };
 }
 
 /** Fifths of a warm-up: enough steps to see the server's cost settle. */
@@ -158,14 +160,16 @@ const WARMUP_STEPS = 5;
  * measured the compiler beside the server. Its trail, CPU per request for each fifth, shows
  * whether the cost had settled.
  */
-export async function warmThenMeasure(
+export async function warmThenMeasure<S = never>(
   label: string,
   base: string,
   paths: string[],
   { warmup, requests, conns }: { warmup: number; requests: number; conns: number },
   serverPid: number | undefined,
   cpus: string,
-): Promise<MeasuredLoop> {
+  /** Read around the measured part (the API's /metrics, say), so the server's own figures cover it alone. */
+  snapshot?: () => Promise<S>,
+): Promise<MeasuredLoop<S>> {
   const warmupCpuUsPerReq: (number | null)[] = [];
   for (let step = 0; step < WARMUP_STEPS; step++) {
     const from = Math.round((warmup * step) / WARMUP_STEPS);
@@ -176,6 +180,7 @@ export async function warmThenMeasure(
     const after = processCpuMs(serverPid);
     warmupCpuUsPerReq.push(before !== null && after !== null ? round(((after - before) * 1000) / (to - from), 1) : null);
   }
+  const snapshotBefore = await snapshot?.();
   const cpu0 = processCpuMs(serverPid);
   const fromUs = Number(process.hrtime.bigint() / 1000n);
   const { answers, generatorCores } = await attack(
@@ -187,6 +192,7 @@ export async function warmThenMeasure(
   );
   const toUs = Number(process.hrtime.bigint() / 1000n);
   const cpu1 = processCpuMs(serverPid);
+  const snapshotAfter = await snapshot?.();
   const seconds = answers.reduce((m, a) => Math.max(m, a.doneMs), 0) / 1000;
   return {
     answers,
@@ -197,5 +203,6 @@ export async function warmThenMeasure(
     generatorCores,
     fromUs,
     toUs,
+    ...(snapshotBefore !== undefined && snapshotAfter !== undefined ? { snapshots: { before: snapshotBefore, after: snapshotAfter } } : {}),
   };
 }

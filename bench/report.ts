@@ -119,6 +119,34 @@ function byCpu(run: Record_): string | undefined {
   return soldOut == null && admitted == null ? undefined : `${cell(soldOut)} / ${cell(admitted)}`;
 }
 
+/** Where the admitted row's round trip went, when the run measured it (bench/run.ts's AdmittedTime). */
+function admittedTime(rows: Obj[]): string | undefined {
+  const row = rows.find((r) => String(r.case).startsWith('(b)'));
+  const t = row?.time as Obj | undefined;
+  if (!t) return undefined;
+  const rest = [t.serverMs, t.queueWaitMs, t.batchMs].every((x) => typeof x === 'number')
+    ? Math.round(((t.serverMs as number) - (t.queueWaitMs as number) - (t.batchMs as number)) * 100) / 100
+    : undefined;
+  return [
+    "Where (b)'s time went, means over its measured requests (ms) from the API's own histograms beside the generator's: a closed loop answers one request per connection per round trip, so its rate is its connections over the round trip, whatever the cores have left.",
+    '',
+    table(
+      ['part', 'ms'],
+      [
+        ['round trip, as the generator saw it', t.roundTripMs],
+        ['in the server (Fastify, to the 202)', t.serverMs],
+        ['waiting for its shard worker', t.queueWaitMs],
+        [`its batch's work in the worker (${cell(t.batchSize)} requests a batch)`, t.batchMs],
+        ['one Redis admission script, the fsync of its append-only file included', t.redisScriptMs],
+        ['one Kafka send, until acknowledged (acks=all)', t.kafkaSendMs],
+        ['the rest in the server: thread hops, HTTP', rest],
+        ['connections ÷ round trip (req/s)', t.loopBoundRps],
+        ["machine's cores busy meanwhile (%)", typeof t.machineBusy === 'number' ? Math.round(t.machineBusy * 100) : undefined],
+      ],
+    ),
+  ].join('\n');
+}
+
 function benchRuns(runs: Record_[]): string {
   const latest = runs.at(-1)!;
   const rowsOf = (r: Record_) => (Array.isArray(r.rows) ? (r.rows as Obj[]) : []);
@@ -160,6 +188,8 @@ function benchRuns(runs: Record_[]): string {
       ]),
     ),
   );
+  const time = admittedTime(rowsOf(latest));
+  if (time) out.push('', time);
   out.push('');
   out.push('### Range over the recorded runs, per machine');
   out.push('');

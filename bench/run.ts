@@ -13,7 +13,9 @@
  * machine's speed drifts over minutes: each row is the round whose server CPU per request was the
  * median, and its ratios to (a) the median of each round's own. Each row shows requests per second
  * and p50/p95/p99 and their ratios to (a), and the run is appended to bench/results.json with the
- * machine's description, the git commit and every round.
+ * machine's description, the git commit and every round. (b) also says where its round trip went,
+ * from the API's own histograms scraped around its measured requests: a closed loop's rate is its
+ * connections over its round trip, so a ratio to (a) at C connections is a latency as much as a CPU.
  *
  * The API runs in its own process on a spare port, on data of its own: database coupons_bench and
  * Redis db 5, both emptied first, and a Kafka topic of its own. --profile (or BENCH_API_NODE_ARGS) starts
@@ -31,9 +33,11 @@ import { loadScenarioFile, usersNeeded, type ResolvedScenario } from '../tools/l
 import { percentile, round, sortedCopy } from '../tools/loadtest/stats.ts';
 import { testConfig } from '../tools/harness/env.ts';
 import { createTestTopics } from '../tools/harness/services.ts';
-import { apiReady, busyShare, createCoupon, freePort, isolatedEnv, ready, seed, spawnNode } from './harness.ts';
+import { apiReady, busyBetween, busyShare, cpuTicks, createCoupon, freePort, isolatedEnv, ready, seed, spawnNode } from './harness.ts';
 import { loadgen, tally, warmThenMeasure } from './load.ts';
 import { formatProfile, profilesIn } from './profile.ts';
+import { meanBetween } from './metrics-text.ts';
+import { ISSUE_ROUTE } from '../src/http/routes/issue.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const RESULTS = new URL('./results.json', import.meta.url).pathname;
@@ -96,6 +100,32 @@ interface Row {
   /** Which round of (a)-(c) measured it (1-based), and which of them it is. */
   round?: number;
   key?: CaseKey;
+  /** (b): where its requests' time went. */
+  time?: AdmittedTime;
+}
+
+/**
+ * Means over (b)'s measured requests, in ms, from the API's own histograms (a scrape of /metrics
+ * before and after) beside the generator's: a closed loop of C connections cannot answer more than
+ * C requests per round trip, whatever CPU is left over.
+ */
+interface AdmittedTime {
+  /** What the generator waited for an answer. */
+  roundTripMs: number;
+  /** From Fastify's taking the request in to its answer (the issue route's 202s). */
+  serverMs: number | null;
+  /** Waiting in the router for its shard worker. */
+  queueWaitMs: number | null;
+  /** A batch's work in its shard worker, and its size. */
+  batchMs: number | null;
+  batchSize: number | null;
+  /** One admission script call (Redis, with its append-only-file fsync) and one Kafka send (acks=all). */
+  redisScriptMs: number | null;
+  kafkaSendMs: number | null;
+  /** C ÷ the round trip: what a closed loop of C connections answers (Little's law). */
+  loopBoundRps: number;
+  /** Share of the machine's cores busy meanwhile (every process, the generator's too). */
+  machineBusy: number;
 }
 
 type CaseKey = 'a' | 'b' | 'c';
@@ -141,7 +171,8 @@ async function measure(
   roundNo: number,
 ): Promise<Row> {
   const paths = Array.from({ length: WARMUP + N }, (_, i) => path(offset + i));
-  const m = await warmThenMeasure(label, baseUrl, paths, { warmup: WARMUP, requests: N, conns: C }, serverPid, GEN_CPU);
+  const scrape = key === 'b' ? () => scrapeServer(baseUrl) : undefined;
+  const m = await warmThenMeasure(label, baseUrl, paths, { warmup: WARMUP, requests: N, conns: C }, serverPid, GEN_CPU, scrape);
   const { answers, generatorCores } = m;
   const latencies = sortedCopy(answers.map((a) => a.latencyMs));
   const row: Row = {
@@ -161,10 +192,58 @@ async function measure(
     key,
   };
   if (generatorCores > GENERATOR_BOUND) row.generatorBound = true;
+  if (m.snapshots) row.time = admittedTime(m.snapshots, answers);
   log(
     `${label}${ROUNDS > 1 ? `, round ${roundNo} of ${ROUNDS}` : ''}: ${row.rps} req/s, p50 ${row.p50} ms, p95 ${row.p95} ms, p99 ${row.p99} ms; server ${row.serverCpuUsPerReq} µs CPU/request (warm-up fifths ${m.warmupCpuUsPerReq.join(' → ')}), generator ${row.generatorCpuPct} % of core ${GEN_CPU}${row.generatorBound ? ' (GENERATOR-BOUND)' : ''}; ${JSON.stringify(row.outcomes)}`,
   );
   return row;
+}
+
+/** The API's metrics and the machine's CPU counters at one moment. */
+interface ServerSnapshot {
+  metrics: string;
+  /** /proc/stat's first line: every core's time by state, in ticks. */
+  cpuTicks: number[];
+}
+
+async function scrapeServer(baseUrl: string): Promise<ServerSnapshot> {
+  const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+  return { metrics, cpuTicks: cpuTicks() };
+}
+
+function admittedTime(
+  { before, after }: { before: ServerSnapshot; after: ServerSnapshot },
+  answers: readonly { latencyMs: number }[],
+): AdmittedTime {
+  const ms = (name: string, match: Record<string, string> = {}) => {
+    const mean = meanBetween(before.metrics, after.metrics, name, match);
+    return mean === null ? null : round(mean * 1000, 2);
+  };
+  const roundTripMs = answers.reduce((sum, a) => sum + a.latencyMs, 0) / Math.max(1, answers.length);
+  const batchSize = meanBetween(before.metrics, after.metrics, 'shard_batch_size');
+  return {
+    roundTripMs: round(roundTripMs, 2),
+    serverMs: ms('http_request_duration_seconds', { route: ISSUE_ROUTE, method: 'POST', status_code: '202' }),
+    queueWaitMs: ms('issue_queue_wait_seconds'),
+    batchMs: ms('shard_batch_duration_seconds'),
+    batchSize: batchSize === null ? null : round(batchSize, 1),
+    redisScriptMs: ms('redis_script_duration_seconds', { script: 'admit' }),
+    kafkaSendMs: ms('kafka_produce_duration_seconds'),
+    loopBoundRps: Math.round((C * 1000) / roundTripMs),
+    machineBusy: round(busyBetween(before.cpuTicks, after.cpuTicks), 2),
+  };
+}
+
+/** (b)'s time as a sentence for the table's notes. */
+function timeLine(t: AdmittedTime, rps: number): string {
+  const rest = t.serverMs !== null && t.queueWaitMs !== null && t.batchMs !== null ? round(t.serverMs - t.queueWaitMs - t.batchMs, 2) : '-';
+  return (
+    `(b)'s time, means over its measured requests from the API's own histograms: the generator waited ${t.roundTripMs} ms for an answer, ` +
+    `the server took ${t.serverMs ?? '-'} ms (waiting for its shard worker ${t.queueWaitMs ?? '-'}; its batch of ${t.batchSize ?? '-'} in the worker ${t.batchMs ?? '-'}, ` +
+    `of which one Redis admission script, fsync included, ${t.redisScriptMs ?? '-'} and one Kafka send (acks=all) ${t.kafkaSendMs ?? '-'}; the rest, thread hops and HTTP, ${rest}). ` +
+    `${C} connections ÷ ${t.roundTripMs} ms = ${t.loopBoundRps} req/s (it answered ${rps}): a closed loop answers one request per connection per round trip, ` +
+    `and the machine's cores were ${Math.round(t.machineBusy * 100)} % busy meanwhile.`
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -441,6 +520,7 @@ const lines = [
     `${summaryD && d ? `event opening p95 ${d.p95} ms (< 50), p99 ${d.p99} ms (< 150), 5xx ${summaryD.metrics.http_5xx.count}, dropped ${summaryD.metrics.dropped_iterations.count}, reconciliation ${summaryD.reconciliation.reason}: ${summaryD.passed ? 'MET' : 'MISSED'}` : ''}`,
   `"CPU (a)÷" is the bare route's server CPU per request over this row's: the throughput ratio the server alone would allow if it had the cores to itself.`,
   `(a)-(c) ran in ${ROUNDS} ${ROUNDS === 1 ? 'round' : 'rounds'}, a, b, c one after the other in each: a row is the round whose server CPU per request was the median, and "÷ (a)" ratios are the median of each round's own (throughput only over rounds where neither generator was its row's limit).`,
+  ...(rowB?.time ? [timeLine(rowB.time, rowB.rps)] : []),
   `${rowB?.drainLagMs !== undefined ? `(b) sold its coupon out with its last request; every admission was a row ${rowB.drainLagMs} ms after the last answer (the consumer's lag at the sell-out, polled every 50 ms).\n` : ''}(d) is an open model at a fixed schedule of 15,000 arrivals, so its req/s is the schedule's, not a capacity; (a)-(c): ${C} connections, ${N} requests after ${WARMUP} warm-up.`,
   `Machine ${Math.round(busyBefore * 100)} % busy just before the run; load average at the start ${machine.loadavg.join(' ')}, at the end ${loadavg()
     .map((x) => round(x, 2))

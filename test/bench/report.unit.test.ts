@@ -182,6 +182,31 @@ describe('docs/benchmarks.md (npm run bench:report)', () => {
     assert.match(page, /\| Kafka partition, issue events \| 40000 \/s \| 25 partitions \|/);
   });
 
+  it("shows where the admitted row's round trip went, the rest in the server worked out", () => {
+    const time = {
+      roundTripMs: 6.28,
+      serverMs: 5.16,
+      queueWaitMs: 0.31,
+      batchMs: 3.34,
+      batchSize: 27.8,
+      redisScriptMs: 1.7,
+      kafkaSendMs: 1.27,
+      loopBoundRps: 10_189,
+      machineBusy: 0.72,
+    };
+    const row = { case: '(b) issue route, admitted', requests: 100, rps: 10_165, p50: 5, p95: 9, p99: 12, max: 20, outcomes: {}, time };
+    const page = renderBenchmarks({ runs: [{ at: '2030-01-01T00:00:00.000Z', machine, rows: [row], targets: {} }] });
+    assert.match(page, /\| round trip, as the generator saw it \| 6\.28 \|/);
+    assert.match(page, /\| its batch's work in the worker \(27\.8 requests a batch\) \| 3\.34 \|/);
+    assert.match(page, /\| the rest in the server: thread hops, HTTP \| 1\.51 \|/);
+    assert.match(page, /\| connections ÷ round trip \(req\/s\) \| 10,189 \|/);
+    assert.match(page, /\| machine's cores busy meanwhile \(%\) \| 72 \|/);
+    const without = renderBenchmarks({
+      runs: [{ at: '2030-01-01T00:00:00.000Z', machine, rows: [{ ...row, time: undefined }], targets: {} }],
+    });
+    assert.doesNotMatch(without, /round trip, as the generator saw it/);
+  });
+
   it('says so when nothing is recorded', () => {
     assert.match(renderBenchmarks({ runs: [] }), /No runs recorded yet\./);
   });
