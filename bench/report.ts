@@ -124,9 +124,6 @@ function admittedTime(rows: Obj[]): string | undefined {
   const row = rows.find((r) => String(r.case).startsWith('(b)'));
   const t = row?.time as Obj | undefined;
   if (!t) return undefined;
-  const rest = [t.serverMs, t.queueWaitMs, t.batchMs].every((x) => typeof x === 'number')
-    ? Math.round(((t.serverMs as number) - (t.queueWaitMs as number) - (t.batchMs as number)) * 100) / 100
-    : undefined;
   return [
     "Where (b)'s time went, means over its measured requests (ms) from the API's own histograms beside the generator's: a closed loop answers one request per connection per round trip, so its rate is its connections over the round trip, whatever the cores have left.",
     '',
@@ -139,7 +136,7 @@ function admittedTime(rows: Obj[]): string | undefined {
         [`its batch's work in the worker (${cell(t.batchSize)} requests a batch)`, t.batchMs],
         ['one Redis admission script, the fsync of its append-only file included', t.redisScriptMs],
         ['one Kafka send, until acknowledged (acks=all)', t.kafkaSendMs],
-        ['the rest in the server: thread hops, HTTP', rest],
+        ['the rest in the server: thread hops, HTTP', t.restMs],
         ['connections ÷ round trip (req/s)', t.loopBoundRps],
         ["machine's cores busy meanwhile (%)", typeof t.machineBusy === 'number' ? Math.round(t.machineBusy * 100) : undefined],
       ],

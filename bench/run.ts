@@ -122,6 +122,8 @@ interface AdmittedTime {
   /** One admission script call (Redis, with its append-only-file fsync) and one Kafka send (acks=all). */
   redisScriptMs: number | null;
   kafkaSendMs: number | null;
+  /** The server's time less the queue wait and the batch: thread hops and HTTP. */
+  restMs: number | null;
   /** C ÷ the round trip: what a closed loop of C connections answers (Little's law). */
   loopBoundRps: number;
   /** Share of the machine's cores busy meanwhile (every process, the generator's too). */
@@ -221,14 +223,18 @@ function admittedTime(
   };
   const roundTripMs = answers.reduce((sum, a) => sum + a.latencyMs, 0) / Math.max(1, answers.length);
   const batchSize = meanBetween(before.metrics, after.metrics, 'shard_batch_size');
+  const serverMs = ms('http_request_duration_seconds', { route: ISSUE_ROUTE, method: 'POST', status_code: '202' });
+  const queueWaitMs = ms('issue_queue_wait_seconds');
+  const batchMs = ms('shard_batch_duration_seconds');
   return {
     roundTripMs: round(roundTripMs, 2),
-    serverMs: ms('http_request_duration_seconds', { route: ISSUE_ROUTE, method: 'POST', status_code: '202' }),
-    queueWaitMs: ms('issue_queue_wait_seconds'),
-    batchMs: ms('shard_batch_duration_seconds'),
+    serverMs,
+    queueWaitMs,
+    batchMs,
     batchSize: batchSize === null ? null : round(batchSize, 1),
     redisScriptMs: ms('redis_script_duration_seconds', { script: 'admit' }),
     kafkaSendMs: ms('kafka_produce_duration_seconds'),
+    restMs: serverMs !== null && queueWaitMs !== null && batchMs !== null ? round(serverMs - queueWaitMs - batchMs, 2) : null,
     loopBoundRps: Math.round((C * 1000) / roundTripMs),
     machineBusy: round(busyBetween(before.cpuTicks, after.cpuTicks), 2),
   };
@@ -236,11 +242,10 @@ function admittedTime(
 
 /** (b)'s time as a sentence for the table's notes. */
 function timeLine(t: AdmittedTime, rps: number): string {
-  const rest = t.serverMs !== null && t.queueWaitMs !== null && t.batchMs !== null ? round(t.serverMs - t.queueWaitMs - t.batchMs, 2) : '-';
   return (
     `(b)'s time, means over its measured requests from the API's own histograms: the generator waited ${t.roundTripMs} ms for an answer, ` +
     `the server took ${t.serverMs ?? '-'} ms (waiting for its shard worker ${t.queueWaitMs ?? '-'}; its batch of ${t.batchSize ?? '-'} in the worker ${t.batchMs ?? '-'}, ` +
-    `of which one Redis admission script, fsync included, ${t.redisScriptMs ?? '-'} and one Kafka send (acks=all) ${t.kafkaSendMs ?? '-'}; the rest, thread hops and HTTP, ${rest}). ` +
+    `of which one Redis admission script, fsync included, ${t.redisScriptMs ?? '-'} and one Kafka send (acks=all) ${t.kafkaSendMs ?? '-'}; the rest, thread hops and HTTP, ${t.restMs ?? '-'}). ` +
     `${C} connections ÷ ${t.roundTripMs} ms = ${t.loopBoundRps} req/s (it answered ${rps}): a closed loop answers one request per connection per round trip, ` +
     `and the machine's cores were ${Math.round(t.machineBusy * 100)} % busy meanwhile.`
   );
