@@ -121,7 +121,8 @@ function byCpu(run: Record_): string | undefined {
 
 /** Where the admitted row's round trip went, when the run measured it (bench/run.ts's AdmittedTime). */
 function admittedTime(rows: Obj[]): string | undefined {
-  const row = rows.find((r) => String(r.case).startsWith('(b)'));
+  // Runs that measure it mark each row with its case (Row.key).
+  const row = rows.find((r) => r.key === 'b');
   const t = row?.time as Obj | undefined;
   if (!t) return undefined;
   return [

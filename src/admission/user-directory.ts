@@ -25,10 +25,9 @@ export interface UserDirectoryOptions {
  * (users are never deleted, so a remembered id is never wrong) in compact tables (uuid-map.ts),
  * up to `maxKnown` in two generations: once the newer one holds half, it becomes the older and
  * the older is dropped; a user found in the older is moved to the newer, so those who keep coming
- * stay. Redis answers the
- * rest, and the database is asked only for what Redis does not know or when Redis fails (the
- * seed's cache error handler). Unknown ids are remembered briefly, so a flood of bogus ids costs
- * one query per id per TTL.
+ * stay. Redis answers the rest, and the database is asked only for what Redis does not know or
+ * when Redis fails (the seed's cache error handler). Unknown ids are remembered briefly, so a
+ * flood of bogus ids costs one query per id per TTL.
  *
  * `preload` reads the users Redis knows into memory ahead of time (up to a cap), so that the
  * spike, made mostly of users who registered before the event, costs no I/O for the user check:

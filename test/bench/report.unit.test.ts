@@ -195,7 +195,18 @@ describe('docs/benchmarks.md (npm run bench:report)', () => {
       loopBoundRps: 10_189,
       machineBusy: 0.72,
     };
-    const row = { case: '(b) issue route, admitted', requests: 100, rps: 10_165, p50: 5, p95: 9, p99: 12, max: 20, outcomes: {}, time };
+    const row = {
+      case: '(b) issue route, admitted',
+      key: 'b',
+      requests: 100,
+      rps: 10_165,
+      p50: 5,
+      p95: 9,
+      p99: 12,
+      max: 20,
+      outcomes: {},
+      time,
+    };
     const page = renderBenchmarks({ runs: [{ at: '2030-01-01T00:00:00.000Z', machine, rows: [row], targets: {} }] });
     assert.match(page, /\| round trip, as the generator saw it \| 6\.28 \|/);
     assert.match(page, /\| its batch's work in the worker \(27\.8 requests a batch\) \| 3\.34 \|/);
