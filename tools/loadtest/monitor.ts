@@ -3,6 +3,7 @@
  * issued count (GET /api/coupons/{id}), and the consumer's lag from Prometheus (sum(consumer_lag)),
  * which is "N/A" when Prometheus cannot be reached or does not scrape this consumer.
  */
+import type { CouponView } from '../../src/catalog/coupons.ts';
 
 export interface StockPoint {
   t: number;
@@ -20,14 +21,6 @@ export interface MonitorResult {
   /** null: no lag figures (see lagNote). */
   lag: LagPoint[] | null;
   lagNote: string;
-}
-
-export interface CouponView {
-  id: number;
-  name: string;
-  totalQuantity: number;
-  remaining: number;
-  issuedCount: number;
 }
 
 export async function getCoupon(baseUrl: string, couponId: number, timeoutMs = 5_000): Promise<CouponView | null> {

@@ -189,31 +189,17 @@ function resolveOne(name: string, s: K6Scenario, plan: ScenarioPlan, userOffset:
       const preAllocatedVUs = posInt(s.preAllocatedVUs, `${w}: preAllocatedVUs`);
       const maxVUs = s.maxVUs === undefined ? preAllocatedVUs : posInt(s.maxVUs, `${w}: maxVUs`);
       if (maxVUs < preAllocatedVUs) fail(w, 'maxVUs must be >= preAllocatedVUs');
+      // A constant rate is one stage at that rate from the start.
+      let startValue: number;
+      let stages: { durationMs: number; target: number }[];
       if (s.executor === 'constant-arrival-rate') {
-        const rate = posInt(s.rate, `${w}: rate`);
-        const d = duration(s.duration, `${w}: duration`);
-        return {
-          ...base,
-          kind: 'arrival',
-          timeUnitMs,
-          preAllocatedVUs,
-          maxVUs,
-          durationMs: d,
-          startValue: rate,
-          stages: [{ durationMs: d, target: rate }],
-        };
+        startValue = posInt(s.rate, `${w}: rate`);
+        stages = [{ durationMs: duration(s.duration, `${w}: duration`), target: startValue }];
+      } else {
+        startValue = posInt(s.startRate ?? 0, `${w}: startRate`, 0);
+        stages = stagesOf(s.stages);
       }
-      const stages = stagesOf(s.stages);
-      return {
-        ...base,
-        kind: 'arrival',
-        timeUnitMs,
-        preAllocatedVUs,
-        maxVUs,
-        durationMs: total(stages),
-        startValue: posInt(s.startRate ?? 0, `${w}: startRate`, 0),
-        stages,
-      };
+      return { ...base, kind: 'arrival', timeUnitMs, preAllocatedVUs, maxVUs, durationMs: total(stages), startValue, stages };
     }
     case 'shared-iterations': {
       const vus = posInt(s.vus ?? 1, `${w}: vus`);
