@@ -105,8 +105,9 @@ describe('FCFS storm end to end', { timeout: 600_000 }, () => {
     }
   }
 
-  it('hands out exactly the stock on one API process with two shards', async () => {
-    const { storm, consumer, apis, clients } = await setup([18_081]);
+  /** A whole storm on API processes at these ports: every answer right, every 202 one row, nothing over. */
+  async function stormOn(ports: number[], label: string): Promise<void> {
+    const { storm, consumer, apis, clients } = await setup(ports);
     try {
       // Watched from the start: the last row usually lands while the storm is still answering SOLD_OUT.
       const lastRowAt = drained(storm);
@@ -122,39 +123,21 @@ describe('FCFS storm end to end', { timeout: 600_000 }, () => {
       const lastRow = await lastRowAt;
       await assertPersisted(storm, accepted, clients[0]!);
       console.log(
-        'storm, 1 API process:',
+        `storm, ${label}:`,
         JSON.stringify({ ...summarize(results, elapsed), lastAcceptToLastRowMs: Math.round(lastRow - last202) }),
       );
     } finally {
       for (const c of clients) c.close();
       await Promise.all([...apis.map((a) => a.stop()), consumer.stop()]);
     }
+  }
+
+  it('hands out exactly the stock on one API process with two shards', async () => {
+    await stormOn([18_081], '1 API process');
   });
 
   it('hands out exactly the stock with two API processes sharing Redis, Kafka and the database', async () => {
-    const { storm, consumer, apis, clients } = await setup([18_082, 18_083]);
-    try {
-      // Watched from the start: the last row usually lands while the storm is still answering SOLD_OUT.
-      const lastRowAt = drained(storm);
-      const started = performance.now();
-      const results = await fire(clients, storm.requests);
-      const elapsed = performance.now() - started;
-      explainFailures(
-        results,
-        apis.map((a) => a.output()),
-      );
-      const accepted = assertStormOutcome(storm, results);
-      const last202 = Math.max(...results.filter((r) => r.status === 202).map((r) => r.at));
-      const lastRow = await lastRowAt;
-      await assertPersisted(storm, accepted, clients[0]!);
-      console.log(
-        'storm, 2 API processes:',
-        JSON.stringify({ ...summarize(results, elapsed), lastAcceptToLastRowMs: Math.round(lastRow - last202) }),
-      );
-    } finally {
-      for (const c of clients) c.close();
-      await Promise.all([...apis.map((a) => a.stop()), consumer.stop()]);
-    }
+    await stormOn([18_082, 18_083], '2 API processes');
   });
 
   it('stays consistent when the API is killed with SIGKILL mid-storm and reconciliation settles', async () => {

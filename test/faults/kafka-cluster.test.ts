@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Orm } from '../../src/store/database/orm.ts';
 import { eventKey } from '../../src/store/issue-event.ts';
-import type { Redis } from '../../src/store/redis.ts';
-import { testConfig, testEnv } from '../support/env.ts';
-import { settleAndCheck, stormDuring, type StormContext } from '../support/fault-storm.ts';
+import { settleAndCheck, startStormApp, stopStormApp, stormDuring, type StormApp } from '../support/fault-storm.ts';
 import { KafkaClusterStack } from '../support/kafka-cluster-stack.ts';
-import { eventually, run, startApi, type Proc } from '../support/processes.ts';
-import { createTestTopics, openTestOrm, openTestRedis } from '../support/services.ts';
+import { eventually } from '../support/processes.ts';
 
 const PORT = 18_310;
 
@@ -19,46 +15,29 @@ const PORT = 18_310;
  */
 describe('on a three-broker Kafka cluster', { timeout: 600_000 }, () => {
   const cluster = new KafkaClusterStack();
-  let env: Record<string, string>;
-  let orm: Orm;
-  let redis: Redis;
-  let api: Proc;
-  let consumers: Proc[] = [];
-  let ctx: StormContext;
+  let app: StormApp;
 
   before(async () => {
     await cluster.startFresh();
-    env = testEnv({
-      ...cluster.appEnv,
-      PORT: String(PORT),
-      SHARDS: '2',
-      START_CONSUMER: 'false',
-      CONSUMER_METRICS_PORT: '0',
-      CONSUMER_STALL_MS: '10000',
-    });
-    const config = testConfig(env);
-    await createTestTopics(config);
-    orm = await openTestOrm(config);
-    redis = await openTestRedis(config);
     // Two consumers of one group: the partitions are shared between them, and move when a broker dies.
-    consumers = [run('consumer.ts', env), run('consumer.ts', env)];
-    api = await startApi(env);
-    ctx = { orm, redis, env, port: PORT, userPrefix: 'kafka3-f', coupons: 12, stormMs: 20_000 };
+    app = await startStormApp(cluster.appEnv, PORT, {
+      consumers: 2,
+      env: { CONSUMER_STALL_MS: '10000' },
+      storm: { userPrefix: 'kafka3-f', coupons: 12, stormMs: 20_000 },
+    });
   });
 
   after(async () => {
-    await Promise.all([api?.stop(), ...consumers.map((c) => c.stop())]);
-    redis?.disconnect();
-    await orm?.close().catch(() => undefined);
+    await stopStormApp(app);
     await cluster.stop();
   });
 
   it('the broker coordinating the consumer group, a partition leader, SIGKILLed mid-storm: no acknowledged event is missing, nothing twice', async () => {
-    const { topic, partitions, consumerGroup } = testConfig(env).kafka;
+    const { topic, partitions, consumerGroup } = app.config.kafka;
     let killed = 0;
     let moved = 0;
     let ledByKilled: number[] = [];
-    const { coupons, results, faultAt, recoveredAt } = await stormDuring(ctx, async (strike) => {
+    const { coupons, results, faultAt, recoveredAt } = await stormDuring(app.ctx, async (strike) => {
       // The worst single broker to lose: the consumers commit through it, and producer batches
       // span its partitions and the live ones' (where kafkajs 2.2.4 was seen to acknowledge
       // messages it never wrote). Both consumers once stalled for minutes here, committing to it.
@@ -87,14 +66,14 @@ describe('on a three-broker Kafka cluster', { timeout: 600_000 }, () => {
     try {
       for (const [i, c] of coupons.entries()) {
         const name = `kafka coordinator ${killed} (leading partitions ${ledByKilled.join(',')}) killed, ${moved} leads, ${coupons.length} coupons`;
-        await settleAndCheck(ctx, name, c.id, results, faultAt, recoveredAt, { print: i === 0 });
+        await settleAndCheck(app.ctx, name, c.id, results, faultAt, recoveredAt, { print: i === 0 });
       }
     } catch (err) {
       // What the consumers said is what tells a stall's cause (it has been kafkajs's state before).
-      const logs = consumers.map((c, i) => `consumer ${i} (pid ${c.child.pid}), last of its log:\n${c.output().slice(-4_000)}`);
+      const logs = app.consumers.map((c, i) => `consumer ${i} (pid ${c.child.pid}), last of its log:\n${c.output().slice(-4_000)}`);
       throw new Error(`${(err as Error).message}\n${logs.join('\n')}`, { cause: err });
     }
-    const count = (re: RegExp) => consumers.map((c) => (c.output().match(re) ?? []).length).join(', ');
+    const count = (re: RegExp) => app.consumers.map((c) => (c.output().match(re) ?? []).length).join(', ');
     console.log(
       `consumer clients replaced: by the stall watch ${count(/restarting the Kafka consumer/g)}; after a failed commit ${count(/replacing the Kafka client/g)}`,
     );

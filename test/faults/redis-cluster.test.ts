@@ -5,16 +5,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createCoupon } from '../../src/catalog/coupons.ts';
 import { createUsers } from '../../src/catalog/users.ts';
-import type { Config } from '../../src/config.ts';
-import type { Orm } from '../../src/store/database/orm.ts';
-import type { Redis } from '../../src/store/redis.ts';
 import { AdmissionScripts } from '../../src/store/scripts.ts';
-import { testConfig, testEnv } from '../support/env.ts';
-import { settleAndCheck, stormDuring, type StormContext } from '../support/fault-storm.ts';
+import { settleAndCheck, startStormApp, stopStormApp, stormDuring, type StormApp, type StormContext } from '../support/fault-storm.ts';
 import { Client } from '../support/http.ts';
-import { eventually, run, runToEnd, startApi, type Proc } from '../support/processes.ts';
+import { eventually, runToEnd } from '../support/processes.ts';
 import { RedisClusterStack } from '../support/redis-cluster-stack.ts';
-import { createTestTopics, openTestOrm, openTestRedis } from '../support/services.ts';
 
 const PORT = 18_300;
 const ADMIN = { authorization: 'Bearer test-admin-token-123' };
@@ -27,34 +22,20 @@ const ADMIN = { authorization: 'Bearer test-admin-token-123' };
  */
 describe('on a Redis Cluster', { timeout: 600_000 }, () => {
   const cluster = new RedisClusterStack();
-  let env: Record<string, string>;
-  let config: Config;
-  let orm: Orm;
-  let redis: Redis;
-  let api: Proc;
-  let consumer: Proc;
-  let ctx: StormContext;
+  let app: StormApp;
 
   before(async () => {
     await cluster.startFresh();
-    env = testEnv({ ...cluster.appEnv, PORT: String(PORT), SHARDS: '2', START_CONSUMER: 'false', CONSUMER_METRICS_PORT: '0' });
-    config = testConfig(env);
-    await createTestTopics(config);
-    orm = await openTestOrm(config);
-    redis = await openTestRedis(config);
-    consumer = run('consumer.ts', env);
-    api = await startApi(env);
-    ctx = { orm, redis, env, port: PORT, userPrefix: 'cluster-f', stormMs: 20_000 };
+    app = await startStormApp(cluster.appEnv, PORT, { storm: { userPrefix: 'cluster-f', stormMs: 20_000 } });
   });
 
   after(async () => {
-    await Promise.all([api?.stop(), consumer?.stop()]);
-    redis?.disconnect();
-    await orm?.close().catch(() => undefined);
+    await stopStormApp(app);
     await cluster.stop();
   });
 
   it('issues, sells out, restocks and reconciles coupons that live on three different masters', async () => {
+    const { orm, redis, env } = app;
     const scripts = new AdmissionScripts(redis);
     // Coupon ids come from the database; take coupons until every master owns one.
     const byMaster = new Map<number, number>();
@@ -117,6 +98,7 @@ describe('on a Redis Cluster', { timeout: 600_000 }, () => {
   });
 
   it('promises nothing its master alone holds: with its replica dead, admissions are given back and answered 503', async () => {
+    const { orm, redis, env } = app;
     const scripts = new AdmissionScripts(redis);
     const coupon = await createCoupon({ orm, redis, scripts }, { name: 'no replica', totalQuantity: 10 });
     const [alice] = await createUsers(orm, redis, ['cluster-no-replica']);
@@ -148,7 +130,7 @@ describe('on a Redis Cluster', { timeout: 600_000 }, () => {
     await runToEnd('reconcile.ts', env, ['--coupon', String(coupon.id), '--grace-ms', '0', '--wait', '120']);
   });
 
-  it('the master owning the storm coupon SIGKILLed: its replica takes over, every promise kept', () => masterKilled(cluster, ctx));
+  it('the master owning the storm coupon SIGKILLed: its replica takes over, every promise kept', () => masterKilled(cluster, app.ctx));
 });
 
 /**
@@ -157,29 +139,19 @@ describe('on a Redis Cluster', { timeout: 600_000 }, () => {
  */
 describe('on a Redis Cluster with two replicas a master', { timeout: 600_000 }, () => {
   const cluster = new RedisClusterStack({ firstPort: 7111, replicasPerMaster: 2 });
-  let api: Proc;
-  let consumer: Proc;
-  let ctx: StormContext;
+  let app: StormApp;
 
   before(async () => {
     await cluster.startFresh();
-    const env = testEnv({ ...cluster.appEnv, PORT: String(PORT + 1), SHARDS: '2', START_CONSUMER: 'false', CONSUMER_METRICS_PORT: '0' });
-    const config = testConfig(env);
-    await createTestTopics(config);
-    const [orm, redis] = [await openTestOrm(config), await openTestRedis(config)];
-    consumer = run('consumer.ts', env);
-    api = await startApi(env);
-    ctx = { orm, redis, env, port: PORT + 1, userPrefix: 'cluster2-f', stormMs: 20_000 };
+    app = await startStormApp(cluster.appEnv, PORT + 1, { storm: { userPrefix: 'cluster2-f', stormMs: 20_000 } });
   });
 
   after(async () => {
-    await Promise.all([api?.stop(), consumer?.stop()]);
-    ctx?.redis.disconnect();
-    await ctx?.orm.close().catch(() => undefined);
+    await stopStormApp(app);
     await cluster.stop();
   });
 
-  it('the master owning the storm coupon SIGKILLed: a replica takes over, every promise kept', () => masterKilled(cluster, ctx));
+  it('the master owning the storm coupon SIGKILLed: a replica takes over, every promise kept', () => masterKilled(cluster, app.ctx));
 });
 
 async function masterKilled(cluster: RedisClusterStack, ctx: StormContext): Promise<void> {

@@ -2,10 +2,13 @@ import assert from 'node:assert/strict';
 import { AdmissionScripts } from '../../src/store/scripts.ts';
 import { createCoupon } from '../../src/catalog/coupons.ts';
 import { createUsers } from '../../src/catalog/users.ts';
+import type { Config } from '../../src/config.ts';
 import type { Orm } from '../../src/store/database/orm.ts';
 import type { Redis } from '../../src/store/redis.ts';
+import { testConfig, testEnv } from './env.ts';
 import { Client } from './http.ts';
-import { eventually, run } from './processes.ts';
+import { eventually, run, startApi, type Proc } from './processes.ts';
+import { createTestTopics, openTestOrm, openTestRedis } from './services.ts';
 import { percentile } from './storm.ts';
 
 /**
@@ -29,6 +32,52 @@ export interface StormContext {
    * the share served is of a storm of known length (the availability target is for 20 s).
    */
   stormMs?: number;
+}
+
+/** The app a fault test storms: the API and its consumers, each a process of its own, and the test's own clients. */
+export interface StormApp {
+  env: Record<string, string>;
+  config: Config;
+  orm: Orm;
+  redis: Redis;
+  /** Replaced by a test that kills or stops it and starts another. */
+  api: Proc;
+  consumers: Proc[];
+  ctx: StormContext;
+}
+
+/**
+ * Starts the app on the services `services` points at (a stack's appEnv): two shards, consumers
+ * apart from the API so a test can kill either. `storm` adds to the StormContext handed to stormDuring.
+ */
+export async function startStormApp(
+  services: Record<string, string>,
+  port: number,
+  { consumers = 1, env: extra = {}, storm = {} }: { consumers?: number; env?: Record<string, string>; storm?: Partial<StormContext> } = {},
+): Promise<StormApp> {
+  const env = testEnv({ ...services, PORT: String(port), SHARDS: '2', START_CONSUMER: 'false', CONSUMER_METRICS_PORT: '0', ...extra });
+  const config = testConfig(env);
+  await createTestTopics(config);
+  const orm = await openTestOrm(config);
+  const redis = await openTestRedis(config);
+  const procs = Array.from({ length: consumers }, () => run('consumer.ts', env));
+  try {
+    const api = await startApi(env);
+    return { env, config, orm, redis, api, consumers: procs, ctx: { orm, redis, env, port, ...storm } };
+  } catch (err) {
+    await Promise.all(procs.map((c) => c.stop()));
+    redis.disconnect();
+    await orm.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Stops what startStormApp started (nothing, if it never finished). */
+export async function stopStormApp(app: StormApp | undefined): Promise<void> {
+  if (!app) return;
+  await Promise.all([app.api.stop(), ...app.consumers.map((c) => c.stop())]);
+  app.redis.disconnect();
+  await app.orm.close().catch(() => undefined);
 }
 
 export interface Answer {
