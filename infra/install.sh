@@ -52,27 +52,24 @@ if ! compgen -G "$ROOT/infra/kafka/lib/kafka_2.13-*.jar" >/dev/null; then
   (cd "$ROOT/infra/kafka" && mvn -B -q -ntp -Dstyle.color=never dependency:copy-dependencies -DoutputDirectory=lib -DincludeScope=runtime)
 fi
 
-# Schemathesis (PyPI) fuzzes the OpenAPI document in test/fuzz. Pinned, in its own virtualenv
-# under the git-ignored data folder, so the system Python stays untouched.
-SCHEMATHESIS_VERSION=4.32.5
-VENV="$ROOT/.data/venv/schemathesis"
-if ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
-  say "installing schemathesis $SCHEMATHESIS_VERSION into .data/venv/schemathesis"
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
-fi
+# A Python tool (PyPI), pinned, in its own virtualenv under the git-ignored data folder, so the
+# system Python stays untouched: pip_tool NAME VERSION COMMAND, where `COMMAND --version` prints it.
+pip_tool() {
+  local name=$1 version=$2 command=$3
+  local venv="$ROOT/.data/venv/$name"
+  if ! "$venv/bin/$command" --version 2>/dev/null | grep -qwF -- "$version"; then
+    say "installing $name $version into .data/venv/$name"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "$name==$version"
+  fi
+}
 
-# kubernetes-validate (PyPI) checks deploy/k8s against the Kubernetes API schemas it bundles, one
-# set per Kubernetes version, so test/deploy/k8s.test.ts validates offline (kubeconform and kubeval
-# download their schemas at run time). Pinned, in its own virtualenv like schemathesis.
-KUBERNETES_VALIDATE_VERSION=1.37.0
-KV_VENV="$ROOT/.data/venv/kubernetes-validate"
-if ! "$KV_VENV/bin/kubernetes-validate" --version 2>/dev/null | grep -qx "$KUBERNETES_VALIDATE_VERSION"; then
-  say "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION into .data/venv/kubernetes-validate"
-  rm -rf "$KV_VENV"
-  python3 -m venv "$KV_VENV"
-  "$KV_VENV/bin/pip" install -q "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
-fi
+# Schemathesis fuzzes the OpenAPI document in test/fuzz.
+pip_tool schemathesis 4.32.5 st
+# kubernetes-validate checks deploy/k8s against the Kubernetes API schemas it bundles, one set per
+# Kubernetes version, so test/deploy/k8s.test.ts validates offline (kubeconform and kubeval
+# download their schemas at run time).
+pip_tool kubernetes-validate 1.37.0 kubernetes-validate
 
 say "all present"

@@ -54,18 +54,8 @@ broker() {
       launch) launch ;;
       wait) wait_until 90 "port $PORT to accept connections" port_open "$PORT" ;;
       stop) stop ;;
-      status)
-        local pid state
-        if pid=$(our_pid); then state="running (pid $pid, broker $((index + 1)))"; else state=stopped; fi
-        printf '%-11s %-6s %s\n' "$SERVICE" "$PORT" "$state"
-        [[ $state != stopped ]]
-        ;;
-      kill)
-        local pid
-        pid=$(our_pid) || { say "not running"; return 0; }
-        say "SIGKILL pid $pid"
-        kill -KILL "$pid"
-        ;;
+      status) member_status "broker $((index + 1))" ;;
+      kill) kill_hard ;;
     esac
   )
 }

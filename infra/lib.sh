@@ -140,6 +140,25 @@ status() {
   [[ $state != stopped ]] || return 3
 }
 
+# A cluster member's table row, its DETAIL (role, broker number) beside its pid; fails when down.
+member_status() {
+  local pid state
+  if pid=$(our_pid); then state="running (pid $pid, $1)"; else state=stopped; fi
+  printf '%-11s %-6s %s\n' "$SERVICE" "$PORT" "$state"
+  [[ $state != stopped ]]
+}
+
+# SIGKILL, for the fault tests: a crash, with no chance to flush or hand over.
+kill_hard() {
+  local pid
+  pid=$(our_pid) || {
+    say "not running"
+    return 0
+  }
+  say "SIGKILL pid $pid"
+  kill -KILL "$pid"
+}
+
 main() {
   case "${1:-}" in
     start | stop | status) "$1" ;;

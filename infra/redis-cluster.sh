@@ -45,18 +45,8 @@ node() {
     case $action in
       start) start ;;
       stop) stop ;;
-      status)
-        local pid state
-        if pid=$(our_pid); then state="running (pid $pid, $(role))"; else state=stopped; fi
-        printf '%-11s %-6s %s\n' "$SERVICE" "$PORT" "$state"
-        [[ $state != stopped ]]
-        ;;
-      kill)
-        local pid
-        pid=$(our_pid) || { say "not running"; return 0; }
-        say "SIGKILL pid $pid"
-        kill -KILL "$pid"
-        ;;
+      status) member_status "$(role)" ;;
+      kill) kill_hard ;;
     esac
   )
 }
