@@ -14,6 +14,10 @@
  * arrival is a connection closed as soon as it is accepted. Refusing at the connection is what one
  * reaches for when answering 503 costs too much; this prints what it costs instead, the server's
  * CPU per arrival and the generator's, whose every request is then a new connection.
+ *
+ * A fourth answers the same 503 on raw sockets, below Node's HTTP machinery (REFUSE_AT=socket):
+ * the least a refusal can cost a Node process, what the flood targets' arithmetic is held against
+ * (docs/overload.md).
  */
 import { connect, type Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -92,6 +96,7 @@ try {
   log(`${RATE} requests/s over ${CONNS} connections for ${SECONDS} s, ${ROUNDS} rounds`);
   for (let round = 0; round < ROUNDS; round++) {
     console.log(await floor('floor', {}));
+    console.log(await floor('floor on raw sockets', { REFUSE_AT: 'socket' }));
     console.log(await floor('floor, refusing at the connection', { REFUSE_AT: 'connection' }, true));
     const api = spawnNode(['--disable-warning=TimeoutNegativeWarning', 'src/cli/start.ts'], env, SERVER_CPU);
     let holder: Socket | undefined;
