@@ -602,6 +602,57 @@ function usersRuns(runs: Record_[]): string {
   ].join('\n');
 }
 
+/**
+ * bench/refusal-cost.ts: each server's CPU per refusal in each round of the latest run, and the
+ * median of every run's rounds, per server, over the runs at the latest run's arrival rate.
+ */
+function refusalRuns(runs: Record_[]): string {
+  const latest = runs.at(-1)!;
+  const serversOf = (r: Record_) => (Array.isArray(r.servers) ? (r.servers as Obj[]) : []);
+  const roundsOf = (server: Obj) => (Array.isArray(server.rounds) ? (server.rounds as Obj[]) : []);
+  const median = (values: number[]) => {
+    const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+    return sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)] : undefined;
+  };
+  const atRate = runs.filter((r) => r.arrivalsPerSecond === latest.arrivalsPerSecond);
+  const over = (name: unknown) =>
+    atRate.flatMap((r) =>
+      serversOf(r)
+        .filter((server) => server.name === name)
+        .flatMap((server) => roundsOf(server).map((x) => Number(x.cpuUs))),
+    );
+  return [
+    '## `npm run bench:refusal` (bench/refusal-cost.ts)',
+    '',
+    `${runs.length} recorded ${runs.length === 1 ? 'run' : 'runs'}, the latest ${day(latest)} (UTC): ${cell(latest.arrivalsPerSecond)} arrivals/s over ${cell(latest.connections)} connections for ${cell(latest.seconds)} s a round, every request refused, each server alone on the API's core and the Go generator on the other. The floors are what any refusal costs a Node process: answering 503 through Node's HTTP server, writing ready-made bytes on raw sockets (nothing left but the kernel's read and write), closing each connection as it is accepted (its generator dials for every request, and above about 0.7 of a core may not have offered the full rate); the API refuses at its intake, before routing, its one place held.`,
+    '',
+    `Machine: ${machineLine(latest.machine)}.`,
+    '',
+    table(
+      [
+        'server',
+        'CPU µs a refusal, each round',
+        'main thread µs, each round',
+        'generator cores',
+        `median over the ${atRate.length} ${atRate.length === 1 ? 'run' : 'runs'} at this rate`,
+      ],
+      serversOf(latest).map((server) => [
+        server.name,
+        roundsOf(server)
+          .map((x) => cell(x.cpuUs))
+          .join(', '),
+        roundsOf(server)
+          .map((x) => cell((x.threadsUs as Obj | undefined)?.MainThread))
+          .join(', '),
+        roundsOf(server)
+          .map((x) => cell(x.generatorCores))
+          .join(', '),
+        median(over(server.name)),
+      ]),
+    ),
+  ].join('\n');
+}
+
 /** The page for a results file's content (the parsed JSON of bench/results.json). */
 export function renderBenchmarks(results: unknown): string {
   const all = ((results as { runs?: unknown[] } | null)?.runs ?? []).filter(
@@ -621,6 +672,7 @@ export function renderBenchmarks(results: unknown): string {
     else if (kind === 'capacity') sections.push(capacityRuns(runs, bench));
     else if (kind === 'cost') sections.push(costRuns(runs));
     else if (kind === 'users') sections.push(usersRuns(runs));
+    else if (kind === 'refusal') sections.push(refusalRuns(runs));
     else if (kind !== 'run') sections.push(otherRuns(kind, runs));
   }
   return [

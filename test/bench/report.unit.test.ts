@@ -219,6 +219,34 @@ describe('docs/benchmarks.md (npm run bench:report)', () => {
     assert.doesNotMatch(without, /round trip, as the generator saw it/);
   });
 
+  it("gives each refusal server its rounds, and its median over the runs at the latest run's rate", () => {
+    const server = (name: string, ...cpuUs: number[]) => ({
+      name,
+      rounds: cpuUs.map((us) => ({ cpuUs: us, threadsUs: { MainThread: us - 1 }, generatorCores: 0.6 })),
+    });
+    const run = (at: string, rate: number, floor: number[], api: number[]) => ({
+      bench: 'refusal',
+      at,
+      machine,
+      arrivalsPerSecond: rate,
+      connections: 4_000,
+      seconds: 6,
+      servers: [server('floor: Node HTTP answering 503', ...floor), server("the API's intake", ...api)],
+    });
+    const page = renderBenchmarks({
+      runs: [
+        run('2030-01-01T00:00:00.000Z', 30_000, [20, 22], [30, 31]),
+        run('2030-01-02T00:00:00.000Z', 8_000, [90, 90], [99, 99]),
+        run('2030-01-03T00:00:00.000Z', 30_000, [24, 26], [33, 35]),
+      ],
+    });
+    assert.match(page, /## `npm run bench:refusal`/);
+    assert.match(page, /3 recorded runs, the latest 2030-01-03 00:00 \(UTC\): 30,000 arrivals\/s over 4,000 connections/);
+    // The 8,000/s run is another rate: its figures are in no median.
+    assert.match(page, /\| floor: Node HTTP answering 503 \| 24, 26 \| 23, 25 \| 0.6, 0.6 \| 22 \|/);
+    assert.match(page, /\| the API's intake \| 33, 35 \| 32, 34 \| 0.6, 0.6 \| 31 \|/);
+  });
+
   it('says so when nothing is recorded', () => {
     assert.match(renderBenchmarks({ runs: [] }), /No runs recorded yet\./);
   });
