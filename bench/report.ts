@@ -604,7 +604,7 @@ function usersRuns(runs: Record_[]): string {
 
 /**
  * bench/refusal-cost.ts: each server's CPU per refusal in each round of the latest run, and the
- * median of every run's rounds, per server, over the runs at the latest run's arrival rate.
+ * median (the lower middle one) of its rounds in every run at the latest run's arrival rate.
  */
 function refusalRuns(runs: Record_[]): string {
   const latest = runs.at(-1)!;
@@ -634,7 +634,7 @@ function refusalRuns(runs: Record_[]): string {
         'CPU µs a refusal, each round',
         'main thread µs, each round',
         'generator cores',
-        `median over the ${atRate.length} ${atRate.length === 1 ? 'run' : 'runs'} at this rate`,
+        `median round of the ${atRate.length} ${atRate.length === 1 ? 'run' : 'runs'} at this rate`,
       ],
       serversOf(latest).map((server) => [
         server.name,

@@ -34,7 +34,7 @@ export interface StormContext {
   stormMs?: number;
 }
 
-/** The app a fault test storms: the API and its consumers, each a process of its own, and the test's own clients. */
+/** The app a fault test storms (the API and its consumers, each a process of its own) and the test's own database and Redis clients. */
 export interface StormApp {
   env: Record<string, string>;
   config: Config;
