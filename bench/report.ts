@@ -10,6 +10,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { markdownTable } from 'markdown-table';
+import { lowerMedian } from '../tools/loadtest/stats.ts';
 
 const RESULTS = new URL('./results.json', import.meta.url);
 const PAGE = new URL('../docs/benchmarks.md', import.meta.url);
@@ -610,10 +611,11 @@ function refusalRuns(runs: Record_[]): string {
   const latest = runs.at(-1)!;
   const serversOf = (r: Record_) => (Array.isArray(r.servers) ? (r.servers as Obj[]) : []);
   const roundsOf = (server: Obj) => (Array.isArray(server.rounds) ? (server.rounds as Obj[]) : []);
-  const median = (values: number[]) => {
-    const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-    return sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)] : undefined;
-  };
+  /** A figure of each round of the server, as one cell. */
+  const eachRound = (server: Obj, figure: (round: Obj) => unknown) =>
+    roundsOf(server)
+      .map((x) => cell(figure(x)))
+      .join(', ');
   const atRate = runs.filter((r) => r.arrivalsPerSecond === latest.arrivalsPerSecond);
   const over = (name: unknown) =>
     atRate.flatMap((r) =>
@@ -638,16 +640,10 @@ function refusalRuns(runs: Record_[]): string {
       ],
       serversOf(latest).map((server) => [
         server.name,
-        roundsOf(server)
-          .map((x) => cell(x.cpuUs))
-          .join(', '),
-        roundsOf(server)
-          .map((x) => cell((x.threadsUs as Obj | undefined)?.MainThread))
-          .join(', '),
-        roundsOf(server)
-          .map((x) => cell(x.generatorCores))
-          .join(', '),
-        median(over(server.name)),
+        eachRound(server, (x) => x.cpuUs),
+        eachRound(server, (x) => (x.threadsUs as Obj | undefined)?.MainThread),
+        eachRound(server, (x) => x.generatorCores),
+        lowerMedian(over(server.name)),
       ]),
     ),
   ].join('\n');

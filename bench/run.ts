@@ -30,7 +30,7 @@ import { runScenarios } from '../tools/loadtest/engine.ts';
 import { awaitReconciliation } from '../tools/loadtest/reconciliation.ts';
 import { machineInfo, readSeedFile, runLoadTest, writeOutputs, type LoadTestSummary } from '../tools/loadtest/runner.ts';
 import { loadScenarioFile, usersNeeded, type ResolvedScenario } from '../tools/loadtest/scenario.ts';
-import { percentile, round, sortedCopy } from '../tools/loadtest/stats.ts';
+import { lowerMedian, percentile, round, sortedCopy } from '../tools/loadtest/stats.ts';
 import { testConfig } from '../tools/harness/env.ts';
 import { createTestTopics } from '../tools/harness/services.ts';
 import { apiReady, busyBetween, busyShare, cpuTicks, createCoupon, freePort, isolatedEnv, ready, seed, spawnNode } from './harness.ts';
@@ -445,15 +445,10 @@ const rowD: Row | null =
       }
     : null;
 const ratio = (x: number | null | undefined, y: number | null | undefined) => (x != null && y != null && y > 0 ? round(x / y, 2) : null);
-/** The middle value (the lower of the two middle ones for an even count); null for none. */
-function median(xs: readonly (number | null)[]): number | null {
-  const known = sortedCopy(xs.filter((x): x is number => x !== null));
-  return known.length === 0 ? null : known[Math.floor((known.length - 1) / 2)]!;
-}
 /** A case's row from the round whose server CPU per request was the median: every figure in it measured together. */
 function medianRow(key: CaseKey): Row | null {
   const measured = rounds.map((r) => r[key]).filter((r): r is Row => r !== null);
-  const cpu = median(measured.map((r) => r.serverCpuUsPerReq));
+  const cpu = lowerMedian(measured.map((r) => r.serverCpuUsPerReq));
   return measured.find((r) => r.serverCpuUsPerReq === cpu) ?? measured[0] ?? null;
 }
 /** Server CPU efficiency against the ceiling in each round: (a)'s CPU per request over the case's (1 = as cheap as the bare route). */
@@ -461,8 +456,8 @@ const cpuRatios = (key: CaseKey) => rounds.map((r) => (r[key] ? ratio(r.a?.serve
 /** Throughput against the ceiling in each round; none in a round where either row's generator may have been its limit. */
 const rpsRatios = (key: CaseKey) =>
   rounds.map((r) => (!r[key] || r[key].generatorBound || !r.a || r.a.generatorBound ? null : ratio(r[key].rps, r.a.rps)));
-const cpuRatio = (r: Row) => (r.key ? median(cpuRatios(r.key)) : null);
-const rpsRatio = (r: Row | null): number | null => (r?.key ? median(rpsRatios(r.key)) : null);
+const cpuRatio = (r: Row) => (r.key ? lowerMedian(cpuRatios(r.key)) : null);
+const rpsRatio = (r: Row | null): number | null => (r?.key ? lowerMedian(rpsRatios(r.key)) : null);
 /** A case's own ratios, each round's: none for the ceiling and (d). */
 const ratiosByRound = (r: Row) => (r.key && r.key !== 'a' ? { cpu: cpuRatios(r.key), rps: rpsRatios(r.key) } : null);
 

@@ -25,6 +25,15 @@ export interface TrendSummary {
   p99: number;
 }
 
+/**
+ * The middle value, the lower of the two middle ones for an even count, so it is always one that
+ * was measured (a benchmark then reports that round's other figures with it); null for none.
+ */
+export function lowerMedian(values: readonly (number | null)[]): number | null {
+  const known = sortedCopy(values.filter((v): v is number => v !== null && Number.isFinite(v)));
+  return known.length === 0 ? null : known[Math.floor((known.length - 1) / 2)]!;
+}
+
 /** Sorts a copy (as a Float64Array, numerically) and summarizes it. */
 export function sortedCopy(values: ArrayLike<number>): Float64Array {
   const out = Float64Array.from(values as ArrayLike<number>);

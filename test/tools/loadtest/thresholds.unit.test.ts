@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Recorder } from '../../../tools/loadtest/recorder.ts';
-import { percentile, summarizeTrend } from '../../../tools/loadtest/stats.ts';
+import { lowerMedian, percentile, summarizeTrend } from '../../../tools/loadtest/stats.ts';
 import { compare, evaluateThresholds, parseExpression, parseMetricKey, parseThresholds } from '../../../tools/loadtest/thresholds.ts';
 
 describe('percentiles', () => {
@@ -26,6 +26,13 @@ describe('percentiles', () => {
     assert.equal(s.med, 500.5);
     assert.ok(Math.abs(s.p95 - 950.05) < 1e-9);
     assert.ok(Math.abs(s.p99 - 990.01) < 1e-9);
+  });
+
+  it('takes the lower middle value as the median of rounds, so it is one that was measured', () => {
+    assert.equal(lowerMedian([26, 20, 24, 22]), 22);
+    assert.equal(lowerMedian([3, null, 1, 2]), 2);
+    assert.equal(lowerMedian([null, Number.NaN]), null);
+    assert.equal(lowerMedian([]), null);
   });
 });
 
