@@ -21,8 +21,6 @@ import { createServer as createSocketServer } from 'node:net';
 import { SHED_BODY, SHED_HEADERS } from '../src/overload/refusal.ts';
 
 const PORT = Number(process.env.PORT ?? 18_095);
-const atConnection = process.env.REFUSE_AT === 'connection';
-const CLOSING = { ...SHED_HEADERS, connection: 'close' };
 
 if (process.env.REFUSE_AT === 'socket') serveOnSockets();
 else serveHttp();
@@ -49,6 +47,8 @@ function serveOnSockets(): void {
 }
 
 function serveHttp(): void {
+  const atConnection = process.env.REFUSE_AT === 'connection';
+  const CLOSING = { ...SHED_HEADERS, connection: 'close' };
   const server = createServer((req, res) => {
     // A GET tells the bench it is up, or that a load is about to dial its connections.
     if (req.method === 'GET') {
